@@ -1,0 +1,25 @@
+"""mlhep: a reproducible machine-learning analysis for high-energy physics.
+
+Run `snakemake --cores N`; see README.md and config/README.md.
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/bayes.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

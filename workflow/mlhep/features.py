@@ -1,0 +1,110 @@
+"""Feature engineering: the high-level pair observables computed from the muons, and the
+bookkeeping that says which latent information a feature set carries (its Bayes limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from mlhep.physics.dimuon import INFORMATIVE_LATENTS, LOW_LEVEL_FEATURES, pair_kinematics
+
+#: Engineered high-level columns, each a function of the two muons.
+HIGH_LEVEL_FEATURES = (
+    "m_mumu",
+    "pt_mumu",
+    "y_mumu",
+    "cos_theta_star",
+    "delta_eta",
+    "delta_phi",
+    "delta_r",
+)
+ALL_FEATURES = LOW_LEVEL_FEATURES + HIGH_LEVEL_FEATURES
+#: Bookkeeping columns carried along with the features.
+META_COLUMNS = ("event_id", "label", "weight")
+
+_MUON_COLUMNS = frozenset(c for c in LOW_LEVEL_FEATURES if c.startswith("mu_"))
+_PAIR_LATENTS = frozenset({"m", "pt", "y", "cos_theta"})
+#: Informative latents each column depends on (a superset is safe: it can only refuse).
+_DEPENDS_ON: dict[str, frozenset[str]] = {
+    **{c: _PAIR_LATENTS for c in _MUON_COLUMNS},
+    "n_jets": frozenset({"n_jets"}),
+    "met": frozenset(),
+    "met_phi": frozenset(),
+    "m_mumu": frozenset({"m"}),
+    "pt_mumu": frozenset({"pt"}),
+    "y_mumu": frozenset({"y"}),
+    "cos_theta_star": frozenset({"cos_theta"}),
+    "delta_eta": _PAIR_LATENTS,
+    "delta_phi": _PAIR_LATENTS,
+    "delta_r": _PAIR_LATENTS,
+}
+#: Columns that alone determine an informative latent.
+_DETERMINES: dict[str, str] = {
+    "n_jets": "n_jets",
+    "m_mumu": "m",
+    "pt_mumu": "pt",
+    "y_mumu": "y",
+    "cos_theta_star": "cos_theta",
+}
+
+
+def engineer(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with the high-level columns appended (computed from the muons)."""
+    missing = [c for c in _MUON_COLUMNS if c not in frame.columns]
+    if missing:
+        raise KeyError(f"cannot engineer features: missing column(s) {sorted(missing)}")
+    obs = {c: frame[c].to_numpy(dtype=float) for c in _MUON_COLUMNS}
+    pair = pair_kinematics(obs)
+    d_eta = obs["mu_minus_eta"] - obs["mu_plus_eta"]
+    d_phi = np.abs(np.angle(np.exp(1j * (obs["mu_minus_phi"] - obs["mu_plus_phi"]))))
+    high = pd.DataFrame(
+        {
+            "m_mumu": pair["m"],
+            "pt_mumu": pair["pt"],
+            "y_mumu": pair["y"],
+            "cos_theta_star": pair["cos_theta"],
+            "delta_eta": d_eta,
+            "delta_phi": d_phi,
+            "delta_r": np.hypot(d_eta, d_phi),
+        },
+        index=frame.index,
+    )
+    return pd.concat([frame, high], axis=1)
+
+
+def bayes_latents(columns: Iterable[str]) -> tuple[str, ...]:
+    """The informative latents whose density ratio is the Bayes limit of a feature set.
+
+    A feature set's limit is exact when every column is a function of latents the set
+    determines (the other latents are independent of them within each class). Raises
+    ``ValueError`` when a column carries information the set does not determine, since
+    then no exact limit is available.
+    """
+    cols = list(columns)
+    unknown = sorted(set(cols) - set(_DEPENDS_ON))
+    if unknown:
+        raise ValueError(f"unknown feature column(s) {unknown}; known: {list(ALL_FEATURES)}")
+    determined = {_DETERMINES[c] for c in cols if c in _DETERMINES}
+    if set(cols) >= _MUON_COLUMNS:
+        determined |= _PAIR_LATENTS
+    needed = set().union(*(_DEPENDS_ON[c] for c in cols)) if cols else set()
+    if not needed <= determined:
+        raise ValueError(
+            f"no exact Bayes limit: columns depend on {sorted(needed - determined)} "
+            "which the feature set does not determine"
+        )
+    return tuple(name for name in INFORMATIVE_LATENTS if name in determined)
+
+
+def select(frame: pd.DataFrame, feature_sets: Mapping[str, list[str]], name: str) -> pd.DataFrame:
+    """The columns of feature set ``name`` (error names the set and the missing columns)."""
+    if name not in feature_sets:
+        raise KeyError(f"unknown feature set {name!r}; configured: {sorted(feature_sets)}")
+    cols = feature_sets[name]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise KeyError(f"feature set {name!r}: column(s) {missing} not in the table")
+    return frame[cols]

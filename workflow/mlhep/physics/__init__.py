@@ -1,0 +1,1 @@
+"""Physics models of the datasets (exact densities, kinematics, Bayes-optimal limits)."""

@@ -1,0 +1,21 @@
+rule split:
+    """Stratified, seeded train / validation / test splits with recorded id hashes."""
+    input:
+        "results/features/{dataset}/features.parquet",
+    output:
+        train="results/splits/{dataset}/train.parquet",
+        validation="results/splits/{dataset}/validation.parquet",
+        test="results/splits/{dataset}/test.parquet",
+        record="results/splits/{dataset}/splits.json",
+    params:
+        fractions=config["splits"],
+        seed=config["seed"],
+    log:
+        "results/logs/split/{dataset}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/split.py"

@@ -1,0 +1,15 @@
+rule mlflow_init:
+    """Create the MLflow store and one experiment per dataset, once, before any job logs."""
+    output:
+        "results/mlflow/experiments.json",
+    params:
+        datasets=DATASETS,
+    log:
+        "results/logs/mlflow_init.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/mlflow_init.py"
