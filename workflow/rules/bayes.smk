@@ -5,8 +5,6 @@ rule bayes_optimal:
         experiments="results/mlflow/experiments.json",
     output:
         "results/evaluation/{dataset}/bayes_optimal.json",
-    params:
-        feature_sets=lambda wildcards: config["models"]["bayes_optimal"]["feature_sets"],
     log:
         "results/logs/bayes_optimal/{dataset}.log",
     conda:
@@ -14,5 +12,7 @@ rule bayes_optimal:
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        feature_sets=lambda wildcards: config["models"]["bayes_optimal"]["feature_sets"],
     script:
         "../scripts/bayes_optimal.py"

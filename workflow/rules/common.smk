@@ -1,16 +1,11 @@
 """Validation of the config and the input functions shared by the rules."""
 
-import os
 import sys
 from pathlib import Path
 
-# The library lives in workflow/mlhep; make it importable here and in every job's script
-# (conda environments and cluster nodes included) without relying on an installed copy.
-LIBRARY_DIR = str(Path(workflow.basedir) / "workflow")
-sys.path.insert(0, LIBRARY_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (LIBRARY_DIR, os.environ.get("PYTHONPATH")) if p
-)
+# The library lives in workflow/mlhep: importable here without an installed copy (conda
+# environments, cluster nodes); the scripts do the same through scripts/_libpath.py.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from mlhep.config import validate_config  # noqa: E402
 

@@ -3,9 +3,6 @@ rule generate_dimuon:
     output:
         events="results/data/dimuon/events.root",
         record="results/data/dimuon/generation.json",
-    params:
-        settings=lambda wildcards: config["datasets"]["dimuon"],
-        seed=config["seed"],
     log:
         "results/logs/generate_dimuon.log",
     benchmark:
@@ -15,5 +12,8 @@ rule generate_dimuon:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        settings=lambda wildcards: config["datasets"]["dimuon"],
+        seed=config["seed"],
     script:
         "../scripts/generate_dimuon.py"

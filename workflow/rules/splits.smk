@@ -7,9 +7,6 @@ rule split:
         validation="results/splits/{dataset}/validation.parquet",
         test="results/splits/{dataset}/test.parquet",
         record="results/splits/{dataset}/splits.json",
-    params:
-        fractions=config["splits"],
-        seed=config["seed"],
     log:
         "results/logs/split/{dataset}.log",
     conda:
@@ -17,5 +14,8 @@ rule split:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        fractions=config["splits"],
+        seed=config["seed"],
     script:
         "../scripts/split.py"

@@ -2,8 +2,6 @@ rule mlflow_init:
     """Create the MLflow store and one experiment per dataset, once, before any job logs."""
     output:
         "results/mlflow/experiments.json",
-    params:
-        datasets=DATASETS,
     log:
         "results/logs/mlflow_init.log",
     conda:
@@ -11,5 +9,7 @@ rule mlflow_init:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        datasets=DATASETS,
     script:
         "../scripts/mlflow_init.py"

@@ -1,5 +1,6 @@
 """Rule bayes_optimal: exact Bayes-optimal test AUC per feature set, logged to MLflow."""
 
+import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 

@@ -1,5 +1,7 @@
 """Rule features: events tree -> parquet with low-level and engineered columns."""
 
+import _libpath  # noqa: F401  (makes mlhep importable)
+
 from mlhep import io
 from mlhep.datasets import build_features
 from mlhep.runlog import script_log

@@ -1,5 +1,6 @@
 """Rule split: stratified, seeded train / validation / test splits."""
 
+import _libpath  # noqa: F401  (makes mlhep importable)
 import pandas as pd
 
 from mlhep import io

@@ -234,8 +234,16 @@ def _boost(
     return e_new, (p[0] + factor * px, p[1] + factor * py, p[2] + factor * pz)
 
 
-def latent_to_muons(lat: Latent) -> dict[str, Array]:
-    """Map latent variables one-to-one onto the muons' (pt, eta, phi), ordered by charge."""
+FourVector = tuple[Array, Array, Array, Array]
+
+
+def latent_to_four_vectors(lat: Latent) -> dict[str, FourVector]:
+    """Lab four-momenta (E, px, py, pz) of the mu- and mu+ built from the latent variables.
+
+    The pair (m, pT, y, phi) gives E = mT cosh y, pz = mT sinh y; in the pair rest frame
+    the massless mu- has momentum m/2 along (theta*, phi*) and the mu+ the opposite; both
+    are boosted to the lab along the pair velocity.
+    """
     mt = np.sqrt(lat.m**2 + lat.pt**2)
     pair = (
         mt * np.cosh(lat.y),
@@ -250,10 +258,19 @@ def latent_to_muons(lat: Latent) -> dict[str, Array]:
         half * sin_theta * np.sin(lat.phi_star),
         half * lat.cos_theta,
     )
-    out: dict[str, Array] = {}
+    out: dict[str, FourVector] = {}
     for name, sgn in (("mu_minus", 1.0), ("mu_plus", -1.0)):
-        _, p = _boost(half, tuple(sgn * c for c in p_star), pair, lat.m, +1.0)  # type: ignore[arg-type]
-        out[f"{name}_pt"], out[f"{name}_eta"], out[f"{name}_phi"] = _pt_eta_phi(*p)
+        p_rest = (sgn * p_star[0], sgn * p_star[1], sgn * p_star[2])
+        e, p = _boost(half, p_rest, pair, lat.m, +1.0)
+        out[name] = (e, *p)
+    return out
+
+
+def latent_to_muons(lat: Latent) -> dict[str, Array]:
+    """Map latent variables one-to-one onto the muons' (pt, eta, phi), ordered by charge."""
+    out: dict[str, Array] = {}
+    for name, (_, px, py, pz) in latent_to_four_vectors(lat).items():
+        out[f"{name}_pt"], out[f"{name}_eta"], out[f"{name}_phi"] = _pt_eta_phi(px, py, pz)
     return out
 
 

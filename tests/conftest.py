@@ -1,0 +1,20 @@
+"""Shared fixtures: the repository root and the configs shipped with it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# no network at run time, in the tests and in every process they start
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    """The repository root (holds the Snakefile)."""
+    return REPO

@@ -1,0 +1,198 @@
+"""End to end: real Snakemake runs of the small configs, every output checked, reruns
+reproducible, bad configs stopped before any job, lint and format clean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import uproot
+from mlflow.tracking import MlflowClient
+
+from mlhep.datasets import DIMUON_BRANCHES
+from mlhep.features import ALL_FEATURES
+
+pytestmark = pytest.mark.workflow
+
+RULES = ("mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal")
+
+
+def snakemake(
+    repo: Path, workdir: Path, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run the real Snakemake CLI on the repository's Snakefile in ``workdir``."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
+    cmd += ["--directory", str(workdir), *args]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout)
+
+
+def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedProcess:
+    proc = snakemake(repo, workdir, "--cores", "2", "--configfile", str(repo / "config" / config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    run_config(repo, workdir, "test-tiny.yaml")
+    return workdir
+
+
+def test_events_root_file_is_a_ttree(tiny: Path) -> None:
+    with uproot.open(tiny / "results/data/dimuon/events.root") as f:
+        assert f.keys(cycle=False) == ["events"]
+        tree = f["events"]
+        assert isinstance(tree, uproot.TTree) and tree.classname == "TTree"
+        assert set(tree.keys()) == set(DIMUON_BRANCHES)
+        assert tree.num_entries == 6000
+        labels = tree["label"].array(library="np")
+    assert (labels == 1).sum() == 3000
+    record = json.loads((tiny / "results/data/dimuon/generation.json").read_text())
+    assert record["entries"] == 6000 and record["seed"] == 7
+
+
+def test_feature_and_split_parquet_schemas(tiny: Path) -> None:
+    features = pd.read_parquet(tiny / "results/features/dimuon/features.parquet")
+    assert list(features.columns) == ["event_id", "label", "weight", *ALL_FEATURES]
+    assert len(features) == 6000
+    assert features["event_id"].dtype == np.int64 and features["n_jets"].dtype == np.int32
+    assert all(features[c].dtype == np.float64 for c in ALL_FEATURES if c != "n_jets")
+    record = json.loads((tiny / "results/splits/dimuon/splits.json").read_text())["splits"]
+    ids = {}
+    for name, fraction in (("train", 0.6), ("validation", 0.2), ("test", 0.2)):
+        part = pd.read_parquet(tiny / f"results/splits/dimuon/{name}.parquet")
+        assert list(part.columns) == list(features.columns)
+        assert len(part) == record[name]["n_events"] == round(6000 * fraction)
+        assert record[name]["n_signal"] == record[name]["n_background"]
+        assert part.loc[part.label == 1, "weight"].sum() == pytest.approx(1000)
+        assert part.loc[part.label == 0, "weight"].sum() == pytest.approx(100000)
+        ids[name] = set(part["event_id"])
+    assert not (
+        ids["train"] & ids["validation"]
+        or ids["train"] & ids["test"]
+        or ids["validation"] & ids["test"]
+    )
+    assert ids["train"] | ids["validation"] | ids["test"] == set(features["event_id"])
+
+
+def test_bayes_auc_file_and_mlflow_store(tiny: Path) -> None:
+    result = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
+    sets = result["feature_sets"]
+    assert set(sets) == {"low", "high", "all"}
+    assert sets["low"]["auc"] == sets["all"]["auc"]
+    assert 0.8 < sets["high"]["auc"] < sets["low"]["auc"] < 0.97
+    assert result["n_events"] == 1200
+
+    experiments = json.loads((tiny / "results/mlflow/experiments.json").read_text())
+    uri = experiments["tracking_uri"]
+    assert uri == f"sqlite:///{tiny / 'results/mlflow/mlflow.db'}"
+    with sqlite3.connect(tiny / "results/mlflow/mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    client = MlflowClient(uri)
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.info.experiment_id == experiments["experiments"]["dimuon"]["id"]
+    assert client.get_experiment(run.info.experiment_id).name == "mlhep-dimuon"
+    assert run.data.metrics["low.auc"] == pytest.approx(sets["low"]["auc"])
+    assert run.data.tags["snakemake_rule"] == "bayes_optimal"
+    assert len(run.data.tags["config_digest"]) == 64
+    assert run.data.tags["git_commit"]
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["bayes_optimal.json"]
+
+
+def test_every_rule_logged(tiny: Path) -> None:
+    logs = {
+        p.relative_to(tiny / "results/logs").parts[0].removesuffix(".log")
+        for p in (tiny / "results/logs").rglob("*.log")
+    }
+    assert logs == set(RULES)
+    assert "done in" in (tiny / "results/logs/generate_dimuon.log").read_text()
+
+
+def test_noop_rerun_does_nothing(repo: Path, tiny: Path) -> None:
+    proc = snakemake(
+        repo, tiny, "--cores", "2", "--configfile", str(repo / "config/test-tiny.yaml")
+    )
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_path: Path) -> None:
+    run_config(repo, tmp_path, "test-tiny.yaml")
+    for rel in ("results/splits/dimuon/splits.json", "results/data/dimuon/generation.json"):
+        assert (tmp_path / rel).read_text() == (tiny / rel).read_text()
+    first = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
+    second = json.loads((tmp_path / "results/evaluation/dimuon/bayes_optimal.json").read_text())
+    assert first["feature_sets"] == second["feature_sets"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tiny / "results/features/dimuon/features.parquet"),
+        pd.read_parquet(tmp_path / "results/features/dimuon/features.parquet"),
+    )
+
+
+def test_disabled_stage_is_not_run(repo: Path, tmp_path: Path) -> None:
+    run_config(repo, tmp_path, "test-no-bayes.yaml")
+    assert (tmp_path / "results/splits/dimuon/test.parquet").exists()
+    assert not (tmp_path / "results/evaluation").exists()
+    experiments = json.loads((tmp_path / "results/mlflow/experiments.json").read_text())
+    assert experiments["experiments"]["dimuon"]["name"] == "tiny-dimuon"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key"),
+    [
+        ("splits: {train: 0.5, validation: 0.2, test: 0.2}\n", "'splits'"),
+        ("datasets: {dimuon: {n_signal: -3}}\n", "'datasets.dimuon.n_signal'"),
+        ("models: {bdt: {activate: true}}\n", "'models.bdt'"),
+        (
+            "models: {bayes_optimal: {feature_sets: [huge]}}\n",
+            "'models.bayes_optimal.feature_sets'",
+        ),
+    ],
+)
+def test_snakemake_stops_bad_config_before_any_job(
+    repo: Path, tmp_path: Path, yaml_text: str, key: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    proc = snakemake(repo, workdir, "--cores", "2", "--configfile", str(config))
+    assert proc.returncode != 0
+    assert f"config key {key}" in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_snakemake_lint_is_clean(repo: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean(repo: Path) -> None:
+    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent))
+    assert snakefmt, "snakefmt is not installed beside this Python"
+    files = [repo / "Snakefile", *sorted((repo / "workflow/rules").glob("*.smk"))]
+    proc = subprocess.run([snakefmt, "--check", *map(str, files)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_is_clean(repo: Path) -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff, "ruff is not installed beside this Python"
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([ruff, *args], cwd=repo, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
