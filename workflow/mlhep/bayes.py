@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from mlhep.features import bayes_latents
+from mlhep.metrics import auc_with_ci
 from mlhep.physics.dimuon import bayes_log_likelihood_ratio
 
 
@@ -24,19 +25,26 @@ def bayes_scores(frame: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndar
     return bayes_log_likelihood_ratio({c: frame[c].to_numpy() for c in frame.columns}, latents)
 
 
-def bayes_auc(frame: pd.DataFrame, feature_columns: Sequence[str]) -> dict[str, float | list[str]]:
-    """ROC AUC of the Bayes-optimal discriminant, weighted by ``weight`` and unweighted."""
+def bayes_auc(
+    frame: pd.DataFrame, feature_columns: Sequence[str], n_resamples: int = 200, seed: int = 0
+) -> dict[str, float | list[str]]:
+    """ROC AUC of the Bayes-optimal discriminant weighted by ``weight`` (with its bootstrap
+    interval, :func:`mlhep.metrics.auc_with_ci`) and unweighted."""
     scores = bayes_scores(frame, feature_columns)
     labels = frame["label"].to_numpy()
+    weighted = auc_with_ci(labels, scores, frame["weight"].to_numpy(), n_resamples, seed=seed)
     return {
-        "auc": float(roc_auc_score(labels, scores, sample_weight=frame["weight"].to_numpy())),
+        **weighted,
         "auc_unweighted": float(roc_auc_score(labels, scores)),
         "latents": list(bayes_latents(feature_columns)),
     }
 
 
 def bayes_table(
-    frame: pd.DataFrame, feature_sets: Mapping[str, Sequence[str]], names: Sequence[str]
+    frame: pd.DataFrame,
+    feature_sets: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+    seed: int = 0,
 ) -> dict[str, dict[str, float | list[str]]]:
     """:func:`bayes_auc` for each named feature set."""
-    return {name: bayes_auc(frame, feature_sets[name]) for name in names}
+    return {name: bayes_auc(frame, feature_sets[name], seed=seed) for name in names}

@@ -13,7 +13,7 @@ with script_log(snakemake.log[0]) as log:
     dataset = snakemake.wildcards.dataset
     test = pd.read_parquet(snakemake.input.test)
     sets = snakemake.config["features"]["sets"]
-    table = bayes_table(test, sets, snakemake.params.feature_sets)
+    table = bayes_table(test, sets, snakemake.params.feature_sets, seed=snakemake.config["seed"])
     log.info("Bayes-optimal test AUC: %s", table)
     with start_run(
         snakemake.config, dataset, snakemake.rule, "bayes_optimal", snakemake.scriptdir
@@ -21,7 +21,7 @@ with script_log(snakemake.log[0]) as log:
         mlflow.log_params({"model": "bayes_optimal", "split": "test", "n_events": len(test)})
         for name, metrics in table.items():
             mlflow.log_metrics(
-                {f"{name}.auc": metrics["auc"], f"{name}.auc_unweighted": metrics["auc_unweighted"]}
+                {f"{name}.{k}": v for k, v in metrics.items() if isinstance(v, float)}
             )
         result = {
             "split": "test",
