@@ -17,6 +17,9 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/bayes.smk"
+include: "workflow/rules/linear.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/lecture.smk"
 
 
 rule all:

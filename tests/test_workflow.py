@@ -21,7 +21,12 @@ from mlhep.features import ALL_FEATURES
 
 pytestmark = pytest.mark.workflow
 
-RULES = ("mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal")
+RULES = (
+    "mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal", "train_linear",
+    "evaluate", "roc_comparison", "summary", "perceptron_iris", "loss_functions", "gd_comparison",
+)  # fmt: skip
+LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
+FEATURE_SETS = ("low", "high", "all")
 
 
 def snakemake(
@@ -107,6 +112,61 @@ def test_bayes_auc_file_and_mlflow_store(tiny: Path) -> None:
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["bayes_optimal.json"]
 
 
+def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
+    summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
+    required = ["model", "features", "auc", "auc_low", "auc_high", "eff_at_b01", "eff_at_b10",
+                "eff_at_b30", "separation", "ks_p_signal", "ks_p_background", "ams", "bayes_auc",
+                "gap_to_bayes"]  # fmt: skip
+    assert set(required) <= set(summary.columns)
+    pairs = set(zip(summary["model"], summary["features"], strict=True))
+    assert pairs == {(m, f) for m in (*LINEAR, "bayes_optimal") for f in FEATURE_SETS}
+    trained = summary[summary["model"] != "bayes_optimal"]
+    assert trained[required[2:]].notna().all().all()
+    # every classifier is below the exact limit of its feature set, on the same events
+    assert (trained["auc"] < trained["bayes_auc"]).all()
+    np.testing.assert_allclose(trained["gap_to_bayes"], trained["bayes_auc"] - trained["auc"])
+    bayes = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
+    for f in FEATURE_SETS:
+        rows = summary[summary["features"] == f]
+        np.testing.assert_allclose(rows["bayes_auc"], bayes["feature_sets"][f]["auc"])
+    assert (tiny / "results/evaluation/summary.md").read_text().count("| dimuon |") == len(summary)
+    pngs = [
+        *(tiny / "results/evaluation").rglob("*.png"),
+        *(tiny / "results/lecture").rglob("*.png"),
+    ]
+    assert len(pngs) == 2 * 15 + 3 + 1 + 3
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+
+def test_perceptron_separates_iris_in_the_workflow(tiny: Path) -> None:
+    result = json.loads((tiny / "results/lecture/perceptron_iris/result.json").read_text())
+    assert result["training_errors"] == 0 and result["agrees_with_sklearn"]
+    assert result["errors_per_epoch"][-1] == 0
+    assert result["epochs_to_zero_errors"] == len(result["errors_per_epoch"])
+
+
+def test_logged_model_reloads_with_identical_predictions(tiny: Path) -> None:
+    import mlflow
+
+    uri = json.loads((tiny / "results/mlflow/experiments.json").read_text())["tracking_uri"]
+    mlflow.set_tracking_uri(uri)
+    test = pd.read_parquet(tiny / "results/splits/dimuon/test.parquet")
+    for model in LINEAR:
+        record = json.loads((tiny / f"results/models/dimuon/{model}/all/train.json").read_text())
+        run = mlflow.get_run(record["mlflow_run_id"])
+        assert run.data.tags["model"] == model and run.data.tags["features"] == "all"
+        assert "auc" in run.data.metrics and "gap_to_bayes" in run.data.metrics
+        loaded = mlflow.sklearn.load_model(record["model_uri"])
+        x = test[record["columns"]].astype(float)
+        predictions = pd.read_parquet(
+            tiny / f"results/models/dimuon/{model}/all/predictions.parquet"
+        )
+        np.testing.assert_array_equal(
+            loaded.decision_function(x), predictions.loc[predictions.split == "test", "score"]
+        )
+
+
 def test_every_rule_logged(tiny: Path) -> None:
     logs = {
         p.relative_to(tiny / "results/logs").parts[0].removesuffix(".log")
@@ -125,7 +185,14 @@ def test_noop_rerun_does_nothing(repo: Path, tiny: Path) -> None:
 
 
 def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_path: Path) -> None:
-    run_config(repo, tmp_path, "test-tiny.yaml")
+    targets = [
+        "results/splits/dimuon/splits.json",
+        "results/evaluation/dimuon/bayes_optimal.json",
+        *(f"results/evaluation/dimuon/{m}/low/metrics.json" for m in ("perceptron", "linear_bce")),
+    ]
+    config = str(repo / "config/test-tiny.yaml")
+    proc = snakemake(repo, tmp_path, *targets, "--cores", "2", "--configfile", config)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     for rel in ("results/splits/dimuon/splits.json", "results/data/dimuon/generation.json"):
         assert (tmp_path / rel).read_text() == (tiny / rel).read_text()
     first = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
@@ -135,13 +202,23 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
         pd.read_parquet(tiny / "results/features/dimuon/features.parquet"),
         pd.read_parquet(tmp_path / "results/features/dimuon/features.parquet"),
     )
+    for model in ("perceptron", "linear_bce"):
+        a, b = (
+            json.loads((d / f"results/evaluation/dimuon/{model}/low/metrics.json").read_text())
+            for d in (tiny, tmp_path)
+        )
+        a.pop("mlflow_run_id"), b.pop("mlflow_run_id")
+        assert a == b, model
 
 
-def test_disabled_stage_is_not_run(repo: Path, tmp_path: Path) -> None:
-    run_config(repo, tmp_path, "test-no-bayes.yaml")
+def test_disabled_stages_are_not_run(repo: Path, tmp_path: Path) -> None:
+    run_config(repo, tmp_path, "test-minimal.yaml")
     assert (tmp_path / "results/splits/dimuon/test.parquet").exists()
     assert not (tmp_path / "results/evaluation").exists()
+    assert not (tmp_path / "results/models").exists()
+    assert not (tmp_path / "results/lecture").exists()
     experiments = json.loads((tmp_path / "results/mlflow/experiments.json").read_text())
+    assert set(experiments["experiments"]) == {"dimuon"}
     assert experiments["experiments"]["dimuon"]["name"] == "tiny-dimuon"
 
 
@@ -150,7 +227,7 @@ def test_disabled_stage_is_not_run(repo: Path, tmp_path: Path) -> None:
     [
         ("splits: {train: 0.5, validation: 0.2, test: 0.2}\n", "'splits'"),
         ("datasets: {dimuon: {n_signal: -3}}\n", "'datasets.dimuon.n_signal'"),
-        ("models: {bdt: {activate: true}}\n", "'models.bdt'"),
+        ("models: {svm: {activate: true}}\n", "'models.svm'"),
         (
             "models: {bayes_optimal: {feature_sets: [huge]}}\n",
             "'models.bayes_optimal.feature_sets'",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 import mlflow
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from mlhep.config import config_digest
@@ -129,3 +131,20 @@ def start_run(
         experiment_id=experiment.experiment_id, run_name=run_name, tags=all_tags
     ) as run:
         yield run
+
+
+def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
+    """Log per-epoch curves (name -> values, step = epoch) to the active run in batches:
+    one request per 1000 values instead of one per value."""
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_curves needs an active MLflow run")
+    timestamp = int(time.time() * 1000)
+    metrics = [
+        Metric(name, float(value), timestamp, step)
+        for name, values in curves.items()
+        for step, value in enumerate(values)
+    ]
+    client = MlflowClient()
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])

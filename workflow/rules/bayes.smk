@@ -2,7 +2,7 @@ rule bayes_optimal:
     """The exact Bayes-optimal ROC AUC of each feature set on the test split, logged to MLflow."""
     input:
         test="results/splits/{dataset}/test.parquet",
-        experiments="results/mlflow/experiments.json",
+        experiments=MLFLOW_READY,
     output:
         "results/evaluation/{dataset}/bayes_optimal.json",
     log:

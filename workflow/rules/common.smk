@@ -8,29 +8,91 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from mlhep.config import validate_config  # noqa: E402
+from mlhep.models import LINEAR_MODELS  # noqa: E402
 
 # Stops the run before any job starts, naming every offending key.
 validate_config(config)
 
 DATASETS = [name for name, ds in config["datasets"].items() if ds["activate"]]
 SPLITS = ["train", "validation", "test"]
+MLFLOW_READY = "results/mlflow/experiments.json"
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "no-dataset",
     split="|".join(SPLITS),
+    features="|".join(config["features"]["sets"]),
 
 
-def enabled(model):
-    """Whether a model is switched on in the config."""
-    return config["models"][model]["activate"]
+def enabled(section, name):
+    """Whether ``config[section][name]`` is switched on by its ``activate`` key."""
+    return config[section][name]["activate"]
+
+
+def classifiers():
+    """The activated trained classifiers (every model but the Bayes limit)."""
+    return [m for m in LINEAR_MODELS if enabled("models", m)]
+
+
+def models_on(features):
+    """The activated classifiers configured to train on a feature set."""
+    return [m for m in classifiers() if features in config["models"][m]["feature_sets"]]
+
+
+def trained(dataset):
+    """(model, feature set) pairs trained on a dataset."""
+    return [(m, f) for m in classifiers() for f in config["models"][m]["feature_sets"]]
+
+
+def predictions_of(dataset, features):
+    """Prediction files of every classifier trained on one feature set."""
+    return [
+        f"results/models/{dataset}/{m}/{features}/predictions.parquet" for m in models_on(features)
+    ]
+
+
+def summary_metrics(wildcards):
+    """Metrics files of every (dataset, model, feature set)."""
+    return [f"results/evaluation/{d}/{m}/{f}/metrics.json" for d in DATASETS for m, f in trained(d)]
+
+
+def summary_bayes(wildcards):
+    """Bayes-limit files of every dataset, when the stage is on."""
+    if not enabled("models", "bayes_optimal"):
+        return []
+    return [f"results/evaluation/{d}/bayes_optimal.json" for d in DATASETS]
+
+
+def gd_records(dataset):
+    """Training records of the gradient-descent models (MSE and BCE)."""
+    return [
+        f"results/models/{dataset}/{m}/{f}/train.json"
+        for m in ("linear_mse", "linear_bce")
+        if enabled("models", m)
+        for f in config["models"][m]["feature_sets"]
+    ]
+
+
+def experiments():
+    """Datasets that get an MLflow experiment: the active ones, and Iris for the lecture."""
+    return DATASETS + (["iris"] if enabled("lecture", "perceptron_iris") else [])
 
 
 def all_outputs():
     """Every final output of the configured analysis (the inputs of rule all)."""
-    outputs = ["results/mlflow/experiments.json"]
+    outputs = [MLFLOW_READY]
+    if enabled("lecture", "perceptron_iris"):
+        outputs.append("results/lecture/perceptron_iris/result.json")
+    if enabled("lecture", "loss_functions"):
+        outputs.append("results/lecture/loss_functions.png")
     for dataset in DATASETS:
         outputs.append(f"results/splits/{dataset}/splits.json")
-        if enabled("bayes_optimal"):
+        if enabled("models", "bayes_optimal"):
             outputs.append(f"results/evaluation/{dataset}/bayes_optimal.json")
+        features = sorted({f for _, f in trained(dataset)})
+        outputs += [f"results/evaluation/{dataset}/roc_{f}.png" for f in features]
+        if enabled("lecture", "loss_functions") and gd_records(dataset):
+            outputs.append(f"results/evaluation/{dataset}/gd_mse_vs_bce.png")
+    if summary_metrics(None) or summary_bayes(None):
+        outputs += ["results/evaluation/summary.csv", "results/evaluation/summary.md"]
     return outputs

@@ -10,6 +10,6 @@ rule mlflow_init:
         mem_mb=1000,
         runtime=10,
     params:
-        datasets=DATASETS,
+        datasets=experiments(),
     script:
         "../scripts/mlflow_init.py"

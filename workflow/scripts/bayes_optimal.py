@@ -24,6 +24,7 @@ with script_log(snakemake.log[0]) as log:
                 {f"{name}.{k}": v for k, v in metrics.items() if isinstance(v, float)}
             )
         result = {
+            "dataset": dataset,
             "split": "test",
             "n_events": len(test),
             "mlflow_run_id": run.info.run_id,

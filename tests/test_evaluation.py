@@ -1,0 +1,132 @@
+"""The evaluation core: TMVA's table, the overtraining check, AMS, the summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from mlhep.evaluation import (
+    SUMMARY_COLUMNS,
+    ams,
+    bayes_rows,
+    best_ams,
+    efficiency_at,
+    evaluate,
+    ks_overtraining,
+    model_loss,
+    separation,
+    summary_markdown,
+    summary_table,
+)
+
+
+def _predictions(
+    n: int = 4000, shift: float = 1.0, seed: int = 0, overtrain: float = 0.0
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for split in ("train", "validation", "test"):
+        label = np.repeat([0, 1], n // 2)
+        score = rng.normal(0, 1, n) + shift * label
+        if split == "train":
+            score += overtrain * (2 * label - 1)  # the training split looks too easy
+        weight = np.where(label == 1, 1000 / (n // 2), 100000 / (n // 2))
+        parts.append(pd.DataFrame({"split": split, "label": label, "weight": weight, "score": score,
+                                   "proba": 1 / (1 + np.exp(-score))}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_efficiency_at_background_efficiency() -> None:
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 200_000)
+    s = rng.normal(0, 1, 400_000) + y
+    effs = efficiency_at(y, s, np.ones_like(s), (0.01, 0.1, 0.3))
+    # Gaussians one sigma apart: eff_S = 1 - Phi(Phi^-1(1 - eff_B) - 1)
+    from scipy.stats import norm
+
+    for eff_b, eff_s in effs.items():
+        assert eff_s == pytest.approx(norm.sf(norm.isf(eff_b) - 1), abs=0.005)
+
+
+def test_separation_limits() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(0, 1, 50_000)
+    assert separation(a, rng.normal(0, 1, 50_000)) < 0.01
+    assert separation(a, a + 100) == pytest.approx(1.0)
+    assert 0.1 < separation(a, a + 1) < 0.3
+
+
+def test_ams_formula() -> None:
+    assert ams(10.0, 100.0, b_reg=0.0) == pytest.approx(np.sqrt(2 * (110 * np.log(1.1) - 10)))
+    # s << b: AMS -> s / sqrt(b)
+    assert ams(1.0, 1e6, b_reg=0.0) == pytest.approx(1e-3, rel=1e-3)
+    assert ams(10.0, 100.0) < ams(10.0, 100.0, b_reg=0.0)
+
+
+def test_best_ams_equals_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    s = np.round(rng.normal(0, 1, 500) + y, 1)  # ties
+    w = np.where(y == 1, 0.5, 20.0)
+    best = best_ams(y, s, w)
+    brute = max(
+        ams(w[(s >= c) & (y == 1)].sum(), w[(s >= c) & (y == 0)].sum()) for c in np.unique(s)
+    )
+    assert best["ams"] == pytest.approx(brute)
+    assert best["ams_s"] == pytest.approx(w[(s >= best["ams_cut"]) & (y == 1)].sum())
+
+
+def test_ks_flags_overtraining() -> None:
+    rng = np.random.default_rng(4)
+    same = ks_overtraining(rng.normal(size=5000), rng.normal(size=5000))
+    shifted = ks_overtraining(rng.normal(0.2, 1, 5000), rng.normal(size=5000))
+    assert same["p"] > 1e-3 and shifted["p"] < 1e-6
+
+
+def test_model_losses() -> None:
+    frame = pd.DataFrame({"score": [2.0, -1.0, 0.5], "proba": [0.9, 0.2, 0.6]})
+    y = np.array([1, 0, 0])
+    assert model_loss("zero_one", y, frame) == pytest.approx(1 / 3)
+    assert model_loss("mse", y, frame) == pytest.approx((1 + 1 + 0.25) / 3)
+    assert model_loss("bce", y, frame) == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4])))
+    with pytest.raises(ValueError, match="unknown loss"):
+        model_loss("hinge", y, frame)
+
+
+def test_evaluate_reports_every_metric_and_detects_overtraining() -> None:
+    fair = _predictions(seed=5)
+    bayes = fair.loc[fair.split == "test", "score"].to_numpy() * 2.0  # same ranking
+    m = evaluate(fair, "bce", bayes, n_resamples=50)
+    test = fair[fair.split == "test"]
+    assert m["auc"] == pytest.approx(roc_auc_score(test.label, test.score))
+    assert m["auc_low"] < m["auc"] < m["auc_high"]
+    assert m["gap_to_bayes"] == pytest.approx(0.0, abs=1e-12)
+    assert 0 < m["eff_at_b01"] < m["eff_at_b10"] < m["eff_at_b30"] < 1
+    assert m["ks_p_signal"] > 1e-3 and m["ks_p_background"] > 1e-3
+    assert abs(m["generalization_gap"]) < 0.05
+    over = evaluate(_predictions(seed=5, overtrain=0.5), "bce", n_resamples=50)
+    assert over["ks_p_signal"] < 1e-6 and over["ks_p_background"] < 1e-6
+    assert over["generalization_gap"] > 0.1
+    assert "bayes_auc" not in over
+    with pytest.raises(ValueError, match="Bayes scores"):
+        evaluate(fair, "bce", bayes[:-1], n_resamples=50)
+
+
+def test_summary_table_and_markdown() -> None:
+    m = evaluate(_predictions(seed=6), "bce", n_resamples=20)
+    rows = [{**m, "dataset": "d", "model": "logistic", "features": "low"}]
+    rows += bayes_rows(
+        {
+            "dataset": "d",
+            "feature_sets": {
+                "low": {"auc": 0.9, "auc_low": 0.89, "auc_high": 0.91, "auc_unweighted": 0.9}
+            },
+        }
+    )
+    table = summary_table(rows)
+    assert list(table.columns[: len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
+    assert table["model"].tolist() == ["bayes_optimal", "logistic"]  # sorted by AUC
+    md = summary_markdown(table)
+    assert md.count("\n") == 4 and "| d | logistic | low |" in md

@@ -1,0 +1,205 @@
+"""The evaluation every classifier goes through (TMVA's table and more), built on
+scikit-learn's ROC and SciPy's KS test:
+
+- ROC AUC (weighted by the physics weights, and unweighted) with a bootstrap interval;
+- signal efficiency at background efficiency 1%, 10%, 30%, and the separation <S^2>;
+- the overtraining check: KS test of train against test scores per class, and the
+  generalization gap (test loss - train loss in the model's own loss);
+- the approximate median significance AMS at the best cut (HiggsML), on the expected yields;
+- the Bayes-optimal AUC on the same test events and the distance to it.
+
+References: A. Hoecker et al., TMVA users guide, arXiv:physics/0703039 (separation, KS
+check); C. Adam-Bourdarios et al., The Higgs boson machine learning challenge, JMLR W&CP 42
+(2015) (AMS with b_reg = 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import log_loss, roc_auc_score, roc_curve
+
+from mlhep.metrics import auc_with_ci
+
+BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
+#: Columns of the summary table, in order.
+SUMMARY_COLUMNS = (
+    "dataset", "model", "features", "auc", "auc_low", "auc_high", "auc_unweighted",
+    "eff_at_b01", "eff_at_b10", "eff_at_b30", "separation", "ks_p_signal", "ks_p_background",
+    "loss", "train_loss", "test_loss", "generalization_gap", "ams", "bayes_auc", "gap_to_bayes",
+)  # fmt: skip
+
+
+def efficiency_at(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, targets: Sequence[float]
+) -> dict[float, float]:
+    """Signal efficiency where the (weighted) background efficiency equals each target."""
+    fpr, tpr, _ = roc_curve(labels, scores, sample_weight=weights)
+    return {t: float(np.interp(t, fpr, tpr)) for t in targets}
+
+
+def separation(signal: np.ndarray, background: np.ndarray, bins: int = 100) -> float:
+    """TMVA's separation <S^2> = 1/2 sum (p_S - p_B)^2 / (p_S + p_B) of the binned score
+    distributions (each normalised to unit sum): 0 for identical, 1 for disjoint shapes."""
+    edges = np.histogram_bin_edges(np.concatenate([signal, background]), bins=bins)
+    p_s = np.histogram(signal, edges)[0] / len(signal)
+    p_b = np.histogram(background, edges)[0] / len(background)
+    both = p_s + p_b
+    nonzero = both > 0
+    return float(0.5 * np.sum((p_s - p_b)[nonzero] ** 2 / both[nonzero]))
+
+
+def ams(s: np.ndarray | float, b: np.ndarray | float, b_reg: float = 10.0) -> np.ndarray:
+    """Approximate median significance sqrt(2 ((s + b + b_r) ln(1 + s / (b + b_r)) - s))."""
+    s, b = np.asarray(s, dtype=float), np.asarray(b, dtype=float)
+    return np.sqrt(2.0 * ((s + b + b_reg) * np.log1p(s / (b + b_reg)) - s))
+
+
+def best_ams(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, b_reg: float = 10.0
+) -> dict[str, float]:
+    """The largest AMS over cuts ``score >= cut``, with s and b the selected weight sums."""
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    s = np.cumsum(np.where(labels[order] == 1, weights[order], 0.0))
+    b = np.cumsum(np.where(labels[order] == 0, weights[order], 0.0))
+    # a cut can only fall between distinct scores: keep the last event of each tie group
+    last = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    values = ams(s[last], b[last], b_reg)
+    k = int(np.argmax(values))
+    return {
+        "ams": float(values[k]),
+        "ams_cut": float(sorted_scores[last][k]),
+        "ams_s": float(s[last][k]),
+        "ams_b": float(b[last][k]),
+    }
+
+
+def ks_overtraining(train: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """Two-sample Kolmogorov-Smirnov test of train against test scores (one class)."""
+    result = stats.ks_2samp(train, test)
+    return {"statistic": float(result.statistic), "p": float(result.pvalue)}
+
+
+def model_loss(loss: str, labels: np.ndarray, frame: pd.DataFrame) -> float:
+    """The model's own mean loss on a split: ``bce`` on ``proba``, ``mse`` on ``score``
+    against the labels, ``zero_one`` the error rate of ``score >= 0``."""
+    if loss == "bce":
+        return float(
+            log_loss(labels, np.clip(frame["proba"].to_numpy(), 1e-15, 1 - 1e-15), labels=[0, 1])
+        )
+    if loss == "mse":
+        return float(np.mean((frame["score"].to_numpy() - labels) ** 2))
+    if loss == "zero_one":
+        return float(np.mean((frame["score"].to_numpy() >= 0.0).astype(int) != labels))
+    raise ValueError(f"unknown loss {loss!r}; known: bce, mse, zero_one")
+
+
+def evaluate(
+    predictions: pd.DataFrame,
+    loss: str,
+    bayes_scores: np.ndarray | None = None,
+    n_resamples: int = 200,
+    confidence_level: float = 0.95,
+    b_reg: float = 10.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every metric of one classifier from its predictions on every split.
+
+    ``predictions`` has columns ``split`` (train / validation / test), ``label``, ``weight``
+    and ``score`` (and ``proba`` for probabilistic models). ``bayes_scores`` are the
+    Bayes-optimal discriminant's values on the test rows, in the same order.
+    """
+    test = predictions[predictions["split"] == "test"]
+    train = predictions[predictions["split"] == "train"]
+    y, s, w = (test[c].to_numpy() for c in ("label", "score", "weight"))
+    auc = auc_with_ci(y, s, w, n_resamples, confidence_level, seed)
+    effs = efficiency_at(y, s, w, BACKGROUND_EFFICIENCIES)
+    ks = {
+        name: ks_overtraining(train.loc[train["label"] == cls, "score"].to_numpy(), s[y == cls])
+        for name, cls in (("signal", 1), ("background", 0))
+    }
+    train_loss = model_loss(loss, train["label"].to_numpy(), train)
+    test_loss = model_loss(loss, y, test)
+    out: dict[str, Any] = {
+        **auc,
+        "auc_unweighted": float(roc_auc_score(y, s)),
+        **{f"eff_at_b{round(100 * t):02d}": e for t, e in effs.items()},
+        "separation": separation(s[y == 1], s[y == 0]),
+        "ks_signal": ks["signal"]["statistic"],
+        "ks_p_signal": ks["signal"]["p"],
+        "ks_background": ks["background"]["statistic"],
+        "ks_p_background": ks["background"]["p"],
+        "loss": loss,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "generalization_gap": test_loss - train_loss,
+        **best_ams(y, s, w, b_reg),
+        "n_test": len(test),
+        "n_train": len(train),
+    }
+    if bayes_scores is not None:
+        if len(bayes_scores) != len(test):
+            raise ValueError(f"{len(bayes_scores)} Bayes scores for {len(test)} test events")
+        out["bayes_auc"] = float(roc_auc_score(y, bayes_scores, sample_weight=w))
+        out["gap_to_bayes"] = out["bayes_auc"] - out["auc"]
+    return out
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (dataset, model, feature set), the :data:`SUMMARY_COLUMNS` first, sorted."""
+    frame = pd.DataFrame(list(rows))
+    for column in SUMMARY_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+    extra = [c for c in frame.columns if c not in SUMMARY_COLUMNS]
+    frame = frame[[*SUMMARY_COLUMNS, *extra]]
+    return frame.sort_values(
+        ["dataset", "features", "auc"], ascending=[True, True, False]
+    ).reset_index(drop=True)
+
+
+def summary_markdown(frame: pd.DataFrame) -> str:
+    """The summary as a Markdown table (AUC with its interval, efficiencies, KS, AMS, gap)."""
+    lines = [
+        "| dataset | model | features | AUC [CI] | eff@B=1% | eff@B=10% | eff@B=30% | separation "
+        "| KS p (S/B) | gen. gap | AMS | Bayes AUC | gap to Bayes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def f(value: Any, fmt: str) -> str:
+        return (
+            ""
+            if value is None or (isinstance(value, float) and np.isnan(value))
+            else format(value, fmt)
+        )
+
+    for r in frame.to_dict("records"):
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['features']} "
+            f"| {f(r['auc'], '.4f')} [{f(r['auc_low'], '.4f')}, {f(r['auc_high'], '.4f')}] "
+            f"| {f(r['eff_at_b01'], '.3f')} | {f(r['eff_at_b10'], '.3f')} | {f(r['eff_at_b30'], '.3f')} "
+            f"| {f(r['separation'], '.3f')} | {f(r['ks_p_signal'], '.2g')} / {f(r['ks_p_background'], '.2g')} "
+            f"| {f(r['generalization_gap'], '+.4f')} | {f(r['ams'], '.2f')} "
+            f"| {f(r['bayes_auc'], '.4f')} | {f(r['gap_to_bayes'], '.4f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def bayes_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Summary rows of the Bayes-optimal limits (the output of rule bayes_optimal)."""
+    return [
+        {
+            "dataset": result["dataset"],
+            "model": "bayes_optimal",
+            "features": features,
+            **{k: m[k] for k in ("auc", "auc_low", "auc_high", "auc_unweighted")},
+            "bayes_auc": m["auc"],
+            "gap_to_bayes": 0.0,
+        }
+        for features, m in result["feature_sets"].items()
+    ]

@@ -1,0 +1,150 @@
+"""Plots in one HEP style (mplhep): ROC curves against the Bayes limit, TMVA-style score
+distributions, the perceptron's errors and decision regions, losses against the margin,
+and training curves. Every figure is written atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from mlhep.io import atomic_path
+
+plt.style.use(mplhep.style.CMS)
+plt.rcParams.update({"figure.figsize": (8, 6.5), "font.size": 16, "legend.fontsize": 13})
+
+SIGNAL, BACKGROUND = "#3f90da", "#e42536"
+
+
+def save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` to ``path`` atomically and close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def roc(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    path: str | os.PathLike[str],
+    bayes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    title: str = "",
+) -> None:
+    """Background rejection (1 - eff_B) against signal efficiency, weighted; the Bayes-optimal
+    curve on the same axes. ``curves`` maps a legend label to (labels, scores, weights)."""
+    fig, ax = plt.subplots()
+    for label, (y, s, w) in curves.items():
+        fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
+        ax.plot(tpr, 1 - fpr, lw=2, label=label)
+    if bayes is not None:
+        fpr, tpr, _ = roc_curve(bayes[0], bayes[1], sample_weight=bayes[2])
+        ax.plot(tpr, 1 - fpr, "k--", lw=1.5, label="Bayes-optimal (exact)")
+    ax.set(xlabel="Signal efficiency", ylabel="Background rejection (1 - bkg. efficiency)")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
+    ax.legend(loc="lower left")
+    save(fig, path)
+
+
+def score_distributions(
+    train: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray],
+    ks_p: Mapping[str, float],
+    path: str | os.PathLike[str],
+    xlabel: str = "Classifier score",
+    bins: int = 40,
+    title: str = "",
+) -> None:
+    """TMVA's overtraining plot: test as filled histograms, train as points with errors,
+    both classes normalised to unit area, the KS p-values in the legend."""
+    fig, ax = plt.subplots()
+    everything = np.concatenate([*train.values(), *test.values()])
+    lo, hi = np.percentile(everything, [0.1, 99.9])
+    edges = np.linspace(lo, hi, bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    width = edges[1] - edges[0]
+    for cls, colour in (("signal", SIGNAL), ("background", BACKGROUND)):
+        ax.hist(np.clip(test[cls], lo, hi), edges, density=True, alpha=0.35, color=colour,
+                label=f"{cls.capitalize()} (test)")  # fmt: skip
+        counts = np.histogram(np.clip(train[cls], lo, hi), edges)[0]
+        norm = counts.sum() * width
+        ax.errorbar(centres, counts / norm, yerr=np.sqrt(counts) / norm, fmt="o", ms=4,
+                    color=colour, label=f"{cls.capitalize()} (train), KS p = {ks_p[cls]:.3g}")  # fmt: skip
+    ax.set(xlabel=xlabel, ylabel="Normalised density", title=title)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
+    ax.legend(loc="upper center", ncol=1)
+    save(fig, path)
+
+
+def perceptron_errors(errors: Sequence[int], path: str | os.PathLike[str], title: str = "") -> None:
+    """Misclassifications (updates) per epoch."""
+    fig, ax = plt.subplots()
+    epochs = np.arange(1, len(errors) + 1)
+    ax.plot(epochs, errors, "o-", lw=2)
+    ax.set(xlabel="Epoch", ylabel="Misclassifications", title=title)
+    ax.set_xticks(epochs)
+    save(fig, path)
+
+
+def decision_regions(
+    model: object,
+    x: np.ndarray,
+    y: np.ndarray,
+    path: str | os.PathLike[str],
+    labels: tuple[str, str],
+    axes: tuple[str, str],
+) -> None:
+    """The classifier's two decision regions over a 2-D input plane, with the data."""
+    fig, ax = plt.subplots()
+    pad = 0.5
+    gx, gy = np.meshgrid(
+        np.linspace(x[:, 0].min() - pad, x[:, 0].max() + pad, 400),
+        np.linspace(x[:, 1].min() - pad, x[:, 1].max() + pad, 400),
+    )
+    region = model.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)  # type: ignore[attr-defined]
+    ax.contourf(gx, gy, region, levels=[-0.5, 0.5, 1.5], colors=[BACKGROUND, SIGNAL], alpha=0.2)
+    for cls, colour, marker in ((0, BACKGROUND, "s"), (1, SIGNAL, "o")):
+        ax.scatter(*x[y == cls].T, c=colour, marker=marker, edgecolor="k", label=labels[cls])
+    ax.set(xlabel=axes[0], ylabel=axes[1])
+    ax.legend(loc="upper left")
+    save(fig, path)
+
+
+def losses_vs_margin(path: str | os.PathLike[str]) -> None:
+    """The 0-1 loss and its convex upper bounds against the margin z = y f(x), y = +-1."""
+    z = np.linspace(-2.5, 2.5, 1001)
+    fig, ax = plt.subplots()
+    ax.plot(z, (z <= 0).astype(float), "k", lw=2.5, label="0-1 loss")
+    ax.plot(z, (1 - z) ** 2, lw=2, label=r"MSE $(1 - z)^2$")
+    ax.plot(z, np.logaddexp(0, -z) / np.log(2), lw=2, label=r"BCE $\log_2(1 + e^{-z})$")
+    ax.plot(z, np.maximum(0, 1 - z), lw=2, label=r"Hinge $\max(0, 1 - z)$")
+    ax.set(xlabel=r"Margin $z = y\,f(x)$", ylabel="Loss", ylim=(0, 4), xlim=(-2.5, 2.5))
+    ax.legend(loc="upper right")
+    save(fig, path)
+
+
+def training_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | os.PathLike[str],
+    ylabel: str = "Loss",
+    title: str = "",
+) -> None:
+    """Loss per epoch: one colour per history, solid for train, dashed for validation."""
+    fig, ax = plt.subplots()
+    for k, (label, hist) in enumerate(histories.items()):
+        colour = f"C{k}"
+        ax.plot(np.arange(1, len(hist["train"]) + 1), hist["train"], color=colour, lw=2,
+                label=f"{label} (train)")  # fmt: skip
+        if hist.get("validation"):
+            ax.plot(np.arange(1, len(hist["validation"]) + 1), hist["validation"], "--",
+                    color=colour, lw=2, label=f"{label} (validation)")  # fmt: skip
+    ax.set(xlabel="Epoch", ylabel=ylabel, title=title)
+    ax.set_yscale("log")
+    ax.legend(loc="upper right")
+    save(fig, path)

@@ -1,0 +1,83 @@
+rule evaluate:
+    """Every metric of one classifier against its Bayes limit; ROC and score plots."""
+    input:
+        predictions="results/models/{dataset}/{model}/{features}/predictions.parquet",
+        record="results/models/{dataset}/{model}/{features}/train.json",
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        metrics="results/evaluation/{dataset}/{model}/{features}/metrics.json",
+        roc=report(
+            "results/evaluation/{dataset}/{model}/{features}/roc.png",
+            caption="../report/roc.rst",
+            category="Classifiers",
+            subcategory="{model}",
+            labels={"figure": "ROC", "model": "{model}", "features": "{features}"},
+        ),
+        scores=report(
+            "results/evaluation/{dataset}/{model}/{features}/scores.png",
+            caption="../report/scores.rst",
+            category="Classifiers",
+            subcategory="{model}",
+            labels={"figure": "scores", "model": "{model}", "features": "{features}"},
+        ),
+    log:
+        "results/logs/evaluate/{dataset}/{model}/{features}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/evaluate.py"
+
+
+rule roc_comparison:
+    """Every classifier on one feature set, with the Bayes limit, on one ROC plot."""
+    input:
+        predictions=lambda wildcards: predictions_of(wildcards.dataset, wildcards.features),
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        report(
+            "results/evaluation/{dataset}/roc_{features}.png",
+            caption="../report/roc_comparison.rst",
+            category="Classifiers",
+            subcategory="Comparison",
+            labels={"figure": "ROC", "features": "{features}"},
+        ),
+    log:
+        "results/logs/roc_comparison/{dataset}/{features}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        models=lambda wildcards: models_on(wildcards.features),
+        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
+    script:
+        "../scripts/roc_comparison.py"
+
+
+rule summary:
+    """One table of every classifier and the Bayes limits (CSV and Markdown)."""
+    input:
+        metrics=summary_metrics,
+        bayes=summary_bayes,
+    output:
+        csv=report(
+            "results/evaluation/summary.csv",
+            caption="../report/summary.rst",
+            category="Classifiers",
+            subcategory="Summary",
+            labels={"table": "summary (CSV)"},
+        ),
+        md="results/evaluation/summary.md",
+    log:
+        "results/logs/summary.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/summary.py"

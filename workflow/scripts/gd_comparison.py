@@ -1,0 +1,15 @@
+"""Rule gd_comparison: the same linear model trained by gradient descent on the MSE and on
+the BCE, loss per epoch on every feature set."""
+
+import _libpath  # noqa: F401  (makes mlhep importable)
+
+from mlhep import io, plotting
+from mlhep.runlog import script_log
+
+with script_log(snakemake.log[0]):
+    histories = {}
+    for path in snakemake.input:
+        record = io.read_json(path)
+        histories[f"{record['model']}, {record['features']}"] = record["history"]
+    plotting.training_curves(histories, snakemake.output[0], ylabel="Loss (MSE or BCE)",
+                             title=f"Gradient descent, {snakemake.wildcards.dataset}")  # fmt: skip

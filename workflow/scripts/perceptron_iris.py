@@ -1,0 +1,35 @@
+"""Rule perceptron_iris: the lecture's perceptron on Iris, with its plots and MLflow run."""
+
+import _libpath  # noqa: F401  (makes mlhep importable)
+import mlflow
+
+from mlhep import io, plotting
+from mlhep.lecture import IRIS_CLASSES, IRIS_FEATURES, iris_two_class, perceptron_iris
+from mlhep.runlog import script_log
+from mlhep.tracking import log_curves, start_run
+
+with script_log(snakemake.log[0]) as log:
+    s = snakemake.params.settings
+    model, result = perceptron_iris(
+        s["learning_rate"], s["epochs"], s["init"], snakemake.config["seed"]
+    )
+    log.info("perceptron on Iris: %s", result)
+    if result["training_errors"]:
+        raise RuntimeError(
+            f"the perceptron did not separate Iris in {s['epochs']} epochs: {result}"
+        )
+    x, y = iris_two_class()
+    plotting.perceptron_errors(result["errors_per_epoch"], snakemake.output.errors,
+                               title=f"Perceptron on Iris, eta = {s['learning_rate']}")  # fmt: skip
+    plotting.decision_regions(model, x, y, snakemake.output.regions, IRIS_CLASSES, IRIS_FEATURES)
+    with start_run(
+        snakemake.config, "iris", snakemake.rule, "perceptron-iris", snakemake.scriptdir
+    ) as run:
+        mlflow.log_params(
+            {"learning_rate": s["learning_rate"], "init": s["init"], "epochs": s["epochs"]}
+        )
+        log_curves({"train_errors": result["errors_per_epoch"]})
+        mlflow.log_metric("epochs_to_zero_errors", result["epochs_to_zero_errors"])
+        mlflow.log_artifact(snakemake.output.errors, "plots")
+        mlflow.log_artifact(snakemake.output.regions, "plots")
+    io.write_json(snakemake.output.result, {**result, "mlflow_run_id": run.info.run_id})

@@ -1,0 +1,18 @@
+"""Rule summary: one table of every classifier and the Bayes limits, as CSV and Markdown."""
+
+import _libpath  # noqa: F401  (makes mlhep importable)
+
+from mlhep import io
+from mlhep.evaluation import bayes_rows, summary_markdown, summary_table
+from mlhep.runlog import script_log
+
+with script_log(snakemake.log[0]) as log:
+    rows = [io.read_json(p) for p in snakemake.input.metrics]
+    for path in snakemake.input.bayes:
+        rows.extend(bayes_rows(io.read_json(path)))
+    table = summary_table(rows)
+    with io.atomic_path(snakemake.output.csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with io.atomic_path(snakemake.output.md) as tmp:
+        tmp.write_text(summary_markdown(table))
+    log.info("summary of %d rows:\n%s", len(table), summary_markdown(table))
