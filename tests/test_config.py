@@ -77,10 +77,23 @@ BAD_CONFIGS = [
     (("splits.train", 0.7), "'splits'", "sum to 1.1"),
     (("splits.test", -0.2), "'splits.test'", "less than or equal to the minimum"),
     (("splits.validation", 1.5), "'splits.validation'", "greater than the maximum"),
+    (("models.svm", {"activate": True}), "'models.svm': unknown key", "perceptron"),
+    (("models.perceptron.init", "ones"), "'models.perceptron.init'", "is not one of"),
     (
-        ("models.perceptron", {"activate": True}),
-        "'models.perceptron': unknown key",
-        "bayes_optimal",
+        ("models.linear_bce.learning_rate", 0),
+        "'models.linear_bce.learning_rate'",
+        "less than or equal",
+    ),
+    (("models.logistic.feature_sets", ["low", "mid"]), "'models.logistic.feature_sets'", "'mid'"),
+    (
+        ("evaluation.confidence_level", 1.0),
+        "'evaluation.confidence_level'",
+        "greater than or equal",
+    ),
+    (
+        ("lecture.perceptron_iris.epochs", 0),
+        "'lecture.perceptron_iris.epochs'",
+        "less than the minimum",
     ),
     (
         ("models.bayes_optimal.feature_sets", ["low", "medium"]),
