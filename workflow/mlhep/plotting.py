@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import mplhep
 import numpy as np
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from mlhep.io import atomic_path
 
@@ -42,10 +42,12 @@ def roc(
     fig, ax = plt.subplots()
     for label, (y, s, w) in curves.items():
         fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
-        ax.plot(tpr, 1 - fpr, lw=2, label=label)
+        auc = roc_auc_score(y, s, sample_weight=w)
+        ax.plot(tpr, 1 - fpr, lw=2, label=f"{label} (AUC {auc:.4f})")
     if bayes is not None:
         fpr, tpr, _ = roc_curve(bayes[0], bayes[1], sample_weight=bayes[2])
-        ax.plot(tpr, 1 - fpr, "k--", lw=1.5, label="Bayes-optimal (exact)")
+        auc = roc_auc_score(bayes[0], bayes[1], sample_weight=bayes[2])
+        ax.plot(tpr, 1 - fpr, "k--", lw=1.5, label=f"Bayes-optimal, exact (AUC {auc:.4f})")
     ax.set(xlabel="Signal efficiency", ylabel="Background rejection (1 - bkg. efficiency)")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
     ax.legend(loc="lower left")
@@ -130,21 +132,22 @@ def losses_vs_margin(path: str | os.PathLike[str]) -> None:
 
 
 def training_curves(
-    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    panels: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
     path: str | os.PathLike[str],
     ylabel: str = "Loss",
-    title: str = "",
 ) -> None:
-    """Loss per epoch: one colour per history, solid for train, dashed for validation."""
-    fig, ax = plt.subplots()
-    for k, (label, hist) in enumerate(histories.items()):
-        colour = f"C{k}"
-        ax.plot(np.arange(1, len(hist["train"]) + 1), hist["train"], color=colour, lw=2,
-                label=f"{label} (train)")  # fmt: skip
-        if hist.get("validation"):
-            ax.plot(np.arange(1, len(hist["validation"]) + 1), hist["validation"], "--",
-                    color=colour, lw=2, label=f"{label} (validation)")  # fmt: skip
-    ax.set(xlabel="Epoch", ylabel=ylabel, title=title)
-    ax.set_yscale("log")
-    ax.legend(loc="upper right")
+    """Loss per epoch, one panel per title; in each, one colour per curve, solid for the
+    training split and dashed for the validation split."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6), squeeze=False)
+    for ax, (title, histories) in zip(axes[0], panels.items(), strict=True):
+        for k, (label, hist) in enumerate(histories.items()):
+            epochs = np.arange(1, len(hist["train"]) + 1)
+            ax.plot(epochs, hist["train"], color=f"C{k}", lw=2, label=label)
+            if hist.get("validation"):
+                ax.plot(epochs, hist["validation"], "--", color=f"C{k}", lw=2)
+        ax.plot([], [], "k-", label="train")
+        ax.plot([], [], "k--", label="validation")
+        ax.set(xlabel="Epoch", ylabel=ylabel, title=title, xscale="log")
+        ax.legend(loc="upper right")
+    fig.tight_layout()
     save(fig, path)

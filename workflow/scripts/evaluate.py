@@ -27,7 +27,7 @@ with script_log(snakemake.log[0]) as log:
     title = f"{record['model']} on {record['features']}"
     part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
     plotting.roc(
-        {f"{title} (AUC {metrics['auc']:.4f})": (test["label"].to_numpy(), part["test"]["score"].to_numpy(), test["weight"].to_numpy())},
+        {title: (test["label"].to_numpy(), part["test"]["score"].to_numpy(), test["weight"].to_numpy())},
         snakemake.output.roc,
         bayes=(test["label"].to_numpy(), bayes, test["weight"].to_numpy()),
     )  # fmt: skip

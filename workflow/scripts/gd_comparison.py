@@ -7,9 +7,11 @@ from mlhep import io, plotting
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):
-    histories = {}
+    panels = {}
     for path in snakemake.input:
         record = io.read_json(path)
-        histories[f"{record['model']}, {record['features']}"] = record["history"]
-    plotting.training_curves(histories, snakemake.output[0], ylabel="Loss (MSE or BCE)",
-                             title=f"Gradient descent, {snakemake.wildcards.dataset}")  # fmt: skip
+        loss = record["model"].removeprefix("linear_").upper()
+        panels.setdefault(f"Gradient descent on the {loss}", {})[record["features"]] = record[
+            "history"
+        ]
+    plotting.training_curves(panels, snakemake.output[0], ylabel="Loss per event")
