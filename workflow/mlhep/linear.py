@@ -89,7 +89,22 @@ def _perceptron_epoch(
     return mistakes
 
 
-class Perceptron(ClassifierMixin, BaseEstimator):
+class _LinearScore(ClassifierMixin, BaseEstimator):
+    """A binary classifier whose score is linear in the extended input: w . (1, x)."""
+
+    def _set_weights(self, w: np.ndarray) -> None:
+        """Store the fitted extended weight vector (w_0 the bias)."""
+        self.weights_ = w
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = len(w) - 1
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """The linear score w . x (bias included)."""
+        check_is_fitted(self, "weights_")
+        return extend(x) @ self.weights_
+
+
+class Perceptron(_LinearScore):
     """Rosenblatt's perceptron, exactly as the lecture states it.
 
     Output y_hat = 1 if w . x >= 0 else 0 (unit step) on the input extended by 1; the rule
@@ -125,15 +140,8 @@ class Perceptron(ClassifierMixin, BaseEstimator):
             self.errors_.append(int(_perceptron_epoch(xe, labels, w, self.learning_rate, order)))
             if self.errors_[-1] == 0:
                 break
-        self.weights_ = w
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = xe.shape[1] - 1
+        self._set_weights(w)
         return self
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        """The linear score w . x (bias included)."""
-        check_is_fitted(self, "weights_")
-        return extend(x) @ self.weights_
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The unit step of the score: 1 if w . x >= 0 else 0."""
@@ -151,7 +159,7 @@ def linear_loss(loss: str, y: np.ndarray, score: np.ndarray) -> float:
     raise ValueError(f"loss must be 'mse' or 'bce', not {loss!r}")
 
 
-class GradientDescentLinear(ClassifierMixin, BaseEstimator):
+class GradientDescentLinear(_LinearScore):
     """A linear model w . x trained by full-batch gradient descent on the MSE to the labels
     (linear regression as a classifier) or on the binary cross-entropy of sigmoid(w . x)
     (logistic regression). ``history_`` holds the training (and, given validation data, the
@@ -185,16 +193,9 @@ class GradientDescentLinear(ClassifierMixin, BaseEstimator):
                 history["validation"].append(linear_loss(self.loss, y_val, xv @ w))
             residual = 2.0 * (score - y) if self.loss == "mse" else expit(score) - y
             w = w - self.learning_rate * (xe.T @ residual) / len(xe)
-        self.weights_ = w
+        self._set_weights(w)
         self.history_ = history if xv is not None else {"train": history["train"]}
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = xe.shape[1] - 1
         return self
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        """The linear score w . x."""
-        check_is_fitted(self, "weights_")
-        return extend(x) @ self.weights_
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities: sigmoid of the score (BCE), the clipped score (MSE)."""
