@@ -17,9 +17,10 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/bayes.smk"
-include: "workflow/rules/linear.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/lecture.smk"
+include: "workflow/rules/studies.smk"
 
 
 rule all:

@@ -93,6 +93,12 @@ def _semantic_errors(config: Mapping[str, Any]) -> list[str]:
                     f"config key 'models.{model}.feature_sets': unknown feature set {fs!r} "
                     f"(configured under features.sets: {sorted(sets)})"
                 )
+    ensemble = config["studies"]["ensemble"]
+    if ensemble["activate"] and ensemble["feature_set"] not in sets:
+        messages.append(
+            f"config key 'studies.ensemble.feature_set': unknown feature set "
+            f"{ensemble['feature_set']!r} (configured under features.sets: {sorted(sets)})"
+        )
     bayes = config["models"]["bayes_optimal"]
     if bayes["activate"]:
         for fs in bayes["feature_sets"]:

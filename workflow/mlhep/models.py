@@ -1,6 +1,8 @@
-"""The classifier registry: builds each configured model, trains it on a feature set's
-training split and scores every split. Inputs are standardised with statistics of the
-training split only (a scaler inside the pipeline)."""
+"""The classifier registry: which models exist, what family trains them and what loss
+judges them; and the scikit-learn family (the linear models and the single decision
+tree): build, fit on a feature set's training split, score every split. Inputs are
+standardised with statistics of the training split only (a scaler inside the pipeline;
+the tree, whose cuts should stay readable in physical units, takes raw inputs)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 from mlhep.linear import GradientDescentLinear, Perceptron, normal_equations
 from mlhep.splits import SPLIT_NAMES
@@ -25,18 +28,23 @@ class ModelSpec:
 
     loss: str  # the model's own loss: bce, mse or zero_one (mlhep.evaluation.model_loss)
     probabilistic: bool  # has predict_proba
+    family: str  # the rule that trains it: sklearn, xgboost or torch
 
 
-#: Linear classifiers by config name (``models.<name>`` in the config).
-LINEAR_MODELS: dict[str, ModelSpec] = {
-    "perceptron": ModelSpec(loss="zero_one", probabilistic=False),
-    "logistic": ModelSpec(loss="bce", probabilistic=True),
-    "fisher": ModelSpec(loss="bce", probabilistic=True),
-    "linear_mse": ModelSpec(loss="mse", probabilistic=False),
-    "linear_bce": ModelSpec(loss="bce", probabilistic=True),
+#: Every trained classifier by config name (``models.<name>``); the Bayes limit is apart.
+CLASSIFIERS: dict[str, ModelSpec] = {
+    "perceptron": ModelSpec("zero_one", False, "sklearn"),
+    "logistic": ModelSpec("bce", True, "sklearn"),
+    "fisher": ModelSpec("bce", True, "sklearn"),
+    "linear_mse": ModelSpec("mse", False, "sklearn"),
+    "linear_bce": ModelSpec("bce", True, "sklearn"),
+    "decision_tree": ModelSpec("bce", True, "sklearn"),
+    "bdt": ModelSpec("bce", True, "xgboost"),
+    "ann": ModelSpec("bce", True, "torch"),
 }
+SKLEARN_MODELS = tuple(name for name, spec in CLASSIFIERS.items() if spec.family == "sklearn")
 #: Keys of a model's config section that are not hyper-parameters.
-NON_HYPERPARAMETERS = ("activate", "feature_sets")
+NON_HYPERPARAMETERS = ("activate", "feature_sets", "threads")
 
 
 def features_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -62,8 +70,13 @@ def build(name: str, settings: Mapping[str, Any], seed: int) -> Pipeline:
         clf = GradientDescentLinear(
             name.removeprefix("linear_"), hp["learning_rate"], hp["epochs"], seed
         )
+    elif name == "decision_tree":
+        tree = DecisionTreeClassifier(
+            max_depth=hp["max_depth"], min_samples_leaf=hp["min_samples_leaf"], random_state=seed
+        )
+        return Pipeline([("model", tree)])
     else:
-        raise KeyError(f"unknown model {name!r}; known: {sorted(LINEAR_MODELS)}")
+        raise KeyError(f"unknown scikit-learn model {name!r}; known: {SKLEARN_MODELS}")
     return Pipeline([("scale", StandardScaler()), ("model", clf)])
 
 
@@ -99,16 +112,29 @@ def fit(
 def predict(
     pipeline: Pipeline, name: str, splits: Mapping[str, pd.DataFrame], columns: Sequence[str]
 ) -> pd.DataFrame:
-    """Scores of every split: ``score`` (the linear score w . x, or the log-odds), and
-    ``proba`` (signal probability) for probabilistic models."""
+    """Scores of every split: ``score`` (the linear score w . x, the log-odds, or a tree
+    leaf's signal fraction), and ``proba`` (signal probability) for probabilistic models."""
     parts = []
     for split in SPLIT_NAMES:
         frame = splits[split]
         x = features_of(frame, columns)
         part = frame[["event_id", "label", "weight"]].copy()
         part.insert(0, "split", split)
-        part["score"] = pipeline.decision_function(x)
-        if LINEAR_MODELS[name].probabilistic:
+        if hasattr(pipeline, "decision_function"):
+            part["score"] = pipeline.decision_function(x)
+        else:  # a tree: its leaf purity is the score
+            part["score"] = pipeline.predict_proba(x)[:, 1]
+        if CLASSIFIERS[name].probabilistic:
             part["proba"] = pipeline.predict_proba(x)[:, 1]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def prediction_frame(frame: pd.DataFrame, split: str, score: np.ndarray) -> pd.DataFrame:
+    """Predictions of one split in the common layout: split, event_id, label, weight, score
+    and ``proba`` = sigmoid(score) (for models whose score is a log-odds)."""
+    part = frame[["event_id", "label", "weight"]].copy()
+    part.insert(0, "split", split)
+    part["score"] = score
+    part["proba"] = 1.0 / (1.0 + np.exp(-score))
+    return part

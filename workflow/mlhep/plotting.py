@@ -151,3 +151,51 @@ def training_curves(
         ax.legend(loc="upper right")
     fig.tight_layout()
     save(fig, path)
+
+
+def decision_tree(model: object, columns: Sequence[str], path: str | os.PathLike[str]) -> None:
+    """The fitted tree with its cuts in physical units (scikit-learn's plot_tree)."""
+    from sklearn.tree import plot_tree
+
+    fig, ax = plt.subplots(figsize=(18, 8))
+    plot_tree(model, feature_names=list(columns), class_names=["background", "signal"],
+              filled=True, impurity=False, proportion=True, precision=2, fontsize=10, ax=ax)  # fmt: skip
+    save(fig, path)
+
+
+def shap_summary(values: np.ndarray, inputs: object, path: str | os.PathLike[str]) -> None:
+    """SHAP's beeswarm summary: each event's contribution per feature, coloured by value."""
+    import shap
+
+    shap.summary_plot(values, inputs, show=False, plot_size=(9, 6))
+    fig = plt.gcf()
+    fig.axes[0].set_xlabel("SHAP value (contribution to the log-odds)")
+    save(fig, path)
+
+
+def importance(table: object, path: str | os.PathLike[str], title: str = "") -> None:
+    """Horizontal bars of the permutation importance (AUC drop) with their spread."""
+    fig, ax = plt.subplots()
+    rows = table.iloc[::-1]  # type: ignore[attr-defined]
+    ax.barh(rows["feature"], rows["auc_drop"], xerr=rows["std"], color=SIGNAL)
+    ax.set(xlabel="Drop of the test ROC AUC when shuffled", title=title)
+    save(fig, path)
+
+
+def ensemble_spread(
+    labels: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike[str]
+) -> None:
+    """Per-event ensemble spread against the ensemble mean, and its distribution per class."""
+    mean, spread = probabilities.mean(axis=0), probabilities.std(axis=0, ddof=1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6))
+    hb = left.hexbin(mean, spread, gridsize=50, bins="log", cmap="viridis", mincnt=1)
+    fig.colorbar(hb, ax=left, label="Events")
+    left.set(xlabel="Ensemble mean signal probability", ylabel="Spread across members (std)")
+    edges = np.linspace(0, np.percentile(spread, 99.5), 41)
+    for cls, colour, name in ((1, SIGNAL, "Signal"), (0, BACKGROUND, "Background")):
+        right.hist(spread[labels == cls], edges, density=True, histtype="step", lw=2, color=colour,
+                   label=name)  # fmt: skip
+    right.set(xlabel="Spread across members (std)", ylabel="Normalised density")
+    right.legend()
+    fig.tight_layout()
+    save(fig, path)

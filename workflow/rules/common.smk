@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from mlhep.config import validate_config  # noqa: E402
-from mlhep.models import LINEAR_MODELS  # noqa: E402
+from mlhep.models import CLASSIFIERS, SKLEARN_MODELS  # noqa: E402
 
 # Stops the run before any job starts, naming every offending key.
 validate_config(config)
@@ -16,6 +16,9 @@ validate_config(config)
 DATASETS = [name for name, ds in config["datasets"].items() if ds["activate"]]
 SPLITS = ["train", "validation", "test"]
 MLFLOW_READY = "results/mlflow/experiments.json"
+# GPU-capable rules request one GPU (resource `gpu`: sbatch --gpus=1 under the SLURM
+# executor plugin) only when the config switches it on; local runs stay unchanged.
+GPU_REQUEST = 1 if config["cluster"]["request_gpu"] else 0
 
 
 wildcard_constraints:
@@ -31,7 +34,7 @@ def enabled(section, name):
 
 def classifiers():
     """The activated trained classifiers (every model but the Bayes limit)."""
-    return [m for m in LINEAR_MODELS if enabled("models", m)]
+    return [m for m in CLASSIFIERS if enabled("models", m)]
 
 
 def models_on(features):
@@ -73,6 +76,28 @@ def gd_records(dataset):
     ]
 
 
+def studies(dataset):
+    """Outputs of the switched-on studies: the tree drawings, SHAP, importance, ensemble."""
+    out = []
+    for model, target in (
+        ("decision_tree", "decision_tree/{f}/tree.png"),
+        ("bdt", "bdt/{f}/shap.json"),
+        ("ann", "ann/{f}/importance.json"),
+    ):
+        wanted = model == "decision_tree" or enabled("studies", STUDY_OF[model])
+        if enabled("models", model) and wanted:
+            for f in config["models"][model]["feature_sets"]:
+                out.append(f"results/studies/{dataset}/" + target.format(f=f))
+    if enabled("studies", "ensemble"):
+        out.append(
+            f"results/studies/{dataset}/ensemble/{config['studies']['ensemble']['feature_set']}/ensemble.json"
+        )
+    return out
+
+
+STUDY_OF = {"bdt": "shap", "ann": "permutation_importance"}
+
+
 def experiments():
     """Datasets that get an MLflow experiment: the active ones, and Iris for the lecture."""
     return DATASETS + (["iris"] if enabled("lecture", "perceptron_iris") else [])
@@ -93,6 +118,7 @@ def all_outputs():
         outputs += [f"results/evaluation/{dataset}/roc_{f}.png" for f in features]
         if enabled("lecture", "loss_functions") and gd_records(dataset):
             outputs.append(f"results/evaluation/{dataset}/gd_mse_vs_bce.png")
+        outputs += studies(dataset)
     if summary_metrics(None) or summary_bayes(None):
         outputs += ["results/evaluation/summary.csv", "results/evaluation/summary.md"]
     return outputs

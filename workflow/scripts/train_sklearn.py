@@ -1,4 +1,4 @@
-"""Rule train_linear: fit one linear classifier on one feature set, score every split,
+"""Rule train_sklearn: fit one scikit-learn classifier on one feature set, score every split,
 log the run (parameters, curves, model) to MLflow."""
 
 import time
@@ -36,13 +36,13 @@ with script_log(snakemake.log[0]) as log:
         model_uri = log_sklearn(
             pipeline,
             models.features_of(splits["train"].head(5), columns),
-            probabilistic=models.LINEAR_MODELS[name].probabilistic,
+            probabilistic=models.CLASSIFIERS[name].probabilistic,
         )
     with io.atomic_path(snakemake.output.model) as tmp:
         joblib.dump(pipeline, tmp)
     io.write_parquet(snakemake.output.predictions, predictions)
     io.write_json(
         snakemake.output.record,
-        {"model": name, "features": features, "columns": columns, "loss": models.LINEAR_MODELS[name].loss,
+        {"model": name, "features": features, "columns": columns, "loss": models.CLASSIFIERS[name].loss,
          "mlflow_run_id": run.info.run_id, "model_uri": model_uri, "fit_seconds": fit_seconds, **info},
     )  # fmt: skip

@@ -1,0 +1,108 @@
+rule plot_tree:
+    """Draw the shallow decision tree with its cuts."""
+    input:
+        model="results/models/{dataset}/decision_tree/{features}/model.joblib",
+        record="results/models/{dataset}/decision_tree/{features}/train.json",
+    output:
+        report(
+            "results/studies/{dataset}/decision_tree/{features}/tree.png",
+            caption="../report/decision_tree.rst",
+            category="Lecture",
+            subcategory="Decision trees",
+            labels={"figure": "tree", "features": "{features}"},
+        ),
+    log:
+        "results/logs/plot_tree/{dataset}/{features}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_tree.py"
+
+
+rule bdt_shap:
+    """SHAP values of the BDT on test events: summary plot and ranking."""
+    input:
+        model="results/models/{dataset}/bdt/{features}/model.ubj",
+        record="results/models/{dataset}/bdt/{features}/train.json",
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        plot=report(
+            "results/studies/{dataset}/bdt/{features}/shap.png",
+            caption="../report/shap.rst",
+            category="Interpretability",
+            subcategory="BDT",
+            labels={"figure": "SHAP summary", "features": "{features}"},
+        ),
+        ranking="results/studies/{dataset}/bdt/{features}/shap.json",
+    log:
+        "results/logs/bdt_shap/{dataset}/{features}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/bdt_shap.py"
+
+
+rule ann_importance:
+    """Permutation importance of the ANN inputs."""
+    input:
+        model="results/models/{dataset}/ann/{features}/model.pt",
+        record="results/models/{dataset}/ann/{features}/train.json",
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        plot=report(
+            "results/studies/{dataset}/ann/{features}/importance.png",
+            caption="../report/importance.rst",
+            category="Interpretability",
+            subcategory="ANN",
+            labels={"figure": "permutation importance", "features": "{features}"},
+        ),
+        table="results/studies/{dataset}/ann/{features}/importance.json",
+    log:
+        "results/logs/ann_importance/{dataset}/{features}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/ann_importance.py"
+
+
+rule ann_ensemble:
+    """A small deep ensemble of ANNs: per-event spread of the prediction."""
+    input:
+        train="results/splits/{dataset}/train.parquet",
+        validation="results/splits/{dataset}/validation.parquet",
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        plot=report(
+            "results/studies/{dataset}/ensemble/{features}/spread.png",
+            caption="../report/ensemble.rst",
+            category="Uncertainty",
+            subcategory="ANN ensemble",
+            labels={"figure": "ensemble spread", "features": "{features}"},
+        ),
+        summary="results/studies/{dataset}/ensemble/{features}/ensemble.json",
+    log:
+        "results/logs/ann_ensemble/{dataset}/{features}.log",
+    benchmark:
+        "results/benchmarks/ann_ensemble/{dataset}/{features}.tsv"
+    conda:
+        "../../envs/mlhep.yaml"
+    threads: config["models"]["ann"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU_REQUEST,
+    params:
+        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
+        ensemble=config["studies"]["ensemble"],
+    script:
+        "../scripts/ann_ensemble.py"
