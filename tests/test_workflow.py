@@ -119,7 +119,8 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
                 "gap_to_bayes"]  # fmt: skip
     assert set(required) <= set(summary.columns)
     pairs = set(zip(summary["model"], summary["features"], strict=True))
-    assert pairs == {(m, f) for m in (*LINEAR, "bayes_optimal") for f in FEATURE_SETS}
+    expected = {(m, f) for m in (*LINEAR, "bdt", "ann", "bayes_optimal") for f in FEATURE_SETS}
+    assert pairs == expected | {("decision_tree", "high")}
     trained = summary[summary["model"] != "bayes_optimal"]
     assert trained[required[2:]].notna().all().all()
     # every classifier is below the exact limit of its feature set, on the same events
@@ -134,7 +135,11 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
         *(tiny / "results/evaluation").rglob("*.png"),
         *(tiny / "results/lecture").rglob("*.png"),
     ]
-    assert len(pngs) == 2 * 15 + 3 + 1 + 3
+    studies = list((tiny / "results/studies").rglob("*.png"))
+    # evaluate: 2 per trained pair (22); ROC comparisons 3; GD 1; Iris 2 and losses 1
+    assert len(pngs) == 2 * 22 + 3 + 1 + 3
+    assert len(studies) == 1 + 3 + 3 + 1  # tree, SHAP per BDT, importance per ANN, ensemble
+    pngs += studies
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
@@ -165,6 +170,49 @@ def test_logged_model_reloads_with_identical_predictions(tiny: Path) -> None:
         np.testing.assert_array_equal(
             loaded.decision_function(x), predictions.loc[predictions.split == "test", "score"]
         )
+
+
+def test_bdt_and_ann_reload_from_mlflow_with_identical_predictions(tiny: Path) -> None:
+    import mlflow
+    import torch
+    import xgboost as xgb
+
+    uri = json.loads((tiny / "results/mlflow/experiments.json").read_text())["tracking_uri"]
+    mlflow.set_tracking_uri(uri)
+    test = pd.read_parquet(tiny / "results/splits/dimuon/test.parquet")
+    for model in ("bdt", "ann"):
+        record = json.loads((tiny / f"results/models/dimuon/{model}/low/train.json").read_text())
+        run = mlflow.get_run(record["mlflow_run_id"])
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "validation_loss")
+        assert len(history) == len(record["history"]["validation"]) > 1
+        x = test[record["columns"]]
+        stored = pd.read_parquet(tiny / f"results/models/dimuon/{model}/low/predictions.parquet")
+        expected = stored.loc[stored.split == "test", "score"].to_numpy()
+        if model == "bdt":
+            booster = mlflow.xgboost.load_model(record["model_uri"])
+            margin = booster.predict(xgb.DMatrix(x.astype(float)), output_margin=True)
+            np.testing.assert_array_equal(margin, expected)
+        else:
+            net = mlflow.pytorch.load_model(record["model_uri"])
+            with torch.no_grad():
+                logit = net(torch.as_tensor(x.to_numpy(np.float32))).double().numpy()
+            np.testing.assert_allclose(logit, expected, rtol=1e-6, atol=1e-6)
+            # the pyfunc flavour (what `mlflow models serve` runs) agrees too
+            pyfunc = mlflow.pyfunc.load_model(record["model_uri"])
+            np.testing.assert_allclose(
+                np.ravel(pyfunc.predict(x.to_numpy(np.float32))), expected, rtol=1e-6, atol=1e-6
+            )
+
+
+def test_studies_outputs(tiny: Path) -> None:
+    shap = json.loads((tiny / "results/studies/dimuon/bdt/high/shap.json").read_text())
+    assert {r["feature"] for r in shap["ranking"]} == set(json.loads(
+        (tiny / "results/models/dimuon/bdt/high/train.json").read_text())["columns"])  # fmt: skip
+    assert shap["ranking"][0]["feature"] == "m_mumu"  # the resonance is found by its mass
+    importance = json.loads((tiny / "results/studies/dimuon/ann/high/importance.json").read_text())
+    assert importance["importance"][0]["feature"] == "m_mumu"
+    ensemble = json.loads((tiny / "results/studies/dimuon/ensemble/high/ensemble.json").read_text())
+    assert ensemble["members"] == 2 and ensemble["mean_spread"] > 0
 
 
 def test_every_rule_logged(tiny: Path) -> None:
@@ -217,6 +265,7 @@ def test_disabled_stages_are_not_run(repo: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "results/evaluation").exists()
     assert not (tmp_path / "results/models").exists()
     assert not (tmp_path / "results/lecture").exists()
+    assert not (tmp_path / "results/studies").exists()
     experiments = json.loads((tmp_path / "results/mlflow/experiments.json").read_text())
     assert set(experiments["experiments"]) == {"dimuon"}
     assert experiments["experiments"]["dimuon"]["name"] == "tiny-dimuon"

@@ -33,7 +33,7 @@ def booster_params(settings: Mapping[str, Any], device: str, threads: int, seed:
     """XGBoost parameters from the config section ``models.bdt``."""
     return {
         "objective": "binary:logistic",
-        "eval_metric": ["logloss", "auc"],
+        "eval_metric": ["auc", "logloss"],  # early stopping watches the last one
         "tree_method": "hist",
         "device": device,
         "nthread": threads,

@@ -35,7 +35,7 @@ with script_log(snakemake.log[0]) as log:
         mlflow.log_metrics({k: info[k] for k in ("best_epoch", "epochs_run", "train_seconds", "events_per_second")})
         log_curves({"train_loss": info["history"]["train"], "validation_loss": info["history"]["validation"],
                     "validation_auc": info["auc_history"]["validation"]})  # fmt: skip
-        example = splits["train"][columns].head(5).to_numpy(np.float32)
+        example = splits["train"][columns].head(5).to_numpy(np.float32, copy=True)
         with torch.no_grad():
             output = net(torch.as_tensor(example)).numpy()
         model_info = mlflow.pytorch.log_model(
