@@ -189,7 +189,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, x: pd.DataFrame | np.ndarray) -> np.ndarray:
         """The network's logit."""
         device = next(self.model.parameters()).device
-        values = x.to_numpy(np.float32, copy=True) if isinstance(x, pd.DataFrame) else np.array(x, np.float32)
+        values = (
+            x.to_numpy(np.float32, copy=True)
+            if isinstance(x, pd.DataFrame)
+            else np.array(x, np.float32)
+        )
         return logits(self.model, torch.as_tensor(values, device=device))
 
     def predict_proba(self, x: pd.DataFrame | np.ndarray) -> np.ndarray:

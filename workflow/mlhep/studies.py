@@ -30,7 +30,11 @@ def importance_table(
         n_repeats=repeats, random_state=seed,
     )  # fmt: skip
     table = pd.DataFrame(
-        {"feature": list(columns), "auc_drop": result.importances_mean, "std": result.importances_std}
+        {
+            "feature": list(columns),
+            "auc_drop": result.importances_mean,
+            "std": result.importances_std,
+        }
     )
     return table.sort_values("auc_drop", ascending=False).reset_index(drop=True)
 

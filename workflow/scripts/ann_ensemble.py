@@ -18,11 +18,15 @@ with script_log(snakemake.log[0]) as log:
     for k in range(snakemake.params.ensemble["members"]):
         net, info = ann.train(splits["train"], splits["validation"], columns, settings, device,
                               snakemake.threads, snakemake.config["seed"] + 1000 + k)  # fmt: skip
-        probabilities.append(ann.TorchClassifier(net, columns).predict_proba(splits["test"][columns])[:, 1])
+        probabilities.append(
+            ann.TorchClassifier(net, columns).predict_proba(splits["test"][columns])[:, 1]
+        )
         log.info("member %d: best epoch %d", k, info["best_epoch"])
     probabilities = np.array(probabilities)
     labels = splits["test"]["label"].to_numpy()
     summary = studies.ensemble_summary(labels, probabilities)
     log.info("ensemble: %s", summary)
     plotting.ensemble_spread(labels, probabilities, snakemake.output.plot)
-    io.write_json(snakemake.output.summary, {"feature_set": snakemake.wildcards.features, **summary})
+    io.write_json(
+        snakemake.output.summary, {"feature_set": snakemake.wildcards.features, **summary}
+    )

@@ -17,12 +17,18 @@ with script_log(snakemake.log[0]) as log:
     net.load_state_dict(torch.load(snakemake.input.model, weights_only=True))
     torch.set_num_threads(snakemake.threads)
     settings = snakemake.config["studies"]["permutation_importance"]
-    events = studies.sample_rows(pd.read_parquet(snakemake.input.test), settings["n_events"], snakemake.config["seed"])
+    events = studies.sample_rows(
+        pd.read_parquet(snakemake.input.test), settings["n_events"], snakemake.config["seed"]
+    )
     estimator = ann.TorchClassifier(net, columns).fit(None, None)
-    table = studies.importance_table(estimator, events, columns, settings["repeats"], snakemake.config["seed"])
+    table = studies.importance_table(
+        estimator, events, columns, settings["repeats"], snakemake.config["seed"]
+    )
     log.info("permutation importance:\n%s", table)
     plotting.importance(table, snakemake.output.plot, title=f"ANN on {record['features']}")
-    io.write_json(snakemake.output.table, {"n_events": len(events), "importance": table.to_dict("records")})
+    io.write_json(
+        snakemake.output.table, {"n_events": len(events), "importance": table.to_dict("records")}
+    )
     mlflow.set_tracking_uri(tracking_uri(snakemake.config))
     with mlflow.start_run(run_id=record["mlflow_run_id"]):
         mlflow.log_artifact(snakemake.output.plot, "plots")

@@ -14,7 +14,9 @@ with script_log(snakemake.log[0]) as log:
     columns = record["columns"]
     booster = xgb.Booster(model_file=snakemake.input.model)
     settings = snakemake.config["studies"]["shap"]
-    events = studies.sample_rows(pd.read_parquet(snakemake.input.test), settings["n_events"], snakemake.config["seed"])
+    events = studies.sample_rows(
+        pd.read_parquet(snakemake.input.test), settings["n_events"], snakemake.config["seed"]
+    )
     values, base = bdt.shap_values(booster, events, columns)
     ranking = studies.shap_ranking(values, columns)
     log.info("SHAP ranking:\n%s", ranking)

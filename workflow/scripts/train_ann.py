@@ -23,7 +23,10 @@ with script_log(snakemake.log[0]) as log:
                           snakemake.threads, snakemake.config["seed"])  # fmt: skip
     log.info("ANN %s: best epoch %d of %d, %.0f events/s", features, info["best_epoch"],
              info["epochs_run"], info["events_per_second"])  # fmt: skip
-    scores = {s: ann.TorchClassifier(net, columns).decision_function(f[columns]) for s, f in splits.items()}
+    scores = {
+        s: ann.TorchClassifier(net, columns).decision_function(f[columns])
+        for s, f in splits.items()
+    }
     predictions = pd.concat(
         [models.prediction_frame(f, s, scores[s]) for s, f in splits.items()], ignore_index=True
     )
@@ -32,7 +35,9 @@ with script_log(snakemake.log[0]) as log:
                    snakemake.scriptdir, tags={"model": "ann", "features": features}) as run:  # fmt: skip
         mlflow.log_params({**models.hyperparameters(settings), "model": "ann", "features": features,
                            "device": str(device), "n_train": len(splits["train"])})  # fmt: skip
-        mlflow.log_metrics({k: info[k] for k in ("best_epoch", "epochs_run", "train_seconds", "events_per_second")})
+        mlflow.log_metrics(
+            {k: info[k] for k in ("best_epoch", "epochs_run", "train_seconds", "events_per_second")}
+        )
         log_curves({"train_loss": info["history"]["train"], "validation_loss": info["history"]["validation"],
                     "validation_auc": info["auc_history"]["validation"]})  # fmt: skip
         example = splits["train"][columns].head(5).to_numpy(np.float32, copy=True)
