@@ -23,9 +23,9 @@ import xgboost as xgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
-from mlhep import ann, bdt  # noqa: E402
-from mlhep.config import validate_config  # noqa: E402
-from mlhep.physics import dimuon  # noqa: E402
+from mlhep import ann, bdt
+from mlhep.config import validate_config
+from mlhep.physics import dimuon
 
 
 def sample(n: int, seed: int) -> pd.DataFrame:
