@@ -22,8 +22,9 @@ from mlhep.features import ALL_FEATURES
 pytestmark = pytest.mark.workflow
 
 RULES = (
-    "mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal", "train_linear",
-    "evaluate", "roc_comparison", "summary", "perceptron_iris", "loss_functions", "gd_comparison",
+    "mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal", "train_sklearn",
+    "train_bdt", "train_ann", "evaluate", "roc_comparison", "summary", "perceptron_iris",
+    "loss_functions", "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 FEATURE_SETS = ("low", "high", "all")

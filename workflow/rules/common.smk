@@ -80,18 +80,17 @@ def studies(dataset):
     """Outputs of the switched-on studies: the tree drawings, SHAP, importance, ensemble."""
     out = []
     for model, target in (
-        ("decision_tree", "decision_tree/{f}/tree.png"),
-        ("bdt", "bdt/{f}/shap.json"),
-        ("ann", "ann/{f}/importance.json"),
+        ("decision_tree", "tree.png"),
+        ("bdt", "shap.json"),
+        ("ann", "importance.json"),
     ):
         wanted = model == "decision_tree" or enabled("studies", STUDY_OF[model])
         if enabled("models", model) and wanted:
             for f in config["models"][model]["feature_sets"]:
-                out.append(f"results/studies/{dataset}/" + target.format(f=f))
+                out.append(f"results/studies/{dataset}/{model}/{f}/{target}")
     if enabled("studies", "ensemble"):
-        out.append(
-            f"results/studies/{dataset}/ensemble/{config['studies']['ensemble']['feature_set']}/ensemble.json"
-        )
+        f = config["studies"]["ensemble"]["feature_set"]
+        out.append(f"results/studies/{dataset}/ensemble/{f}/ensemble.json")
     return out
 
 
