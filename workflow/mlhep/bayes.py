@@ -26,7 +26,7 @@ def bayes_scores(frame: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndar
 
 
 def bayes_auc(
-    frame: pd.DataFrame, feature_columns: Sequence[str], n_resamples: int = 200, seed: int = 0
+    frame: pd.DataFrame, feature_columns: Sequence[str], n_resamples: int = 100, seed: int = 0
 ) -> dict[str, float | list[str]]:
     """ROC AUC of the Bayes-optimal discriminant weighted by ``weight`` (with its bootstrap
     interval, :func:`mlhep.metrics.auc_with_ci`) and unweighted."""
@@ -44,7 +44,8 @@ def bayes_table(
     frame: pd.DataFrame,
     feature_sets: Mapping[str, Sequence[str]],
     names: Sequence[str],
+    n_resamples: int = 100,
     seed: int = 0,
 ) -> dict[str, dict[str, float | list[str]]]:
     """:func:`bayes_auc` for each named feature set."""
-    return {name: bayes_auc(frame, feature_sets[name], seed=seed) for name in names}
+    return {name: bayes_auc(frame, feature_sets[name], n_resamples, seed) for name in names}

@@ -12,14 +12,15 @@ def auc_with_ci(
     labels: np.ndarray,
     scores: np.ndarray,
     weights: np.ndarray | None = None,
-    n_resamples: int = 200,
+    n_resamples: int = 100,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, float]:
     """ROC AUC and its percentile-bootstrap confidence interval (events resampled, paired).
 
     The percentile method keeps the cost at ``n_resamples`` AUC evaluations (BCa would add
-    a jackknife over every event).
+    a jackknife over every event); 100 resamples estimate a 95% interval's ends to about
+    10% of its width.
     """
     labels = np.asarray(labels)
     scores = np.asarray(scores)
@@ -36,6 +37,7 @@ def auc_with_ci(
         n_resamples=n_resamples,
         confidence_level=level,
         method="percentile",
+        batch=10,  # bounds memory: resamples are materialised this many at a time
         rng=np.random.default_rng(seed),
     )
     return {

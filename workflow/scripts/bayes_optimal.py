@@ -13,7 +13,10 @@ with script_log(snakemake.log[0]) as log:
     dataset = snakemake.wildcards.dataset
     test = pd.read_parquet(snakemake.input.test)
     sets = snakemake.config["features"]["sets"]
-    table = bayes_table(test, sets, snakemake.params.feature_sets, seed=snakemake.config["seed"])
+    table = bayes_table(
+        test, sets, snakemake.params.feature_sets,
+        snakemake.config["evaluation"]["bootstrap_resamples"], snakemake.config["seed"],
+    )  # fmt: skip
     log.info("Bayes-optimal test AUC: %s", table)
     with start_run(
         snakemake.config, dataset, snakemake.rule, "bayes_optimal", snakemake.scriptdir
