@@ -81,7 +81,7 @@ def train(
         evals=[(d_train, "train"), (d_val, "validation")],
         early_stopping_rounds=settings["early_stopping_rounds"],
         evals_result=history,
-        verbose_eval=False,
+        verbose_eval=50,  # progress in the rule's log every 50 rounds
     )
     best = booster.best_iteration
     log.info("BDT: %d trees, best iteration %d", booster.num_boosted_rounds(), best)

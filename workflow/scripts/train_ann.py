@@ -39,6 +39,7 @@ with script_log(snakemake.log[0]) as log:
             {k: info[k] for k in ("best_epoch", "epochs_run", "train_seconds", "events_per_second")}
         )
         log_curves({"train_loss": info["history"]["train"], "validation_loss": info["history"]["validation"],
+                    "train_auc": info["auc_history"]["train"],
                     "validation_auc": info["auc_history"]["validation"]})  # fmt: skip
         example = splits["train"][columns].head(5).to_numpy(np.float32, copy=True)
         with torch.no_grad():
