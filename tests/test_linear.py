@@ -41,6 +41,24 @@ def test_perceptron_separates_iris_like_scikit_learn() -> None:
     np.testing.assert_allclose(score, ours.weights_[0] + x @ ours.weights_[1:])
 
 
+def test_pocket_keeps_the_best_epoch_on_overlapping_classes() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 3000)
+    x = rng.normal(0, 1, (3000, 2)) + 0.7 * y[:, None]  # overlapping: never separable
+    last = Perceptron(learning_rate=1.0, epochs=15, seed=2).fit(x, y)
+    pocket = Perceptron(learning_rate=1.0, epochs=15, seed=2, pocket=True).fit(x, y)
+    assert last.errors_ == pocket.errors_ and len(last.errors_) == 15  # same rule, never settles
+    best = min(pocket.training_errors_)
+    assert (pocket.predict(x) != y).sum() == best
+    assert (last.predict(x) != y).sum() == pocket.training_errors_[-1] >= best
+    # on separable data the pocket changes nothing
+    xi, yi = iris_setosa_versicolor()
+    np.testing.assert_array_equal(
+        Perceptron(seed=1, pocket=True).fit(xi, yi).weights_,
+        Perceptron(seed=1).fit(xi, yi).weights_,
+    )
+
+
 def test_perceptron_rule_by_hand() -> None:
     # one epoch, fixed order: the first sample (label 1, score 0 -> y_hat 1) is right, the
     # second (label 0, score 0 -> y_hat 1) is wrong: w <- w - eta * (1, x)

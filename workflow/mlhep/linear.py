@@ -113,15 +113,27 @@ class Perceptron(_LinearScore):
     order of each epoch is a seeded permutation. ``errors_`` holds the misclassifications
     per epoch; training stops early after an epoch without any (the weights would no
     longer change). The ROC uses the linear score w . x (:meth:`decision_function`).
+
+    On data that are not linearly separable the rule never settles and the last weights
+    can be arbitrarily bad. ``pocket=True`` (Gallant, IEEE Trans. Neural Netw. 1 (1990)
+    179) keeps, in a "pocket", the end-of-epoch weights with the fewest training errors
+    (``training_errors_`` per epoch); the rule itself is unchanged, and on separable data
+    the result is the same.
     """
 
     def __init__(
-        self, learning_rate: float = 0.1, epochs: int = 20, init: str = "zeros", seed: int = 0
+        self,
+        learning_rate: float = 0.1,
+        epochs: int = 20,
+        init: str = "zeros",
+        seed: int = 0,
+        pocket: bool = False,
     ) -> None:
         self.learning_rate = learning_rate
         self.epochs = epochs
         self.init = init
         self.seed = seed
+        self.pocket = pocket
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Perceptron:
         """Train on inputs ``x`` and labels ``y`` in {0, 1}."""
@@ -135,12 +147,17 @@ class Perceptron(_LinearScore):
         w = np.zeros(xe.shape[1]) if self.init == "zeros" else rng.normal(0.0, 0.01, xe.shape[1])
         labels = y.astype(np.int64)
         self.errors_: list[int] = []
+        self.training_errors_: list[int] = []
+        pocket = w.copy()
         for _ in range(self.epochs):
             order = rng.permutation(len(xe))
             self.errors_.append(int(_perceptron_epoch(xe, labels, w, self.learning_rate, order)))
+            self.training_errors_.append(int(((xe @ w >= 0.0).astype(np.int64) != labels).sum()))
+            if self.training_errors_[-1] <= min(self.training_errors_):
+                pocket = w.copy()
             if self.errors_[-1] == 0:
                 break
-        self._set_weights(w)
+        self._set_weights(pocket if self.pocket else w)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ def build(name: str, settings: Mapping[str, Any], seed: int) -> Pipeline:
     """A fresh pipeline (scaler, classifier) for model ``name`` with its config settings."""
     hp = hyperparameters(settings)
     if name == "perceptron":
-        clf: Any = Perceptron(hp["learning_rate"], hp["epochs"], hp["init"], seed)
+        clf: Any = Perceptron(hp["learning_rate"], hp["epochs"], hp["init"], seed, hp["pocket"])
     elif name == "logistic":
         clf = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"], tol=1e-8)
     elif name == "fisher":
@@ -106,6 +106,7 @@ def fit(
         pipeline.fit(x, y)
     if name == "perceptron":
         info["errors_per_epoch"] = pipeline.named_steps["model"].errors_
+        info["training_errors_per_epoch"] = pipeline.named_steps["model"].training_errors_
     return info
 
 

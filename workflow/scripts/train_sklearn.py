@@ -32,7 +32,8 @@ with script_log(snakemake.log[0]) as log:
                            "n_train": len(splits["train"]), "columns": ",".join(columns)})  # fmt: skip
         mlflow.log_metric("fit_seconds", fit_seconds)
         curves = {f"{key}_loss": values for key, values in info.get("history", {}).items()}
-        log_curves({**curves, "train_errors": info.get("errors_per_epoch", [])})
+        log_curves({**curves, "train_updates": info.get("errors_per_epoch", []),
+                    "train_errors": info.get("training_errors_per_epoch", [])})  # fmt: skip
         model_uri = log_sklearn(
             pipeline,
             models.features_of(splits["train"].head(5), columns),
