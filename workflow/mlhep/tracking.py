@@ -38,7 +38,7 @@ def tracking_uri(config: Mapping[str, Any], workdir: str | os.PathLike[str] = ".
     return f"sqlite:///{db}"
 
 
-def artifact_location(workdir: str | os.PathLike[str], experiment: str) -> str | None:
+def artifact_location(workdir: str | os.PathLike[str], experiment: str) -> str:
     """Where a local store keeps an experiment's artifacts (``results/mlflow/artifacts``)."""
     return (Path(workdir) / STORE_DIR / "artifacts" / experiment).resolve().as_uri()
 
