@@ -12,7 +12,7 @@ import uproot
 from mlhep import io
 from mlhep.bayes import bayes_auc
 from mlhep.datasets import DIMUON_BRANCHES, build_features, generate_dimuon
-from mlhep.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer, select
+from mlhep.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer
 from mlhep.physics.dimuon import LOW_LEVEL_FEATURES
 from mlhep.splits import SPLIT_NAMES, ids_digest, make_splits, split_indices
 
@@ -83,10 +83,6 @@ def test_feature_set_selection_and_bayes_latents() -> None:
         bayes_latents(["m_mumu", "delta_r"])
     with pytest.raises(ValueError, match="unknown feature column"):
         bayes_latents(["m_mumu", "bogus"])
-    frame = pd.DataFrame({"a": [1], "b": [2]})
-    assert list(select(frame, {"s": ["b"]}, "s").columns) == ["b"]
-    with pytest.raises(KeyError, match="unknown feature set 'x'"):
-        select(frame, {"s": ["b"]}, "x")
 
 
 def test_bayes_limit_orders_feature_sets(events_file) -> None:

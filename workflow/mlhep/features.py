@@ -4,7 +4,7 @@ bookkeeping that says which latent information a feature set carries (its Bayes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -97,14 +97,3 @@ def bayes_latents(columns: Iterable[str]) -> tuple[str, ...]:
             "which the feature set does not determine"
         )
     return tuple(name for name in INFORMATIVE_LATENTS if name in determined)
-
-
-def select(frame: pd.DataFrame, feature_sets: Mapping[str, list[str]], name: str) -> pd.DataFrame:
-    """The columns of feature set ``name`` (error names the set and the missing columns)."""
-    if name not in feature_sets:
-        raise KeyError(f"unknown feature set {name!r}; configured: {sorted(feature_sets)}")
-    cols = feature_sets[name]
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise KeyError(f"feature set {name!r}: column(s) {missing} not in the table")
-    return frame[cols]

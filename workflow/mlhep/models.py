@@ -121,12 +121,13 @@ def predict(
         x = features_of(frame, columns)
         part = frame[["event_id", "label", "weight"]].copy()
         part.insert(0, "split", split)
+        proba = pipeline.predict_proba(x)[:, 1] if CLASSIFIERS[name].probabilistic else None
         if hasattr(pipeline, "decision_function"):
             part["score"] = pipeline.decision_function(x)
         else:  # a tree: its leaf purity is the score
-            part["score"] = pipeline.predict_proba(x)[:, 1]
-        if CLASSIFIERS[name].probabilistic:
-            part["proba"] = pipeline.predict_proba(x)[:, 1]
+            part["score"] = proba
+        if proba is not None:
+            part["proba"] = proba
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
