@@ -18,3 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 def repo() -> Path:
     """The repository root (holds the Snakefile)."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def tiny(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A work directory holding one complete run of ``config/test-tiny.yaml``."""
+    from helpers import run_config
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    run_config(repo, workdir, "test-tiny.yaml")
+    return workdir

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import uproot
+from helpers import run_config, snakemake
 from mlflow.tracking import MlflowClient
 
 from mlhep.datasets import DIMUON_BRANCHES
@@ -28,28 +29,6 @@ RULES = (
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 FEATURE_SETS = ("low", "high", "all")
-
-
-def snakemake(
-    repo: Path, workdir: Path, *args: str, timeout: int = 900
-) -> subprocess.CompletedProcess:
-    """Run the real Snakemake CLI on the repository's Snakefile in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
-    cmd += ["--directory", str(workdir), *args]
-    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout)
-
-
-def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedProcess:
-    proc = snakemake(repo, workdir, "--cores", "2", "--configfile", str(repo / "config" / config))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
-@pytest.fixture(scope="session")
-def tiny(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny")
-    run_config(repo, workdir, "test-tiny.yaml")
-    return workdir
 
 
 def test_events_root_file_is_a_ttree(tiny: Path) -> None:

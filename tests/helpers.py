@@ -1,0 +1,23 @@
+"""Helpers shared by the end-to-end tests: the real Snakemake CLI on the repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def snakemake(
+    repo: Path, workdir: Path, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run the real Snakemake CLI on the repository's Snakefile in ``workdir``."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
+    cmd += ["--directory", str(workdir), *args]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout)
+
+
+def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedProcess:
+    """Run a shipped config (``config/<config>``) on 2 cores; fail the test with the log."""
+    proc = snakemake(repo, workdir, "--cores", "2", "--configfile", str(repo / "config" / config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
