@@ -11,6 +11,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/data.smk"
@@ -21,6 +24,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/lecture.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -28,3 +28,13 @@ def tiny(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")
     run_config(repo, workdir, "test-tiny.yaml")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def minimal(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A work directory holding one run of ``config/test-minimal.yaml`` (stages off)."""
+    from helpers import run_config
+
+    workdir = tmp_path_factory.mktemp("minimal")
+    run_config(repo, workdir, "test-minimal.yaml")
+    return workdir

@@ -21,3 +21,20 @@ def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedPr
     proc = snakemake(repo, workdir, "--cores", "2", "--configfile", str(repo / "config" / config))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip a test whose system prerequisites are missing, saying how to enable it.
+
+    In CI (``CI=true`` in the environment) the prerequisites are installed by ``.ci/run``,
+    so a missing one is a failure, never a silent skip.
+    """
+    if condition:
+        return
+    import os
+
+    import pytest
+
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, but this test's prerequisites are missing: {reason}")
+    pytest.skip(reason)

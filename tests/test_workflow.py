@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import uproot
-from helpers import run_config, snakemake
+from helpers import snakemake
 from mlflow.tracking import MlflowClient
 
 from mlhep.datasets import DIMUON_BRANCHES
@@ -26,6 +26,7 @@ RULES = (
     "mlflow_init", "generate_dimuon", "features", "split", "bayes_optimal", "train_sklearn",
     "train_bdt", "train_ann", "evaluate", "roc_comparison", "summary", "perceptron_iris",
     "loss_functions", "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble",
+    "plot_features", "training_curves", "render_report",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 FEATURE_SETS = ("low", "high", "all")
@@ -239,8 +240,8 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
         assert a == b, model
 
 
-def test_disabled_stages_are_not_run(repo: Path, tmp_path: Path) -> None:
-    run_config(repo, tmp_path, "test-minimal.yaml")
+def test_disabled_stages_are_not_run(minimal: Path) -> None:
+    tmp_path = minimal
     assert (tmp_path / "results/splits/dimuon/test.parquet").exists()
     assert not (tmp_path / "results/evaluation").exists()
     assert not (tmp_path / "results/models").exists()

@@ -22,6 +22,25 @@ HIGH_LEVEL_FEATURES = (
     "delta_r",
 )
 ALL_FEATURES = LOW_LEVEL_FEATURES + HIGH_LEVEL_FEATURES
+#: Axis label (with unit) of every feature column, for plots.
+FEATURE_LABELS = {
+    "mu_minus_pt": r"$p_T(\mu^-)$ [GeV]",
+    "mu_minus_eta": r"$\eta(\mu^-)$",
+    "mu_minus_phi": r"$\phi(\mu^-)$ [rad]",
+    "mu_plus_pt": r"$p_T(\mu^+)$ [GeV]",
+    "mu_plus_eta": r"$\eta(\mu^+)$",
+    "mu_plus_phi": r"$\phi(\mu^+)$ [rad]",
+    "n_jets": r"$N_\mathrm{jets}$",
+    "met": r"$E_T^\mathrm{miss}$ [GeV]",
+    "met_phi": r"$\phi(E_T^\mathrm{miss})$ [rad]",
+    "m_mumu": r"$m_{\mu\mu}$ [GeV]",
+    "pt_mumu": r"$p_T^{\mu\mu}$ [GeV]",
+    "y_mumu": r"$y_{\mu\mu}$",
+    "cos_theta_star": r"$\cos\theta^*$ ($\mu^-$, pair rest frame)",
+    "delta_eta": r"$\Delta\eta(\mu^+, \mu^-)$",
+    "delta_phi": r"$\Delta\phi(\mu^+, \mu^-)$ [rad]",
+    "delta_r": r"$\Delta R(\mu^+, \mu^-)$",
+}
 #: Bookkeeping columns carried along with the features.
 META_COLUMNS = ("event_id", "label", "weight")
 

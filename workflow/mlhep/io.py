@@ -20,6 +20,9 @@ import pandas as pd
 import uproot
 
 TREE_NAME = "events"
+# mkstemp creates files readable by their owner only; results get the usual permissions
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -27,7 +30,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
 
     The temporary file keeps the target's suffix (some writers dispatch on it) and is
-    removed if the block raises.
+    removed if the block raises; the result gets the permissions of a plainly created file
+    (0666 less the umask), so a group sharing the results can read them.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +42,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            tmp.chmod(0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -199,3 +199,82 @@ def ensemble_spread(
     right.legend()
     fig.tight_layout()
     save(fig, path)
+
+
+def _plot_range(values: np.ndarray, tail: float = 0.5) -> tuple[float, float]:
+    """Histogram range: the central 99% of ``values``, widened to the true minimum or maximum
+    where that end is a hard edge (within 10% of the width; phi, eta, a pT cut) rather than a
+    long tail, so that no bin fills with clipped events."""
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    vmin, vmax = float(values.min()), float(values.max())
+    width = hi - lo
+    if lo - vmin < 0.1 * width:
+        lo = vmin
+    if vmax - hi < 0.1 * width:
+        hi = vmax
+    return float(lo), float(hi)
+
+
+def feature_distributions(
+    frame: object,
+    columns: Sequence[str],
+    labels: Mapping[str, str],
+    path: str | os.PathLike[str],
+    bins: int = 40,
+) -> None:
+    """Every feature, signal against background, one panel each: histograms weighted with the
+    physics weights and normalised to unit area (shapes), the expected yields in the legend."""
+    ncols = 4
+    nrows = -(-len(columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4.6 * nrows), squeeze=False)
+    label = frame["label"].to_numpy()  # type: ignore[index]
+    weight = frame["weight"].to_numpy()  # type: ignore[index]
+    classes = ((1, SIGNAL, "Signal"), (0, BACKGROUND, "Background"))
+    for ax, column in zip(axes.flat, columns, strict=False):
+        values = frame[column].to_numpy()  # type: ignore[index]
+        if np.issubdtype(values.dtype, np.integer):
+            edges = np.arange(values.min(), values.max() + 2) - 0.5
+        else:
+            edges = np.linspace(*_plot_range(values), bins + 1)
+        for cls, colour, name in classes:
+            mask = label == cls
+            counts = np.histogram(np.clip(values[mask], edges[0], edges[-1]), edges,
+                                  weights=weight[mask])[0]  # fmt: skip
+            mplhep.histplot(counts / counts.sum() / np.diff(edges), edges, ax=ax, color=colour,
+                            lw=2, label=f"{name} ({weight[mask].sum():,.0f} expected)")  # fmt: skip
+        ax.set_xlabel(labels.get(column, column), fontsize=15)
+        ax.set_ylabel("Normalised density", fontsize=13)
+        ax.tick_params(labelsize=12)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
+    axes.flat[0].legend(loc="upper right", fontsize=11)
+    for ax in axes.flat[len(columns) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    save(fig, path)
+
+
+def training_history(
+    records: Mapping[str, Mapping[str, object]],
+    path: str | os.PathLike[str],
+    xlabel: str,
+    best: Mapping[str, int],
+) -> None:
+    """Loss (top) and ROC AUC (bottom) per epoch or boosting round, one column per feature
+    set: training solid, validation dashed, the kept model's step (``best``, 1-based) marked."""
+    fig, axes = plt.subplots(2, len(records), figsize=(7 * len(records), 10), squeeze=False)
+    for col, (title, record) in enumerate(records.items()):
+        for row, (key, ylabel) in enumerate(
+            (("history", "Loss (BCE)"), ("auc_history", "ROC AUC"))
+        ):
+            ax = axes[row, col]
+            for split, style in (("train", "-"), ("validation", "--")):
+                values = record.get(key, {}).get(split)  # type: ignore[attr-defined]
+                if values:
+                    steps = np.arange(1, len(values) + 1)
+                    ax.plot(steps, values, style, lw=2, label=split)
+            if title in best:
+                ax.axvline(best[title], color="k", lw=1.2, ls="-.", label=f"kept ({best[title]})")
+            ax.set(xlabel=xlabel, ylabel=ylabel, title=title if row == 0 else "")
+            ax.legend(loc="best")
+    fig.tight_layout()
+    save(fig, path)

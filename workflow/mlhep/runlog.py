@@ -6,11 +6,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def job_environment() -> str:
+    """Where this job runs: the host, its SLURM job and the GPUs it may use.
+
+    One line at the start of every rule's log, so that a cluster run shows which
+    scheduler job ran each rule and that the GPU rules got their GPU (SLURM sets
+    ``CUDA_VISIBLE_DEVICES`` only in jobs that requested one).
+    """
+    values = {
+        name: os.environ.get(name, "unset") for name in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES")
+    }
+    return " ".join([f"host={socket.gethostname()}", *(f"{k}={v}" for k, v in values.items())])
 
 
 @contextlib.contextmanager
@@ -24,6 +38,7 @@ def script_log(path: str | os.PathLike[str], name: str = "mlhep") -> Iterator[lo
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         logger = logging.getLogger(name)
+        logger.info("job environment: %s", job_environment())
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):

@@ -102,6 +102,67 @@ def experiments():
     return DATASETS + (["iris"] if enabled("lecture", "perceptron_iris") else [])
 
 
+def training_figures(dataset):
+    """Training-curve figures of the switched-on BDT and ANN."""
+    return [
+        f"results/evaluation/{dataset}/training_{m}.png"
+        for m in ("bdt", "ann")
+        if enabled("models", m) and config["models"][m]["feature_sets"]
+    ]
+
+
+def report_inputs(wildcards):
+    """The results the report shows, by kind (the notebook's ``inputs`` parameter); the
+    kinds of switched-off stages are empty."""
+    lecture_iris = enabled("lecture", "perceptron_iris")
+    lecture_losses = enabled("lecture", "loss_functions")
+    found = {d: studies(d) for d in DATASETS}
+    study_files = [path for d in DATASETS for path in found[d]]
+    inputs = {
+        "experiments": [MLFLOW_READY],
+        "generation": [f"results/data/{d}/generation.json" for d in DATASETS],
+        "splits": [f"results/splits/{d}/splits.json" for d in DATASETS],
+        "distributions": [f"results/features/{d}/distributions.png" for d in DATASETS],
+        "iris": ["results/lecture/perceptron_iris/result.json"] if lecture_iris else [],
+        "iris_plots": (
+            [f"results/lecture/perceptron_iris/{p}.png" for p in ("errors", "regions")]
+            if lecture_iris
+            else []
+        ),
+        "loss_functions": ["results/lecture/loss_functions.png"] if lecture_losses else [],
+        "gd": [
+            f"results/evaluation/{d}/gd_mse_vs_bce.png"
+            for d in DATASETS
+            if lecture_losses and gd_records(d)
+        ],
+        "summary": ["results/evaluation/summary.csv"] if summary_metrics(None) else [],
+        "roc": [
+            f"results/evaluation/{d}/roc_{f}.png"
+            for d in DATASETS
+            for f in sorted({f for _, f in trained(d)})
+        ],
+        "scores": [
+            f"results/evaluation/{d}/{m}/{f}/scores.png" for d in DATASETS for m, f in trained(d)
+        ],
+        "records": [
+            f"results/models/{d}/{m}/{f}/train.json" for d in DATASETS for m, f in trained(d)
+        ],
+        "training": [path for d in DATASETS for path in training_figures(d)],
+        "shap": [p.replace(".json", ".png") for p in study_files if p.endswith("shap.json")],
+        "importance": [
+            p.replace(".json", ".png") for p in study_files if p.endswith("importance.json")
+        ],
+        "ensemble": [p for p in study_files if p.endswith("ensemble.json")],
+        "ensemble_plot": [
+            p.replace("ensemble.json", "spread.png")
+            for p in study_files
+            if p.endswith("ensemble.json")
+        ],
+        "tree": [p for p in study_files if p.endswith("tree.png")],
+    }
+    return inputs
+
+
 def all_outputs():
     """Every final output of the configured analysis (the inputs of rule all)."""
     outputs = [MLFLOW_READY]
@@ -111,6 +172,8 @@ def all_outputs():
         outputs.append("results/lecture/loss_functions.png")
     for dataset in DATASETS:
         outputs.append(f"results/splits/{dataset}/splits.json")
+        outputs.append(f"results/features/{dataset}/distributions.png")
+        outputs += training_figures(dataset)
         if enabled("models", "bayes_optimal"):
             outputs.append(f"results/evaluation/{dataset}/bayes_optimal.json")
         features = sorted({f for _, f in trained(dataset)})
@@ -120,4 +183,6 @@ def all_outputs():
         outputs += studies(dataset)
     if summary_metrics(None) or summary_bayes(None):
         outputs += ["results/evaluation/summary.csv", "results/evaluation/summary.md"]
+    if config["report"]["activate"]:
+        outputs.append("results/report/report.html")
     return outputs

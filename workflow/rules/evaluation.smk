@@ -81,3 +81,31 @@ rule summary:
         runtime=10,
     script:
         "../scripts/summary.py"
+
+
+rule training_curves:
+    """Loss and ROC AUC per epoch or boosting round of the BDT or the ANN, every feature set."""
+    input:
+        lambda wildcards: [
+            f"results/models/{wildcards.dataset}/{wildcards.model}/{f}/train.json"
+            for f in config["models"][wildcards.model]["feature_sets"]
+        ],
+    output:
+        report(
+            "results/evaluation/{dataset}/training_{model}.png",
+            caption="../report/training_curves.rst",
+            category="Classifiers",
+            subcategory="{model}",
+            labels={"figure": "training curves", "model": "{model}", "features": "all sets"},
+        ),
+    log:
+        "results/logs/training_curves/{dataset}/{model}.log",
+    wildcard_constraints:
+        model="bdt|ann",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/training_curves.py"

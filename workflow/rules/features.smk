@@ -15,3 +15,26 @@ rule features:
         runtime=30,
     script:
         "../scripts/features.py"
+
+
+rule plot_features:
+    """Every feature, signal against background with the physics weights (the report's data)."""
+    input:
+        "results/features/{dataset}/features.parquet",
+    output:
+        report(
+            "results/features/{dataset}/distributions.png",
+            caption="../report/feature_distributions.rst",
+            category="Data",
+            subcategory="{dataset}",
+            labels={"figure": "feature distributions", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/plot_features/{dataset}.log",
+    conda:
+        "../../envs/mlhep.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/plot_features.py"

@@ -1,0 +1,259 @@
+"""Browsing the runs: the MLflow server started and stopped as one process group, and the
+documented command ``python -m mlhep.browse`` serving the tiny run's store over REST."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from mlhep.browse import browse_command, main, workflow_store
+from mlhep.server import (
+    free_port,
+    group_members,
+    is_healthy,
+    server_command,
+    server_url,
+    start_server,
+    stop_process_group,
+)
+
+# a process group whose leader forks a worker that ignores SIGTERM, like a stuck server worker
+GROUP = textwrap.dedent(
+    """
+    import signal, subprocess, sys, time
+    worker = [sys.executable, "-c",
+              "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "print('ready', flush=True); time.sleep(600)"]
+    child = subprocess.Popen(worker, stdout=subprocess.PIPE, text=True)
+    child.stdout.readline()
+    print(child.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is dead, only not yet reaped)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def api(url: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GET (or POST ``body`` as JSON to) the server's REST API; return the decoded answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{url}{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def option(command: list[str], name: str) -> str:
+    """The value given to option ``name`` in a command line."""
+    return command[command.index(name) + 1]
+
+
+def test_server_command_binds_loopback_and_serves_the_artifacts(tmp_path: Path) -> None:
+    command = server_command("sqlite:///x.db", artifacts_destination=str(tmp_path))
+    assert command[:4] == [sys.executable, "-m", "mlflow", "server"]
+    assert option(command, "--backend-store-uri") == "sqlite:///x.db"
+    assert option(command, "--host") == "127.0.0.1" and option(command, "--port") == "5000"
+    assert option(command, "--workers") == "1" and "--app-name" not in command
+    assert "--serve-artifacts" in command
+    assert option(command, "--artifacts-destination") == tmp_path.as_uri()
+    shared = server_command(
+        "postgresql://mlflow@db/mlflow",
+        host="0.0.0.0",
+        port=8080,
+        artifacts_destination="s3://bucket/mlflow",
+        app_name="basic-auth",
+        workers=4,
+    )
+    assert option(shared, "--artifacts-destination") == "s3://bucket/mlflow"
+    assert option(shared, "--app-name") == "basic-auth"
+    assert shared[-6:] == ["--host", "0.0.0.0", "--port", "8080", "--workers", "4"]
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        server_command("sqlite:///x.db", workers=0)
+
+
+def test_server_url_and_free_port() -> None:
+    assert server_url("127.0.0.1", 5000) == "http://127.0.0.1:5000"
+    assert server_url("::1", 5000) == "http://[::1]:5000"
+    port = free_port()
+    assert 0 < port < 65536
+    assert not is_healthy(server_url("127.0.0.1", port), timeout=1)
+
+
+def test_browse_needs_the_workflow_store(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(FileNotFoundError, match="run the workflow"):
+        workflow_store(tmp_path)
+    assert main(["--workdir", str(tmp_path)]) == 1
+    assert "rule mlflow_init creates the store" in capsys.readouterr().err
+
+
+def test_browse_serves_the_recorded_store_or_points_at_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    record = tmp_path / "results/mlflow/experiments.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"tracking_uri": "sqlite:////data/mlflow.db"}))
+    command = browse_command(tmp_path, port=5123)
+    assert option(command, "--backend-store-uri") == "sqlite:////data/mlflow.db"
+    artifacts = (tmp_path / "results/mlflow/artifacts").resolve().as_uri()
+    assert option(command, "--artifacts-destination") == artifacts
+    assert option(command, "--port") == "5123" and option(command, "--host") == "127.0.0.1"
+
+    record.write_text(json.dumps({"tracking_uri": "http://mlflow.example:5000"}))
+    with pytest.raises(ValueError, match=re.escape("tracking server http://mlflow.example:5000")):
+        browse_command(tmp_path)
+    assert main(["--workdir", str(tmp_path)]) == 1
+    assert "browse it there" in capsys.readouterr().err
+
+
+def test_stop_process_group_stops_workers_that_outlive_their_leader() -> None:
+    leader = subprocess.Popen(
+        [sys.executable, "-c", GROUP], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        worker = int(leader.stdout.readline())  # type: ignore[union-attr]
+        assert set(group_members(leader.pid)) == {leader.pid, worker}
+        # killing the leader alone leaves the worker running: the reason to stop the group
+        leader.kill()
+        leader.wait(timeout=10)
+        assert alive(worker) and group_members(leader.pid) == [worker]
+        start = time.monotonic()
+        stop_process_group(leader.pid, leader, grace=0.5)  # SIGTERM ignored: SIGKILL follows
+        assert time.monotonic() - start < 10
+        assert not alive(worker) and group_members(leader.pid) == []
+    finally:
+        if group_members(leader.pid):
+            stop_process_group(leader.pid, leader, grace=0)
+        leader.stdout.close()  # type: ignore[union-attr]
+
+
+def test_start_server_reports_a_server_that_exits_or_never_answers(tmp_path: Path) -> None:
+    url = server_url("127.0.0.1", free_port())
+    with pytest.raises(RuntimeError, match="exited with status 3"):
+        start_server([sys.executable, "-c", "raise SystemExit(3)"], url, timeout=60)
+    marker = f"mlhep-test-{uuid.uuid4().hex}"
+    log = tmp_path / "server.log"
+    sleeper = [sys.executable, "-c", f"print('{marker}', flush=True); import time; time.sleep(600)"]
+    with pytest.raises(RuntimeError, match="did not answer within 1"):
+        start_server(sleeper, url, log=log, timeout=1)
+    assert marker in log.read_text()  # its output went to the log
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if marker in " ".join(p.info["cmdline"] or []) and alive(p.pid)
+    ]
+    assert not left, f"the timed-out server's processes {left} were not stopped"
+
+
+@pytest.mark.workflow
+def test_browse_serves_the_workflow_runs_over_rest(tiny: Path, tmp_path: Path) -> None:
+    """The documented command on the tiny run's store: experiments, runs, test metrics and
+    models over the REST API; Ctrl-C stops the server and every process it started."""
+    port = free_port()
+    url = server_url("127.0.0.1", port)
+    log = tmp_path / "browse.log"
+    with open(log, "wb") as output:
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "mlhep.browse", "--workdir", str(tiny), "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a failing test can still stop it, whatever happens
+        )
+    started: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not is_healthy(url):
+            assert cli.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        started = psutil.Process(cli.pid).children(recursive=True)
+        assert started, "the server runs in processes of its own"
+        check_rest_api(url, tiny)
+    finally:
+        cli.send_signal(signal.SIGINT)  # what Ctrl-C does in a terminal
+        try:
+            assert cli.wait(timeout=60) == 0, log.read_text()
+        finally:
+            for pgid in {cli.pid} | {p.pid for p in started}:
+                if group_members(pgid):
+                    stop_process_group(pgid, grace=0)
+    assert "MLflow UI on " + url in log.read_text()
+    survivors = [p.pid for p in started if alive(p.pid)]
+    assert not survivors, f"server processes {survivors} survived Ctrl-C"
+    assert not is_healthy(url)
+
+
+def check_rest_api(url: str, workdir: Path) -> None:
+    """Every experiment, run, test metric and model of the workflow's store is served."""
+    recorded = json.loads((workdir / "results/mlflow/experiments.json").read_text())
+    experiments = api(url, "/api/2.0/mlflow/experiments/search", {"max_results": 100})
+    served = {e["name"]: e["experiment_id"] for e in experiments["experiments"]}
+    ids = {e["name"]: e["id"] for e in recorded["experiments"].values()}
+    assert ids.items() <= served.items()
+
+    with sqlite3.connect(workdir / "results/mlflow/mlflow.db") as db:
+        n_runs = db.execute("SELECT count(*) FROM runs WHERE lifecycle_stage = 'active'").fetchone()
+        n_models = db.execute("SELECT count(*) FROM logged_models").fetchone()
+    runs = api(
+        url,
+        "/api/2.0/mlflow/runs/search",
+        {"experiment_ids": list(ids.values()), "max_results": 1000},
+    )["runs"]
+    assert len(runs) == n_runs[0] > 20
+    assert {r["info"]["status"] for r in runs} == {"FINISHED"}
+
+    # every trained classifier's run carries the test metrics its evaluation wrote
+    evaluated = 0
+    for run in runs:
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
+        if "features" not in tags:  # the Bayes limit and the Iris perceptron: no model
+            continue
+        path = workdir / f"results/evaluation/dimuon/{tags['model']}/{tags['features']}"
+        expected = json.loads((path / "metrics.json").read_text())
+        assert metrics["auc"] == pytest.approx(expected["auc"], rel=1e-12), run["info"]
+        assert 0.5 < metrics["auc"] < metrics["bayes_auc"] <= 1
+        evaluated += 1
+    assert evaluated == n_models[0]
+
+    models = api(
+        url,
+        "/api/2.0/mlflow/logged-models/search",
+        {"experiment_ids": [ids["mlhep-dimuon"]], "max_results": 100},
+    )["models"]
+    assert len(models) == n_models[0] == evaluated
+    run_ids = {r["info"]["run_id"] for r in runs}
+    for model in models:
+        info = model["info"]
+        assert info["status"] == "LOGGED_MODEL_READY" and info["source_run_id"] in run_ids
+        files = api(url, f"/api/2.0/mlflow/logged-models/{info['model_id']}/artifacts/directories")
+        assert "MLmodel" in {f["path"] for f in files["files"]}
+
+    # a run's artifact is listed and downloads byte for byte
+    bayes = json.loads((workdir / "results/evaluation/dimuon/bayes_optimal.json").read_text())
+    run_id = bayes["mlflow_run_id"]
+    listing = api(url, f"/api/2.0/mlflow/artifacts/list?run_id={run_id}")
+    assert [f["path"] for f in listing["files"]] == ["bayes_optimal.json"]
+    query = urllib.parse.urlencode({"path": "bayes_optimal.json", "run_uuid": run_id})
+    with urllib.request.urlopen(f"{url}/get-artifact?{query}", timeout=30) as response:
+        assert json.load(response) == bayes

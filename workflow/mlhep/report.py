@@ -1,0 +1,291 @@
+"""The analysis report: a parameterised notebook (``workflow/notebooks/report.ipynb``) run
+by papermill over the workflow's outputs and converted by nbconvert into one self-contained
+HTML page with the code hidden.
+
+The notebook only reads results; the helpers here turn them into tables, figures and the
+line that says a stage is switched off. :func:`render` runs the notebook with an explicit
+kernel and keeps Jupyter's and matplotlib's state out of the home directory (read-only or
+shared homes on clusters break both).
+
+References: papermill, https://papermill.readthedocs.io; nbconvert,
+https://nbconvert.readthedocs.io.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlhep.io import atomic_path
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK = NOTEBOOK_DIR / "report.ipynb"
+TEMPLATE = "mlhep"
+KERNEL_NAME = "mlhep-python3"
+
+#: The report's sections in order: key -> heading (the notebook's markdown headings).
+SECTIONS = {
+    "data": "1. The data",
+    "perceptron": "2. The perceptron on Iris",
+    "linear": "3. Linear regression and loss functions",
+    "classifiers": "4. Classifiers against the Bayes limit",
+    "details": "5. BDT and ANN in detail",
+    "reproducibility": "6. Reproducibility",
+}
+#: Packages whose versions the reproducibility section lists.
+PACKAGES = (
+    "mlhep", "snakemake", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "torch",
+    "mlflow", "uproot", "awkward", "matplotlib", "mplhep", "shap", "papermill", "nbconvert",
+)  # fmt: skip
+#: Marker of the line a switched-off stage gets (the test looks for it).
+OFF_CLASS = "mlhep-off"
+
+_CLASSIFIERS = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce", "bdt",
+                "decision_tree", "ann")  # fmt: skip
+
+
+def stage_status(config: Mapping[str, Any]) -> dict[str, str | None]:
+    """For each section: ``None`` when it has something to show, else why it is empty
+    (naming the config key that switches it on)."""
+    models, lecture = config["models"], config["lecture"]
+    datasets = [name for name, ds in config["datasets"].items() if ds["activate"]]
+    on = {m: models[m]["activate"] for m in _CLASSIFIERS}
+    status: dict[str, str | None] = {key: None for key in SECTIONS}
+    if not datasets:
+        status["data"] = "no data set is switched on (`datasets.<name>.activate`)"
+    if not lecture["perceptron_iris"]["activate"]:
+        status["perceptron"] = "switched off in the config (`lecture.perceptron_iris.activate`)"
+    if not lecture["loss_functions"]["activate"]:
+        status["linear"] = "switched off in the config (`lecture.loss_functions.activate`)"
+    if not datasets or not any(on.values()):
+        status["classifiers"] = "no classifier is switched on (`models.<name>.activate`)"
+    if not datasets or not (on["bdt"] or on["ann"]):
+        status["details"] = (
+            "switched off in the config (`models.bdt.activate`, `models.ann.activate`)"
+        )
+    return status
+
+
+def switched_off(reason: str) -> str:
+    """The HTML line that stands in for a switched-off stage or study."""
+    return f'<p class="{OFF_CLASS}"><em>This part is {_markdown_code(reason)}.</em></p>'
+
+
+def _markdown_code(text: str) -> str:
+    """Escape ``text`` for HTML, turning `backticks` into <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def image_tag(path: str | os.PathLike[str], width: str = "100%", alt: str = "") -> str:
+    """An <img> with the PNG embedded as a data URI: the page needs no other file."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    alt = html.escape(alt or Path(path).stem)
+    return f'<img src="data:image/png;base64,{data}" alt="{alt}" style="width:{width}">'
+
+
+def image_grid(cells: Mapping[str, Mapping[str, str | None]], columns: Sequence[str]) -> str:
+    """An HTML table of figures: one row per key of ``cells`` (its name in a narrow first
+    column), one column per ``columns`` entry (``None`` or absent leaves a cell empty)."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for name, row in cells.items():
+        tds = "".join(
+            f"<td>{image_tag(row[c], alt=f'{name} {c}') if row.get(c) else ''}</td>"
+            for c in columns
+        )
+        rows.append(f'<tr><th class="mlhep-rowname">{html.escape(name)}</th>{tds}</tr>')
+    return (
+        f'<table class="mlhep-grid"><tr><th class="mlhep-rowname"></th>{head}</tr>'
+        f"{''.join(rows)}</table>"
+    )
+
+
+def by_model_and_features(paths: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Figures at ``.../{model}/{features}/<file>`` as {model: {features: path}}, models in
+    the order given."""
+    grid: dict[str, dict[str, str]] = {}
+    for path in paths:
+        model, features = Path(path).parts[-3:-1]
+        grid.setdefault(model, {})[features] = str(path)
+    return grid
+
+
+def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
+    """A compact HTML table (no index), floats formatted per column."""
+    frame = frame.copy()
+    for column, fmt in (formats or {}).items():
+        if column in frame:
+            frame[column] = [("" if pd.isna(v) else format(v, fmt)) for v in frame[column]]
+    return frame.to_html(index=False, escape=True, border=0, classes="mlhep-table", na_rep="")
+
+
+def ensemble_summary(record: Mapping[str, Any]) -> str:
+    """One sentence on a deep ensemble: members, their AUCs, the ensemble's, the spread."""
+    aucs = record["member_auc"]
+    return (
+        f"{record['members']} networks on the <code>{html.escape(record['feature_set'])}</code> "
+        f"features, differing only in their seed: member test AUCs {min(aucs):.5f} to "
+        f"{max(aucs):.5f}, ensemble mean {record['ensemble_auc']:.5f}; mean per-event spread "
+        f"of the signal probability {record['mean_spread']:.4f} (median "
+        f"{record['median_spread']:.4f}; signal {record['mean_spread_signal']:.4f}, background "
+        f"{record['mean_spread_background']:.4f})."
+    )
+
+
+def preformatted(text: str) -> str:
+    """``text`` as an HTML <pre> block."""
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON result file."""
+    return json.loads(Path(path).read_text())
+
+
+def data_table(generation: Mapping[str, Any], splits: Mapping[str, Any]) -> pd.DataFrame:
+    """Events per split and class, with the expected yields (sum of physics weights)."""
+    rows = [
+        {
+            "split": name,
+            "events": s["n_events"],
+            "signal": s["n_signal"],
+            "background": s["n_background"],
+            "expected signal": s["sum_weight_signal"],
+            "expected background": s["sum_weight_background"],
+        }
+        for name, s in splits["splits"].items()
+    ]
+    order = {"train": 0, "validation": 1, "test": 2}
+    return pd.DataFrame(sorted(rows, key=lambda r: order.get(r["split"], 3)))
+
+
+def classifier_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as the report shows it: one row per (data set, features, model), best
+    first within a feature set, with the Bayes limit and the gap to it."""
+    columns = {
+        "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
+        "auc_low": "95% CI low", "auc_high": "95% CI high", "gap_to_bayes": "gap to Bayes",
+        "eff_at_b01": "eff_S @ eff_B 1%", "eff_at_b10": "eff_S @ 10%", "eff_at_b30": "eff_S @ 30%",
+        "ks_p_signal": "KS p (S)", "ks_p_background": "KS p (B)", "ams": "AMS",
+    }  # fmt: skip
+    table = summary[[c for c in columns if c in summary]].copy()
+    table["model"] = table["model"].replace({"bayes_optimal": "Bayes limit (exact)"})
+    order = {"low": 0, "high": 1, "all": 2}
+    table["_set"] = table["features"].map(lambda f: order.get(f, 3))
+    table = table.sort_values(["dataset", "_set", "auc"], ascending=[True, True, False])
+    return table.drop(columns="_set").rename(columns=columns)
+
+
+def run_table(records: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+    """MLflow run id of every trained model (from its training record)."""
+    rows = []
+    for path in records:
+        record = read_json(path)
+        parts = Path(path).parts
+        rows.append({"data set": parts[-4], "model": record.get("model", parts[-3]),
+                     "features": record.get("features", parts[-2]),
+                     "MLflow run id": record.get("mlflow_run_id", "")})  # fmt: skip
+    return pd.DataFrame(rows, columns=["data set", "model", "features", "MLflow run id"])
+
+
+def package_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:
+    """Installed versions of the packages that shape the results (and Python's)."""
+    rows = [{"package": "python", "version": sys.version.split()[0]}]
+    for name in packages:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "not installed"
+        rows.append({"package": name, "version": version})
+    return pd.DataFrame(rows)
+
+
+def browse_command(tracking_uri: str, port: int = 5000) -> str:
+    """How to open the workflow's runs in the MLflow UI: the browse command for a local
+    store (run in the workflow's directory), the address of a tracking server."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {tracking_uri} in a browser (with your MLflow user and password)"
+    return f".venv/bin/python -m mlhep.browse --port {port}  (then open http://127.0.0.1:{port})"
+
+
+def _write_kernelspec(root: Path) -> None:
+    """An explicit kernel for this interpreter (``python3`` would resolve to whatever
+    ``python`` is first on PATH, on a cluster node often not this environment's)."""
+    spec_dir = root / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (mlhep)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+
+
+def render(
+    html_path: str | os.PathLike[str],
+    parameters: Mapping[str, Any],
+    executed_path: str | os.PathLike[str] | None = None,
+    notebook: str | os.PathLike[str] = NOTEBOOK,
+    cwd: str | os.PathLike[str] = ".",
+    timeout: int = 600,
+) -> None:
+    """Execute ``notebook`` with ``parameters`` (papermill) and write it as one
+    self-contained HTML page without code (nbconvert); optionally keep the executed
+    notebook. Both outputs appear complete or not at all."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    with tempfile.TemporaryDirectory(prefix="mlhep-report-") as tmp:
+        scratch = Path(tmp)
+        _write_kernelspec(scratch / "data")
+        env = {
+            "JUPYTER_PATH": str(scratch / "data"),
+            "JUPYTER_DATA_DIR": str(scratch / "data"),
+            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "IPYTHONDIR": str(scratch / "ipython"),
+            # the kernel imports mlhep from this checkout, installed or not
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(NOTEBOOK_DIR.parent), os.environ.get("PYTHONPATH")) if p
+            ),
+            "MPLCONFIGDIR": str(scratch / "matplotlib"),
+        }
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            executed = scratch / "report.ipynb"
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=dict(parameters),
+                kernel_name=KERNEL_NAME, language="python", cwd=str(cwd), progress_bar=False,
+                log_output=False, execution_timeout=timeout,
+            )  # fmt: skip
+            node = nbformat.read(executed, as_version=4)
+            exporter = HTMLExporter(
+                template_name=TEMPLATE, extra_template_basedirs=[str(NOTEBOOK_DIR / "templates")],
+                exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+            )  # fmt: skip
+            body, _ = exporter.from_notebook_node(node)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        if executed_path is not None:
+            with atomic_path(executed_path) as out:
+                out.write_bytes(executed.read_bytes())
+    with atomic_path(html_path) as out:
+        out.write_text(body, encoding="utf-8")

@@ -1,0 +1,12 @@
+"""Rule plot_features: every feature's distribution, signal against background, weighted."""
+
+import _libpath  # noqa: F401  (makes mlhep importable)
+import pandas as pd
+
+from mlhep import plotting
+from mlhep.features import ALL_FEATURES, FEATURE_LABELS
+from mlhep.runlog import script_log
+
+with script_log(snakemake.log[0]):
+    frame = pd.read_parquet(snakemake.input[0])
+    plotting.feature_distributions(frame, ALL_FEATURES, FEATURE_LABELS, snakemake.output[0])
