@@ -117,8 +117,9 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
         *(tiny / "results/lecture").rglob("*.png"),
     ]
     studies = list((tiny / "results/studies").rglob("*.png"))
-    # evaluate: 2 per trained pair (22); ROC comparisons 3; GD 1; Iris 2 and losses 1
-    assert len(pngs) == 2 * 22 + 3 + 1 + 3
+    # evaluate: 2 per trained pair (22); ROC comparisons 3; GD 1; BDT and ANN training
+    # curves 2; Iris 2 and losses 1
+    assert len(pngs) == 2 * 22 + 3 + 1 + 2 + 3
     assert len(studies) == 1 + 3 + 3 + 1  # tree, SHAP per BDT, importance per ANN, ensemble
     pngs += studies
     for png in pngs:

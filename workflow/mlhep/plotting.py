@@ -22,6 +22,9 @@ plt.style.use(mplhep.style.CMS)
 plt.rcParams.update({"figure.figsize": (8, 6.5), "font.size": 16, "legend.fontsize": 13})
 
 SIGNAL, BACKGROUND = "#3f90da", "#e42536"
+#: Ten distinguishable colours (Petroff's CMS palette) for plots with many curves.
+CURVE_COLOURS = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59",
+                 "#e76300", "#b9ac70", "#717581", "#92dadd")  # fmt: skip
 
 
 def save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
@@ -40,10 +43,12 @@ def roc(
     """Background rejection (1 - eff_B) against signal efficiency, weighted; the Bayes-optimal
     curve on the same axes. ``curves`` maps a legend label to (labels, scores, weights)."""
     fig, ax = plt.subplots()
-    for label, (y, s, w) in curves.items():
+    for k, (label, (y, s, w)) in enumerate(curves.items()):
         fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
         auc = roc_auc_score(y, s, sample_weight=w)
-        ax.plot(tpr, 1 - fpr, lw=2, label=f"{label} (AUC {auc:.4f})")
+        # the style's cycle has 6 colours; up to 10 models each get their own
+        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        ax.plot(tpr, 1 - fpr, lw=2, color=colour, label=f"{label} (AUC {auc:.4f})")
     if bayes is not None:
         fpr, tpr, _ = roc_curve(bayes[0], bayes[1], sample_weight=bayes[2])
         auc = roc_auc_score(bayes[0], bayes[1], sample_weight=bayes[2])
