@@ -26,7 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from mlhep.io import atomic_path
+from mlhep.io import atomic_path, read_json
+from mlhep.models import CLASSIFIERS
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOK = NOTEBOOK_DIR / "report.ipynb"
@@ -50,16 +51,13 @@ PACKAGES = (
 #: Marker of the line a switched-off stage gets (the test looks for it).
 OFF_CLASS = "mlhep-off"
 
-_CLASSIFIERS = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce", "bdt",
-                "decision_tree", "ann")  # fmt: skip
-
 
 def stage_status(config: Mapping[str, Any]) -> dict[str, str | None]:
     """For each section: ``None`` when it has something to show, else why it is empty
     (naming the config key that switches it on)."""
     models, lecture = config["models"], config["lecture"]
     datasets = [name for name, ds in config["datasets"].items() if ds["activate"]]
-    on = {m: models[m]["activate"] for m in _CLASSIFIERS}
+    on = {m: models[m]["activate"] for m in CLASSIFIERS}
     status: dict[str, str | None] = {key: None for key in SECTIONS}
     if not datasets:
         status["data"] = "no data set is switched on (`datasets.<name>.activate`)"
@@ -148,11 +146,6 @@ def preformatted(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """A JSON result file."""
-    return json.loads(Path(path).read_text())
-
-
 def data_table(generation: Mapping[str, Any], splits: Mapping[str, Any]) -> pd.DataFrame:
     """Events per split and class, with the expected yields (sum of physics weights)."""
     rows = [
@@ -211,8 +204,8 @@ def package_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def browse_command(tracking_uri: str, port: int = 5000) -> str:
-    """How to open the workflow's runs in the MLflow UI: the browse command for a local
+def browse_instructions(tracking_uri: str, port: int = 5000) -> str:
+    """How to open the workflow's runs in the MLflow UI: :mod:`mlhep.browse` for a local
     store (run in the workflow's directory), the address of a tracking server."""
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {tracking_uri} in a browser (with your MLflow user and password)"
@@ -242,7 +235,7 @@ def render(
 ) -> None:
     """Execute ``notebook`` with ``parameters`` (papermill) and write it as one
     self-contained HTML page without code (nbconvert); optionally keep the executed
-    notebook. Both outputs appear complete or not at all."""
+    notebook. Each output appears complete or not at all."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
