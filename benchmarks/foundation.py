@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 CHILD = """
 import json, resource, sys, time
-from mlhep.datasets import generate_dimuon
+from mlhep.data.dimuon.generate import generate_dimuon
 n = int(sys.argv[1]); path = sys.argv[2]
 start = time.perf_counter()
 generate_dimuon(path, n // 2, n - n // 2, 1000.0, 100000.0, seed=1, progress=False)

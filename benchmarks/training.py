@@ -23,9 +23,11 @@ import xgboost as xgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
-from mlhep import ann, bdt
+from mlhep.models import ann
+
+from mlhep.models import bdt
 from mlhep.config import validate_config
-from mlhep.physics import dimuon
+from mlhep.data.dimuon import physics as dimuon
 
 
 def sample(n: int, seed: int) -> pd.DataFrame:

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from mlhep import ann, bdt, studies
+from mlhep import studies
+
+from mlhep.models import ann
+
+from mlhep.models import bdt
 from mlhep.config import validate_config
 
 COLUMNS = ["a", "b", "noise"]

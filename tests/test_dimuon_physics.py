@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from mlhep.physics import dimuon as d
+from mlhep.data.dimuon import physics as d
 
 N_KS = 200_000  # a 2% shift of a scale parameter gives KS p-values far below 1e-6 here
 

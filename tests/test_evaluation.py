@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mlhep.evaluation import (
+from mlhep.evaluation.classification import (
     SUMMARY_COLUMNS,
     ams,
     bayes_rows,

@@ -10,11 +10,11 @@ import pytest
 import uproot
 
 from mlhep import io
-from mlhep.bayes import bayes_auc
-from mlhep.datasets import DIMUON_BRANCHES, build_features, generate_dimuon
-from mlhep.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer
-from mlhep.physics.dimuon import LOW_LEVEL_FEATURES
-from mlhep.splits import SPLIT_NAMES, ids_digest, make_splits, split_indices
+from mlhep.evaluation.limit import bayes_auc
+from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, generate_dimuon
+from mlhep.data.dimuon.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer
+from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
+from mlhep.features.splits import SPLIT_NAMES, ids_digest, make_splits, split_indices
 
 
 @pytest.fixture(scope="module")

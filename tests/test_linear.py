@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.linear_model import Perceptron as SkPerceptron
 
-from mlhep.linear import (
+from mlhep.models.linear import (
     GradientDescentLinear,
     Perceptron,
     RankDeficiencyWarning,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlhep.metrics import auc_with_ci
+from mlhep.evaluation.metrics import auc_with_ci
 
 
 def _gaussian_scores(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from mlhep.browse import browse_command, main, workflow_store
-from mlhep.server import (
+from mlhep.tracking.server import (
     free_port,
     group_members,
     is_healthy,

@@ -34,7 +34,7 @@ import psycopg2
 import pytest
 from helpers import require, snakemake
 
-from mlhep.server import (
+from mlhep.tracking.server import (
     Server,
     free_port,
     group_members,

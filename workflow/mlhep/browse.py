@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlhep.server import (
+from mlhep.tracking.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     running_server,

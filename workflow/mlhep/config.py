@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mlhep.features import ALL_FEATURES, bayes_latents
+from mlhep.data.dimuon.features import ALL_FEATURES, bayes_latents
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 

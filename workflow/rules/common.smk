@@ -1,14 +1,7 @@
 """Validation of the config and the input functions shared by the rules."""
 
-import sys
-from pathlib import Path
-
-# The library lives in workflow/mlhep: importable here without an installed copy (conda
-# environments, cluster nodes); the scripts do the same through scripts/_libpath.py.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-
-from mlhep.config import validate_config  # noqa: E402
-from mlhep.models import CLASSIFIERS, SKLEARN_MODELS  # noqa: E402
+from mlhep.config import validate_config
+from mlhep.models import CLASSIFIERS, SKLEARN_MODELS
 
 # Stops the run before any job starts, naming every offending key.
 validate_config(config)

@@ -1,11 +1,12 @@
 """Rule ann_ensemble: a small deep ensemble of ANNs; the per-event spread of their
 predictions on the test split."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import numpy as np
 import pandas as pd
 
-from mlhep import ann, io, plotting, studies
+from mlhep import io, plotting, studies
+
+from mlhep.models import ann
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,11 +1,12 @@
 """Rule ann_importance: permutation importance of the ANN inputs on test events."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 import torch
 
-from mlhep import ann, io, plotting, studies
+from mlhep import io, plotting, studies
+
+from mlhep.models import ann
 from mlhep.runlog import script_log
 from mlhep.tracking import tracking_uri
 

@@ -1,11 +1,10 @@
 """Rule bayes_optimal: exact Bayes-optimal test AUC per feature set, logged to MLflow."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 
 from mlhep import io
-from mlhep.bayes import bayes_table
+from mlhep.evaluation.limit import bayes_table
 from mlhep.runlog import script_log
 from mlhep.tracking import start_run
 

@@ -1,11 +1,12 @@
 """Rule bdt_shap: TreeSHAP values of the BDT on test events; summary plot and ranking."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 import xgboost as xgb
 
-from mlhep import bdt, io, plotting, studies
+from mlhep import io, plotting, studies
+
+from mlhep.models import bdt
 from mlhep.runlog import script_log
 from mlhep.tracking import tracking_uri
 

@@ -1,13 +1,12 @@
 """Rule evaluate: every metric of one classifier against the Bayes limit of its feature
 set, its ROC and score-distribution plots, logged into the classifier's MLflow run."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 
 from mlhep import io, plotting
-from mlhep.bayes import bayes_scores
-from mlhep.evaluation import evaluate
+from mlhep.evaluation.limit import bayes_scores
+from mlhep.evaluation.classification import evaluate
 from mlhep.runlog import script_log
 from mlhep.tracking import tracking_uri
 

@@ -1,9 +1,8 @@
 """Rule features: events tree -> parquet with low-level and engineered columns."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io
-from mlhep.datasets import build_features
+from mlhep.data.dimuon.generate import build_features
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,7 +1,6 @@
 """Rule gd_comparison: the same linear model trained by gradient descent on the MSE and on
 the BCE, loss per epoch on every feature set."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io, plotting
 from mlhep.runlog import script_log

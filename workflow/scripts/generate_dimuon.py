@@ -1,9 +1,8 @@
 """Rule generate_dimuon: the toy dimuon events as a ROOT TTree."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io
-from mlhep.datasets import generate_dimuon
+from mlhep.data.dimuon.generate import generate_dimuon
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -1,6 +1,5 @@
 """Rule mlflow_init: create the tracking store and the experiments once."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io
 from mlhep.runlog import script_log

@@ -1,6 +1,5 @@
 """Rule perceptron_iris: the lecture's perceptron on Iris, with its plots and MLflow run."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 
 from mlhep import io, plotting

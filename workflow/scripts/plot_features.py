@@ -1,10 +1,9 @@
 """Rule plot_features: every feature's distribution, signal against background, weighted."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import pandas as pd
 
 from mlhep import plotting
-from mlhep.features import ALL_FEATURES, FEATURE_LABELS
+from mlhep.data.dimuon.features import ALL_FEATURES, FEATURE_LABELS
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):

@@ -1,6 +1,5 @@
 """Rule plot_tree: draw the fitted shallow decision tree."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import joblib
 
 from mlhep import io, plotting

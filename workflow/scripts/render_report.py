@@ -1,6 +1,5 @@
 """Rule render_report: run the report notebook over the results and write it as HTML."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import report, tracking
 from mlhep.runlog import script_log

@@ -1,10 +1,9 @@
 """Rule roc_comparison: every model on one feature set against its Bayes limit."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import pandas as pd
 
 from mlhep import plotting
-from mlhep.bayes import bayes_scores
+from mlhep.evaluation.limit import bayes_scores
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):

@@ -1,11 +1,10 @@
 """Rule split: stratified, seeded train / validation / test splits."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import pandas as pd
 
 from mlhep import io
 from mlhep.runlog import script_log
-from mlhep.splits import make_splits
+from mlhep.features.splits import make_splits
 
 with script_log(snakemake.log[0]) as log:
     table = pd.read_parquet(snakemake.input[0])

@@ -1,9 +1,8 @@
 """Rule summary: one table of every classifier and the Bayes limits, as CSV and Markdown."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io
-from mlhep.evaluation import bayes_rows, summary_markdown, summary_table
+from mlhep.evaluation.classification import bayes_rows, summary_markdown, summary_table
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:

@@ -2,15 +2,18 @@
 scores of every split; an MLflow run with per-epoch curves and the model (pytorch
 flavour, standardisation included)."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import numpy as np
 import pandas as pd
 import torch
 from mlflow.models import infer_signature
 
-from mlhep import ann, io, models
-from mlhep.mlflow_models import LIBRARY_DIR
+from mlhep import io
+
+from mlhep.models import ann
+
+from mlhep.models import sklearn as models
+from mlhep.tracking.models import LIBRARY_DIR
 from mlhep.runlog import script_log
 from mlhep.tracking import log_curves, start_run
 

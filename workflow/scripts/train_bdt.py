@@ -1,13 +1,16 @@
 """Rule train_bdt: XGBoost on one feature set, early stopping on validation; scores of
 every split; an MLflow run with per-iteration curves and the model (xgboost flavour)."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-from mlhep import bdt, io, models
-from mlhep.ann import resolve_device
+from mlhep import io
+
+from mlhep.models import bdt
+
+from mlhep.models import sklearn as models
+from mlhep.models.ann import resolve_device
 from mlhep.runlog import script_log
 from mlhep.tracking import log_curves, start_run
 

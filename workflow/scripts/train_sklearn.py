@@ -3,13 +3,14 @@ log the run (parameters, curves, model) to MLflow."""
 
 import time
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 import joblib
 import mlflow
 import pandas as pd
 
-from mlhep import io, models
-from mlhep.mlflow_models import log_sklearn
+from mlhep import io
+
+from mlhep.models import sklearn as models
+from mlhep.tracking.models import log_sklearn
 from mlhep.runlog import script_log
 from mlhep.tracking import log_curves, start_run
 

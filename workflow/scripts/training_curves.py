@@ -1,7 +1,6 @@
 """Rule training_curves: loss and ROC AUC per epoch (ANN) or boosting round (BDT), training
 against validation, one column per feature set."""
 
-import _libpath  # noqa: F401  (makes mlhep importable)
 
 from mlhep import io, plotting
 from mlhep.runlog import script_log

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.linear_model import Perceptron as SkPerceptron
 
-from mlhep.linear import Perceptron
+from mlhep.models.linear import Perceptron
 
 IRIS_FEATURES = ("sepal length [cm]", "petal length [cm]")
 IRIS_CLASSES = ("setosa", "versicolor")

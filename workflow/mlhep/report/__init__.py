@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 
 from mlhep.io import atomic_path, read_json
-from mlhep.models import CLASSIFIERS
+from mlhep.models.sklearn import CLASSIFIERS
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOK_DIR / "report.ipynb"
 TEMPLATE = "mlhep"
 KERNEL_NAME = "mlhep-python3"
@@ -250,10 +250,6 @@ def render(
             "JUPYTER_CONFIG_DIR": str(scratch / "config"),
             "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"),
-            # the kernel imports mlhep from this checkout, installed or not
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(NOTEBOOK_DIR.parent), os.environ.get("PYTHONPATH")) if p
-            ),
             "MPLCONFIGDIR": str(scratch / "matplotlib"),
         }
         saved = {key: os.environ.get(key) for key in env}

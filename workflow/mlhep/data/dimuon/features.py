@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from mlhep.physics.dimuon import INFORMATIVE_LATENTS, LOW_LEVEL_FEATURES, pair_kinematics
+from mlhep.data.dimuon.physics import INFORMATIVE_LATENTS, LOW_LEVEL_FEATURES, pair_kinematics
 
 #: Engineered high-level columns, each a function of the two muons.
 HIGH_LEVEL_FEATURES = (

@@ -11,7 +11,7 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-LIBRARY_DIR = Path(__file__).resolve().parent
+LIBRARY_DIR = Path(__file__).resolve().parents[1]  # the mlhep package
 
 
 def requirements(*packages: str) -> list[str]:

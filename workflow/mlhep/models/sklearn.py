@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from mlhep.linear import GradientDescentLinear, Perceptron, normal_equations
-from mlhep.splits import SPLIT_NAMES
+from mlhep.models.linear import GradientDescentLinear, Perceptron, normal_equations
+from mlhep.features.splits import SPLIT_NAMES
 
 
 @dataclass(frozen=True)

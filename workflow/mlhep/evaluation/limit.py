@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mlhep.features import bayes_latents
-from mlhep.metrics import auc_with_ci
-from mlhep.physics.dimuon import bayes_log_likelihood_ratio
+from mlhep.data.dimuon.features import bayes_latents
+from mlhep.evaluation.metrics import auc_with_ci
+from mlhep.data.dimuon.physics import bayes_log_likelihood_ratio
 
 
 def bayes_scores(frame: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndarray:

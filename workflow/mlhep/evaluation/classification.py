@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 
-from mlhep.metrics import auc_with_ci
+from mlhep.evaluation.metrics import auc_with_ci
 
 BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
 #: Columns of the summary table, in order.

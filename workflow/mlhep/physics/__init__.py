@@ -1,1 +1,0 @@
-"""Physics models of the datasets (exact densities, kinematics, Bayes-optimal limits)."""
