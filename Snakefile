@@ -30,4 +30,4 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        PLAN.outputs(),

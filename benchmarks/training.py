@@ -23,11 +23,9 @@ import xgboost as xgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
-from mlhep.models import ann
-
-from mlhep.models import bdt
 from mlhep.config import validate_config
 from mlhep.data.dimuon import physics as dimuon
+from mlhep.models import ann, bdt
 
 
 def sample(n: int, seed: int) -> pd.DataFrame:

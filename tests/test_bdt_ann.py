@@ -8,11 +8,8 @@ import pytest
 import torch
 
 from mlhep import studies
-
-from mlhep.models import ann
-
-from mlhep.models import bdt
 from mlhep.config import validate_config
+from mlhep.models import ann, bdt
 
 COLUMNS = ["a", "b", "noise"]
 

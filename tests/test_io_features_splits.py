@@ -10,10 +10,10 @@ import pytest
 import uproot
 
 from mlhep import io
-from mlhep.evaluation.limit import bayes_auc
-from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, generate_dimuon
 from mlhep.data.dimuon.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer
+from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, generate_dimuon
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
+from mlhep.evaluation.limit import bayes_auc
 from mlhep.features.splits import SPLIT_NAMES, ids_digest, make_splits, split_indices
 
 

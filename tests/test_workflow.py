@@ -17,8 +17,8 @@ import uproot
 from helpers import snakemake
 from mlflow.tracking import MlflowClient
 
-from mlhep.data.dimuon.generate import DIMUON_BRANCHES
 from mlhep.data.dimuon.features import ALL_FEATURES
+from mlhep.data.dimuon.generate import DIMUON_BRANCHES
 
 pytestmark = pytest.mark.workflow
 

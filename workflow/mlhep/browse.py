@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from mlhep.tracking import STORE_DIR
 from mlhep.tracking.server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -26,7 +27,6 @@ from mlhep.tracking.server import (
     server_command,
     server_url,
 )
-from mlhep.tracking import STORE_DIR
 
 EXPERIMENTS_FILE = STORE_DIR / "experiments.json"
 

@@ -1,6 +1,8 @@
 """Configuration: JSON-schema validation with defaults filled in, plus the checks a schema
-cannot express (split fractions summing to 1, feature sets naming known columns, models
-naming configured feature sets). Every error names the offending key.
+cannot express (split fractions summing to 1, each dataset against its kind's plug-in,
+feature sets naming the kind's columns, exact limits only where they exist, models naming
+configured feature sets). Every error names the offending key. String leaves of
+``--config`` overrides are read as YAML scalars first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mlhep.data.dimuon.features import ALL_FEATURES, bayes_latents
+from mlhep.data import KINDS, get_kind
+from mlhep.models import MODELS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -69,7 +72,117 @@ def _schema_errors(config: MutableMapping[str, Any], schema: Mapping[str, Any]) 
     return messages
 
 
-def _semantic_errors(config: Mapping[str, Any]) -> list[str]:
+def _coerce_strings(config: MutableMapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Parse string leaves as YAML scalars where the schema wants another type.
+
+    ``snakemake --config 'evaluation={bootstrap_resamples: 50}'`` hands nested values over
+    as strings; a string where the schema asks for a number, an integer, a boolean or null
+    is replaced by its YAML value when that has a wanted type. Strings the schema wants stay.
+    """
+    for _ in range(100):  # each pass fixes every leaf it finds; nested ones may need more
+        changed = False
+        for error in _Validator(schema).iter_errors(config):
+            if error.validator != "type" or not isinstance(error.instance, str):
+                continue
+            wanted = error.validator_value
+            wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+            try:
+                value = yaml.safe_load(error.instance)
+            except yaml.YAMLError:
+                continue
+            types = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
+            ok = any(
+                isinstance(value, types[w]) and not (w != "boolean" and isinstance(value, bool))
+                for w in wanted
+                if w in types
+            )
+            if ok and error.absolute_path:
+                *parents, leaf = error.absolute_path
+                node: Any = config
+                for key in parents:
+                    node = node[key]
+                node[leaf] = value
+                changed = True
+        if not changed:
+            return
+
+
+def dataset_kind(name: str, settings: Mapping[str, Any]) -> str:
+    """The kind of a configured dataset: its ``kind`` key, by default its name."""
+    return str(settings.get("kind", name))
+
+
+#: Keys every dataset has whatever its kind (the generic part of the schema).
+GENERIC_DATASET_KEYS = ("kind", "activate", "feature_sets", "limit", "models")
+
+
+def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
+    """Validate one dataset against its kind's plug-in, filling in the kind's defaults,
+    its feature sets, its limits and its models."""
+    key = f"datasets.{name}"
+    kind_name = dataset_kind(name, settings)
+    if kind_name not in KINDS:
+        return [
+            f"config key '{key}.kind': unknown dataset kind {kind_name!r} (known: {sorted(KINDS)})"
+        ]
+    kind = get_kind(kind_name)
+    settings["kind"] = kind_name
+    schema = {
+        "type": "object",
+        "properties": {**{k: {} for k in GENERIC_DATASET_KEYS}, **kind.settings_schema},
+        "additionalProperties": False,
+    }
+    _coerce_strings(settings, schema)
+    messages = [m.replace("config key '", f"config key '{key}.", 1).replace(f"{key}.<top level>", key)
+                for m in _schema_errors(settings, schema)]  # fmt: skip
+    if messages:
+        return messages
+    sets = settings.setdefault("feature_sets", {k: list(v) for k, v in kind.feature_sets.items()})
+    for set_name, columns in sets.items():
+        unknown = [c for c in columns if c not in kind.columns]
+        if unknown:
+            messages.append(
+                f"config key '{key}.feature_sets.{set_name}': unknown column(s) {unknown} "
+                f"(known: {list(kind.columns)})"
+            )
+    if messages:
+        return messages
+    if "limit" not in settings:
+        settings["limit"] = [s for s, cols in sets.items() if kind.limit_available(cols)]
+    for set_name in settings["limit"]:
+        if set_name not in sets:
+            messages.append(
+                f"config key '{key}.limit': unknown feature set {set_name!r} "
+                f"(configured under {key}.feature_sets: {sorted(sets)})"
+            )
+        elif kind.limit is None:
+            messages.append(f"config key '{key}.limit': kind {kind_name!r} has no exact limit")
+        else:
+            try:
+                kind.limit.check(sets[set_name])
+            except ValueError as exc:
+                messages.append(f"config key '{key}.limit': {set_name!r}: {exc}")
+    if "models" not in settings:
+        defaults = kind.default_models or {m: list(sets) for m in MODELS}
+        settings["models"] = {
+            m: [f for f in fs if f in sets] for m, fs in defaults.items() if m in MODELS
+        }
+    models = settings["models"]
+    for model, model_sets in models.items():
+        if model not in MODELS:
+            messages.append(
+                f"config key '{key}.models.{model}': unknown model (known: {sorted(MODELS)})"
+            )
+        for set_name in model_sets:
+            if set_name not in sets:
+                messages.append(
+                    f"config key '{key}.models.{model}': unknown feature set {set_name!r} "
+                    f"(configured under {key}.feature_sets: {sorted(sets)})"
+                )
+    return messages
+
+
+def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
     """Checks beyond the schema (run only once the schema holds)."""
     messages = []
     splits = config["splits"]
@@ -78,38 +191,18 @@ def _semantic_errors(config: Mapping[str, Any]) -> list[str]:
         messages.append(
             f"config key 'splits': fractions train + validation + test sum to {total:g}, not 1"
         )
-    sets = config["features"]["sets"]
-    for name, columns in sets.items():
-        unknown = [c for c in columns if c not in ALL_FEATURES]
-        if unknown:
-            messages.append(
-                f"config key 'features.sets.{name}': unknown column(s) {unknown} "
-                f"(known: {list(ALL_FEATURES)})"
-            )
-    for model, settings in config["models"].items():
-        for fs in settings.get("feature_sets", []):
-            if fs not in sets:
-                messages.append(
-                    f"config key 'models.{model}.feature_sets': unknown feature set {fs!r} "
-                    f"(configured under features.sets: {sorted(sets)})"
-                )
+    for name, settings in config["datasets"].items():
+        messages += _dataset_errors(name, settings)
+    if messages:
+        return messages
     ensemble = config["studies"]["ensemble"]
-    if ensemble["activate"] and ensemble["feature_set"] not in sets:
+    active = {n: d for n, d in config["datasets"].items() if d["activate"]}
+    wanted = ensemble["activate"] and active and config["models"]["ann"]["activate"]
+    if wanted and not any(ensemble["feature_set"] in d["feature_sets"] for d in active.values()):
         messages.append(
-            f"config key 'studies.ensemble.feature_set': unknown feature set "
-            f"{ensemble['feature_set']!r} (configured under features.sets: {sorted(sets)})"
+            f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
+            f"set {ensemble['feature_set']!r}"
         )
-    bayes = config["models"]["bayes_optimal"]
-    if bayes["activate"]:
-        for fs in bayes["feature_sets"]:
-            # sets with unknown columns are reported above; their limit is not defined
-            if fs in sets and set(sets[fs]) <= set(ALL_FEATURES):
-                try:
-                    bayes_latents(sets[fs])
-                except ValueError as exc:
-                    messages.append(
-                        f"config key 'models.bayes_optimal.feature_sets': {fs!r}: {exc}"
-                    )
     return messages
 
 
@@ -119,6 +212,7 @@ def validate_config(
     """Validate ``config`` in place, filling in defaults; raise :class:`ConfigError` listing
     every problem, each with its key, before any job starts."""
     schema = load_schema() if schema is None else schema
+    _coerce_strings(config, schema)
     messages = _schema_errors(config, schema)
     if not messages:
         messages = _semantic_errors(config)

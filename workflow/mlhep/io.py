@@ -20,9 +20,21 @@ import pandas as pd
 import uproot
 
 TREE_NAME = "events"
-# mkstemp creates files readable by their owner only; results get the usual permissions
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux ``/proc``; elsewhere set and
+    restored at once). mkstemp creates files readable by their owner only; results get the
+    permissions of a plainly created file."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -43,7 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.exists():
-            tmp.chmod(0o666 & ~_UMASK)
+            tmp.chmod(0o666 & ~current_umask())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

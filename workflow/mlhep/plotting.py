@@ -4,12 +4,10 @@ and training curves. Every figure is written atomically."""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping, Sequence
-
-import matplotlib
-
-matplotlib.use("Agg")
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import matplotlib.pyplot as plt
 import mplhep
@@ -18,8 +16,22 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from mlhep.io import atomic_path
 
-plt.style.use(mplhep.style.CMS)
-plt.rcParams.update({"figure.figsize": (8, 6.5), "font.size": 16, "legend.fontsize": 13})
+#: The house style on top of CMS's (mplhep); applied per figure, never globally.
+STYLE = [mplhep.style.CMS, {"figure.figsize": (8, 6.5), "font.size": 16, "legend.fontsize": 13}]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def styled(function: _F) -> _F:
+    """Draw inside :data:`STYLE` (``matplotlib.style.context``): importing this module
+    changes no global state, and a caller's own style is left alone."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with plt.style.context(STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 SIGNAL, BACKGROUND = "#3f90da", "#e42536"
 #: Ten distinguishable colours (Petroff's CMS palette) for plots with many curves.
@@ -34,6 +46,7 @@ def save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
     plt.close(fig)
 
 
+@styled
 def roc(
     curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     path: str | os.PathLike[str],
@@ -59,6 +72,7 @@ def roc(
     save(fig, path)
 
 
+@styled
 def score_distributions(
     train: Mapping[str, np.ndarray],
     test: Mapping[str, np.ndarray],
@@ -89,6 +103,7 @@ def score_distributions(
     save(fig, path)
 
 
+@styled
 def perceptron_errors(errors: Sequence[int], path: str | os.PathLike[str], title: str = "") -> None:
     """Misclassifications (updates) per epoch."""
     fig, ax = plt.subplots()
@@ -99,6 +114,7 @@ def perceptron_errors(errors: Sequence[int], path: str | os.PathLike[str], title
     save(fig, path)
 
 
+@styled
 def decision_regions(
     model: object,
     x: np.ndarray,
@@ -123,6 +139,7 @@ def decision_regions(
     save(fig, path)
 
 
+@styled
 def losses_vs_margin(path: str | os.PathLike[str]) -> None:
     """The 0-1 loss and its convex upper bounds against the margin z = y f(x), y = +-1."""
     z = np.linspace(-2.5, 2.5, 1001)
@@ -136,6 +153,7 @@ def losses_vs_margin(path: str | os.PathLike[str]) -> None:
     save(fig, path)
 
 
+@styled
 def training_curves(
     panels: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]],
     path: str | os.PathLike[str],
@@ -158,6 +176,7 @@ def training_curves(
     save(fig, path)
 
 
+@styled
 def decision_tree(model: object, columns: Sequence[str], path: str | os.PathLike[str]) -> None:
     """The fitted tree with its cuts in physical units (scikit-learn's plot_tree)."""
     from sklearn.tree import plot_tree
@@ -168,6 +187,7 @@ def decision_tree(model: object, columns: Sequence[str], path: str | os.PathLike
     save(fig, path)
 
 
+@styled
 def shap_summary(values: np.ndarray, inputs: object, path: str | os.PathLike[str]) -> None:
     """SHAP's beeswarm summary: each event's contribution per feature, coloured by value."""
     import shap
@@ -178,6 +198,7 @@ def shap_summary(values: np.ndarray, inputs: object, path: str | os.PathLike[str
     save(fig, path)
 
 
+@styled
 def importance(table: object, path: str | os.PathLike[str], title: str = "") -> None:
     """Horizontal bars of the permutation importance (AUC drop) with their spread."""
     fig, ax = plt.subplots()
@@ -187,6 +208,7 @@ def importance(table: object, path: str | os.PathLike[str], title: str = "") -> 
     save(fig, path)
 
 
+@styled
 def ensemble_spread(
     labels: np.ndarray, probabilities: np.ndarray, path: str | os.PathLike[str]
 ) -> None:
@@ -220,6 +242,7 @@ def _plot_range(values: np.ndarray, tail: float = 0.5) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+@styled
 def feature_distributions(
     frame: object,
     columns: Sequence[str],
@@ -258,27 +281,29 @@ def feature_distributions(
     save(fig, path)
 
 
+@styled
 def training_history(
-    records: Mapping[str, Mapping[str, object]],
-    path: str | os.PathLike[str],
-    xlabel: str,
-    best: Mapping[str, int],
+    records: Mapping[str, Mapping[str, Any]], path: str | os.PathLike[str], xlabel: str
 ) -> None:
-    """Loss (top) and ROC AUC (bottom) per epoch or boosting round, one column per feature
-    set: training solid, validation dashed, the kept model's step (``best``, 1-based) marked."""
-    fig, axes = plt.subplots(2, len(records), figsize=(7 * len(records), 10), squeeze=False)
+    """Loss (top) and, where recorded, ROC AUC (bottom) per training step, one column per
+    feature set: training solid, validation dashed, the kept step (``best_step``) marked."""
+    rows = [("loss", "Loss")]
+    if any("validation_auc" in r["curves"] or "train_auc" in r["curves"] for r in records.values()):
+        rows.append(("auc", "ROC AUC"))
+    fig, axes = plt.subplots(
+        len(rows), len(records), figsize=(7 * len(records), 5 * len(rows)), squeeze=False
+    )
     for col, (title, record) in enumerate(records.items()):
-        for row, (key, ylabel) in enumerate(
-            (("history", "Loss (BCE)"), ("auc_history", "ROC AUC"))
-        ):
+        best = record.get("best_step")
+        for row, (key, ylabel) in enumerate(rows):
             ax = axes[row, col]
             for split, style in (("train", "-"), ("validation", "--")):
-                values = record.get(key, {}).get(split)  # type: ignore[attr-defined]
+                values = record["curves"].get(f"{split}_{key}")
                 if values:
                     steps = np.arange(1, len(values) + 1)
                     ax.plot(steps, values, style, lw=2, label=split)
-            if title in best:
-                ax.axvline(best[title], color="k", lw=1.2, ls="-.", label=f"kept ({best[title]})")
+            if best:
+                ax.axvline(best, color="k", lw=1.2, ls="-.", label=f"kept ({best})")
             ax.set(xlabel=xlabel, ylabel=ylabel, title=title if row == 0 else "")
             ax.legend(loc="best")
     fig.tight_layout()

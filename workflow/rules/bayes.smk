@@ -1,5 +1,6 @@
 rule bayes_optimal:
-    """The exact Bayes-optimal ROC AUC of each feature set on the test split, logged to MLflow."""
+    """The exact Bayes-optimal ROC AUC of each feature set on the test split (datasets.<name>.
+    limit), logged to MLflow."""
     input:
         test="results/splits/{dataset}/test.parquet",
         experiments=MLFLOW_READY,
@@ -13,6 +14,9 @@ rule bayes_optimal:
         mem_mb=2000,
         runtime=20,
     params:
-        feature_sets=lambda wildcards: config["models"]["bayes_optimal"]["feature_sets"],
+        kind=dataset_kind,
+        feature_sets=limit_sets,
+        bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
+        seed=config["seed"],
     script:
         "../scripts/bayes_optimal.py"

@@ -1,19 +1,20 @@
-rule generate_dimuon:
-    """Generate the toy dimuon events (exact densities) into a ROOT TTree `events`."""
+rule generate:
+    """Produce a dataset's events with its kind's plug-in (the toy dimuon generator, ...)
+    into a ROOT TTree `events`."""
     output:
-        events="results/data/dimuon/events.root",
-        record="results/data/dimuon/generation.json",
+        events="results/data/{dataset}/events.root",
+        record="results/data/{dataset}/generation.json",
     log:
-        "results/logs/generate_dimuon.log",
+        "results/logs/generate/{dataset}.log",
     benchmark:
-        "results/benchmarks/generate_dimuon.tsv"
+        "results/benchmarks/generate/{dataset}.tsv"
     conda:
         "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
     params:
-        settings=lambda wildcards: config["datasets"]["dimuon"],
+        settings=dataset_settings,
         seed=config["seed"],
     script:
-        "../scripts/generate_dimuon.py"
+        "../scripts/generate.py"

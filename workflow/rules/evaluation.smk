@@ -4,6 +4,7 @@ rule evaluate:
         predictions="results/models/{dataset}/{model}/{features}/predictions.parquet",
         record="results/models/{dataset}/{model}/{features}/train.json",
         test="results/splits/{dataset}/test.parquet",
+        experiments=MLFLOW_READY,
     output:
         metrics="results/evaluation/{dataset}/{model}/{features}/metrics.json",
         roc=report(
@@ -27,6 +28,11 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        kind=dataset_kind,
+        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
+        evaluation=config["evaluation"],
+        seed=config["seed"],
     script:
         "../scripts/evaluate.py"
 
@@ -34,7 +40,7 @@ rule evaluate:
 rule roc_comparison:
     """Every classifier on one feature set, with the Bayes limit, on one ROC plot."""
     input:
-        predictions=lambda wildcards: predictions_of(wildcards.dataset, wildcards.features),
+        predictions=predictions_of,
         test="results/splits/{dataset}/test.parquet",
     output:
         report(
@@ -52,8 +58,10 @@ rule roc_comparison:
         mem_mb=2000,
         runtime=10,
     params:
-        models=lambda wildcards: models_on(wildcards.features),
-        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
+        models=lambda wildcards: PLAN.models_on(wildcards.dataset, wildcards.features),
+        columns=columns_of,
+        kind=dataset_kind,
+        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
     script:
         "../scripts/roc_comparison.py"
 
@@ -62,7 +70,7 @@ rule summary:
     """One table of every classifier and the Bayes limits (CSV and Markdown)."""
     input:
         metrics=summary_metrics,
-        bayes=summary_bayes,
+        bayes=summary_limits,
     output:
         csv=report(
             "results/evaluation/summary.csv",
@@ -84,11 +92,11 @@ rule summary:
 
 
 rule training_curves:
-    """Loss and ROC AUC per epoch or boosting round of the BDT or the ANN, every feature set."""
+    """Loss (and ROC AUC where recorded) per training step of one model, every feature set."""
     input:
         lambda wildcards: [
-            f"results/models/{wildcards.dataset}/{wildcards.model}/{f}/train.json"
-            for f in config["models"][wildcards.model]["feature_sets"]
+            f"{Plan.model_dir(wildcards.dataset, wildcards.model, f)}/train.json"
+            for f in PLAN.feature_sets_of(wildcards.dataset, wildcards.model)
         ],
     output:
         report(
@@ -101,7 +109,7 @@ rule training_curves:
     log:
         "results/logs/training_curves/{dataset}/{model}.log",
     wildcard_constraints:
-        model="bdt|ann",
+        model="|".join(MODELS),
     conda:
         "../../envs/mlhep.yaml"
     resources:

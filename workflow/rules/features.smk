@@ -13,6 +13,8 @@ rule features:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        kind=dataset_kind,
     script:
         "../scripts/features.py"
 
@@ -36,5 +38,7 @@ rule plot_features:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        kind=dataset_kind,
     script:
         "../scripts/plot_features.py"

@@ -27,6 +27,7 @@ rule perceptron_iris:
         runtime=10,
     params:
         settings=config["lecture"]["perceptron_iris"],
+        seed=config["seed"],
     script:
         "../scripts/perceptron_iris.py"
 
@@ -55,7 +56,7 @@ rule loss_functions:
 rule gd_comparison:
     """Gradient descent on the MSE against the BCE: loss per epoch per feature set."""
     input:
-        lambda wildcards: gd_records(wildcards.dataset),
+        lambda wildcards: PLAN.gd_records(wildcards.dataset),
     output:
         report(
             "results/evaluation/{dataset}/gd_mse_vs_bce.png",

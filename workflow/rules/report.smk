@@ -2,7 +2,8 @@ rule render_report:
     """The analysis report: the notebook run by papermill over the results, then nbconvert
     to one self-contained HTML page with the code hidden."""
     input:
-        unpack(report_inputs),
+        results=lambda wildcards: manifest_files(PLAN.manifest()),
+        notebook=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
     output:
         html=report(
             "results/report/report.html",
@@ -19,7 +20,8 @@ rule render_report:
         mem_mb=2000,
         runtime=20,
     params:
-        notebook=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
+        manifest=PLAN.manifest(),
+        config={k: v for k, v in config.items() if k != "cluster"},
         source_dir=workflow.basedir,
         timeout=config["report"]["timeout"],
     script:

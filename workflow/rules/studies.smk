@@ -1,7 +1,7 @@
 rule plot_tree:
     """Draw the shallow decision tree with its cuts."""
     input:
-        model="results/models/{dataset}/decision_tree/{features}/model.joblib",
+        model="results/models/{dataset}/decision_tree/{features}/model",
         record="results/models/{dataset}/decision_tree/{features}/train.json",
     output:
         report(
@@ -25,9 +25,10 @@ rule plot_tree:
 rule bdt_shap:
     """SHAP values of the BDT on test events: summary plot and ranking."""
     input:
-        model="results/models/{dataset}/bdt/{features}/model.ubj",
+        model="results/models/{dataset}/bdt/{features}/model",
         record="results/models/{dataset}/bdt/{features}/train.json",
         test="results/splits/{dataset}/test.parquet",
+        experiments=MLFLOW_READY,
     output:
         plot=report(
             "results/studies/{dataset}/bdt/{features}/shap.png",
@@ -44,6 +45,9 @@ rule bdt_shap:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=config["studies"]["shap"],
+        seed=config["seed"],
     script:
         "../scripts/bdt_shap.py"
 
@@ -51,9 +55,10 @@ rule bdt_shap:
 rule ann_importance:
     """Permutation importance of the ANN inputs."""
     input:
-        model="results/models/{dataset}/ann/{features}/model.pt",
+        model="results/models/{dataset}/ann/{features}/model",
         record="results/models/{dataset}/ann/{features}/train.json",
         test="results/splits/{dataset}/test.parquet",
+        experiments=MLFLOW_READY,
     output:
         plot=report(
             "results/studies/{dataset}/ann/{features}/importance.png",
@@ -71,6 +76,9 @@ rule ann_importance:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=config["studies"]["permutation_importance"],
+        seed=config["seed"],
     script:
         "../scripts/ann_importance.py"
 
@@ -102,7 +110,12 @@ rule ann_ensemble:
         runtime=120,
         gpu=GPU_REQUEST,
     params:
-        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
+        columns=columns_of,
+        ann={
+            k: v for k, v in config["models"]["ann"].items() if k not in ("activate", "threads")
+        },
         ensemble=config["studies"]["ensemble"],
+        device=config["device"],
+        seed=config["seed"],
     script:
         "../scripts/ann_ensemble.py"

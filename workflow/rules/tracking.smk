@@ -10,6 +10,7 @@ rule mlflow_init:
         mem_mb=1000,
         runtime=10,
     params:
-        datasets=experiments(),
+        datasets=PLAN.experiments(),
+        tracking=config["tracking"],
     script:
         "../scripts/mlflow_init.py"

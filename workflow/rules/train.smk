@@ -1,86 +1,45 @@
-rule train_sklearn:
-    """Fit one scikit-learn classifier (linear models, the tree) on one feature set; MLflow run."""
+rule train:
+    """Train one model on one feature set through the one training path (mlhep.models.
+    training): fit with the validation split for early stopping, score every split, an MLflow
+    run in the model's flavour, the model, predictions and a uniform record."""
     input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
+        unpack(split_files),
         experiments=MLFLOW_READY,
     output:
-        model="results/models/{dataset}/{model}/{features}/model.joblib",
+        model=directory("results/models/{dataset}/{model}/{features}/model"),
         predictions="results/models/{dataset}/{model}/{features}/predictions.parquet",
         record="results/models/{dataset}/{model}/{features}/train.json",
     log:
-        "results/logs/train_sklearn/{dataset}/{model}/{features}.log",
+        "results/logs/train/{dataset}/{model}/{features}.log",
     benchmark:
-        "results/benchmarks/train_sklearn/{dataset}/{model}/{features}.tsv"
+        "results/benchmarks/train/{dataset}/{model}/{features}.tsv"
     wildcard_constraints:
-        model="|".join(SKLEARN_MODELS),
+        model="|".join(CPU_MODELS),
     conda:
         "../../envs/mlhep.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    params:
-        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
-        settings=lambda wildcards: config["models"][wildcards.model],
-    script:
-        "../scripts/train_sklearn.py"
-
-
-rule train_bdt:
-    """XGBoost on one feature set with early stopping; MLflow run (xgboost flavour)."""
-    input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
-    output:
-        model="results/models/{dataset}/bdt/{features}/model.ubj",
-        predictions="results/models/{dataset}/bdt/{features}/predictions.parquet",
-        record="results/models/{dataset}/bdt/{features}/train.json",
-    log:
-        "results/logs/train_bdt/{dataset}/{features}.log",
-    benchmark:
-        "results/benchmarks/train_bdt/{dataset}/{features}.tsv"
-    conda:
-        "../../envs/mlhep.yaml"
-    threads: config["models"]["bdt"]["threads"]
+    threads: model_threads
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=GPU_REQUEST,
     params:
-        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
-        settings=config["models"]["bdt"],
+        columns=columns_of,
+        settings=model_settings,
+        device=device_of,
+        seed=config["seed"],
     script:
-        "../scripts/train_bdt.py"
+        "../scripts/train.py"
 
 
-rule train_ann:
-    """A PyTorch MLP on one feature set with early stopping; MLflow run (pytorch flavour)."""
-    input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
-    output:
-        model="results/models/{dataset}/ann/{features}/model.pt",
-        predictions="results/models/{dataset}/ann/{features}/predictions.parquet",
-        record="results/models/{dataset}/ann/{features}/train.json",
+# The same rule for the models that can use a GPU, apart only so that a cluster profile
+# can give these jobs a GPU (set-resources: train_gpu: gpu: 1).
+use rule train as train_gpu with:
     log:
-        "results/logs/train_ann/{dataset}/{features}.log",
+        "results/logs/train_gpu/{dataset}/{model}/{features}.log",
     benchmark:
-        "results/benchmarks/train_ann/{dataset}/{features}.tsv"
-    conda:
-        "../../envs/mlhep.yaml"
-    threads: config["models"]["ann"]["threads"]
+        "results/benchmarks/train_gpu/{dataset}/{model}/{features}.tsv"
+    wildcard_constraints:
+        model="|".join(GPU_MODELS),
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=GPU_REQUEST,
-    params:
-        columns=lambda wildcards: config["features"]["sets"][wildcards.features],
-        settings=config["models"]["ann"],
-    script:
-        "../scripts/train_ann.py"

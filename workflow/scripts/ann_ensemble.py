@@ -3,25 +3,25 @@ predictions on the test split."""
 
 import numpy as np
 import pandas as pd
+import torch
 
 from mlhep import io, plotting, studies
-
 from mlhep.models import ann
+from mlhep.models.base import resolve_device
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:
-    settings = {**snakemake.config["models"]["ann"], "epochs": snakemake.params.ensemble["epochs"]}
+    p = snakemake.params
+    settings = {**p.ann, "epochs": p.ensemble["epochs"]}
     settings["min_epochs"] = min(settings["min_epochs"], settings["epochs"])
-    columns = snakemake.params.columns
+    columns = p.columns
     splits = {s: pd.read_parquet(snakemake.input[s]) for s in ("train", "validation", "test")}
-    device = ann.resolve_device(snakemake.config["device"])
+    device = torch.device(resolve_device(p.device, gpu_capable=True))
     probabilities = []
-    for k in range(snakemake.params.ensemble["members"]):
+    for k in range(p.ensemble["members"]):
         net, info = ann.train(splits["train"], splits["validation"], columns, settings, device,
-                              snakemake.threads, snakemake.config["seed"] + 1000 + k)  # fmt: skip
-        probabilities.append(
-            ann.TorchClassifier(net, columns).predict_proba(splits["test"][columns])[:, 1]
-        )
+                              snakemake.threads, p.seed + 1000 + k)  # fmt: skip
+        probabilities.append(ann.TorchClassifier(net).predict_proba(splits["test"][columns])[:, 1])
         log.info("member %d: best epoch %d", k, info["best_epoch"])
     probabilities = np.array(probabilities)
     labels = splits["test"]["label"].to_numpy()

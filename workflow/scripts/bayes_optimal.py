@@ -1,25 +1,22 @@
-"""Rule bayes_optimal: exact Bayes-optimal test AUC per feature set, logged to MLflow."""
+"""Rule bayes_optimal: the exact Bayes-optimal test AUC per feature set, logged to MLflow."""
 
 import mlflow
 import pandas as pd
 
 from mlhep import io
-from mlhep.evaluation.limit import bayes_table
+from mlhep.data import get_kind
+from mlhep.evaluation.limit import limit_table
 from mlhep.runlog import script_log
-from mlhep.tracking import start_run
+from mlhep.tracking import RunSpec, start_run
 
 with script_log(snakemake.log[0]) as log:
-    dataset = snakemake.wildcards.dataset
+    p, dataset = snakemake.params, snakemake.wildcards.dataset
     test = pd.read_parquet(snakemake.input.test)
-    sets = snakemake.config["features"]["sets"]
-    table = bayes_table(
-        test, sets, snakemake.params.feature_sets,
-        snakemake.config["evaluation"]["bootstrap_resamples"], snakemake.config["seed"],
-    )  # fmt: skip
+    table = limit_table(get_kind(p.kind).limit, test, p.feature_sets, p.bootstrap_resamples, p.seed)
     log.info("Bayes-optimal test AUC: %s", table)
-    with start_run(
-        snakemake.config, dataset, snakemake.rule, "bayes_optimal", snakemake.scriptdir
-    ) as run:
+    spec = RunSpec.for_job(snakemake.input.experiments, dataset, snakemake.rule,
+                           "workflow/scripts/bayes_optimal.py", dict(p.items()))  # fmt: skip
+    with start_run(spec, "bayes_optimal", tags={"model": "bayes_optimal"}) as run:
         mlflow.log_params({"model": "bayes_optimal", "split": "test", "n_events": len(test)})
         for name, metrics in table.items():
             mlflow.log_metrics(

@@ -1,34 +1,36 @@
-"""Rule evaluate: every metric of one classifier against the Bayes limit of its feature
-set, its ROC and score-distribution plots, logged into the classifier's MLflow run."""
+"""Rule evaluate: every metric of one classifier against the exact limit of its feature
+set (where the dataset has one), its ROC and score-distribution plots, logged into the
+classifier's MLflow run."""
 
 import mlflow
 import pandas as pd
 
 from mlhep import io, plotting
-from mlhep.evaluation.limit import bayes_scores
+from mlhep.data import get_kind
 from mlhep.evaluation.classification import evaluate
 from mlhep.runlog import script_log
-from mlhep.tracking import tracking_uri
+from mlhep.tracking import resume_run
 
 with script_log(snakemake.log[0]) as log:
+    p = snakemake.params
     record = io.read_json(snakemake.input.record)
     predictions = pd.read_parquet(snakemake.input.predictions)
     test = pd.read_parquet(snakemake.input.test)
-    bayes = bayes_scores(test, record["columns"])
-    settings = snakemake.config["evaluation"]
+    bayes = get_kind(p.kind).limit.scores(test, record["columns"]) if p.limit else None
+    settings = p.evaluation
     metrics = evaluate(
         predictions, record["loss"], bayes, settings["bootstrap_resamples"],
-        settings["confidence_level"], settings["ams_regularisation"], snakemake.config["seed"],
+        settings["confidence_level"], settings["ams_regularisation"], p.seed,
     )  # fmt: skip
-    metrics.update(dataset=snakemake.wildcards.dataset, model=record["model"], features=record["features"],
-                   mlflow_run_id=record["mlflow_run_id"])  # fmt: skip
+    metrics.update(dataset=snakemake.wildcards.dataset, model=record["model"],
+                   features=record["features"], mlflow_run_id=record["mlflow_run_id"])  # fmt: skip
     log.info("metrics %s", metrics)
     title = f"{record['model']} on {record['features']}"
+    y, w = test["label"].to_numpy(), test["weight"].to_numpy()
     part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
     plotting.roc(
-        {title: (test["label"].to_numpy(), part["test"]["score"].to_numpy(), test["weight"].to_numpy())},
-        snakemake.output.roc,
-        bayes=(test["label"].to_numpy(), bayes, test["weight"].to_numpy()),
+        {title: (y, part["test"]["score"].to_numpy(), w)}, snakemake.output.roc,
+        bayes=(y, bayes, w) if bayes is not None else None,
     )  # fmt: skip
     by_class = {
         s: {c: part[s].loc[part[s]["label"] == k, "score"].to_numpy() for c, k in (("signal", 1), ("background", 0))}
@@ -39,8 +41,7 @@ with script_log(snakemake.log[0]) as log:
         {"signal": metrics["ks_p_signal"], "background": metrics["ks_p_background"]},
         snakemake.output.scores, xlabel=f"{record['model']} score", title=title,
     )  # fmt: skip
-    mlflow.set_tracking_uri(tracking_uri(snakemake.config))
-    with mlflow.start_run(run_id=record["mlflow_run_id"]):
+    with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         mlflow.log_artifact(snakemake.output.roc, "plots")
         mlflow.log_artifact(snakemake.output.scores, "plots")

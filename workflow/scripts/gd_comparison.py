@@ -1,7 +1,6 @@
 """Rule gd_comparison: the same linear model trained by gradient descent on the MSE and on
 the BCE, loss per epoch on every feature set."""
 
-
 from mlhep import io, plotting
 from mlhep.runlog import script_log
 
@@ -10,7 +9,8 @@ with script_log(snakemake.log[0]):
     for path in snakemake.input:
         record = io.read_json(path)
         loss = record["model"].removeprefix("linear_").upper()
-        panels.setdefault(f"Gradient descent on the {loss}", {})[record["features"]] = record[
-            "history"
-        ]
+        curves = record["curves"]
+        panels.setdefault(f"Gradient descent on the {loss}", {})[record["features"]] = {
+            "train": curves["train_loss"], "validation": curves.get("validation_loss", [])
+        }  # fmt: skip
     plotting.training_curves(panels, snakemake.output[0], ylabel="Loss per event")

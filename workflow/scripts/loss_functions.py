@@ -1,6 +1,5 @@
 """Rule loss_functions: the 0-1 loss and its upper bounds against the margin."""
 
-
 from mlhep import plotting
 from mlhep.runlog import script_log
 

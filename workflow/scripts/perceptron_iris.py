@@ -5,13 +5,11 @@ import mlflow
 from mlhep import io, plotting
 from mlhep.lecture import IRIS_CLASSES, IRIS_FEATURES, iris_two_class, perceptron_iris
 from mlhep.runlog import script_log
-from mlhep.tracking import log_curves, start_run
+from mlhep.tracking import RunSpec, log_curves, start_run
 
 with script_log(snakemake.log[0]) as log:
-    s = snakemake.params.settings
-    model, result = perceptron_iris(
-        s["learning_rate"], s["epochs"], s["init"], snakemake.config["seed"]
-    )
+    s, seed = snakemake.params.settings, snakemake.params.seed
+    model, result = perceptron_iris(s["learning_rate"], s["epochs"], s["init"], seed)
     log.info("perceptron on Iris: %s", result)
     if result["training_errors"]:
         raise RuntimeError(
@@ -21,9 +19,9 @@ with script_log(snakemake.log[0]) as log:
     plotting.perceptron_errors(result["errors_per_epoch"], snakemake.output.errors,
                                title=f"Perceptron on Iris, eta = {s['learning_rate']}")  # fmt: skip
     plotting.decision_regions(model, x, y, snakemake.output.regions, IRIS_CLASSES, IRIS_FEATURES)
-    with start_run(
-        snakemake.config, "iris", snakemake.rule, "perceptron-iris", snakemake.scriptdir
-    ) as run:
+    spec = RunSpec.for_job(snakemake.input[0], "iris", snakemake.rule,
+                           "workflow/scripts/perceptron_iris.py", dict(snakemake.params.items()))  # fmt: skip
+    with start_run(spec, "perceptron-iris", tags={"model": "perceptron"}) as run:
         mlflow.log_params(
             {"learning_rate": s["learning_rate"], "init": s["init"], "epochs": s["epochs"]}
         )

@@ -3,9 +3,10 @@
 import pandas as pd
 
 from mlhep import plotting
-from mlhep.data.dimuon.features import ALL_FEATURES, FEATURE_LABELS
+from mlhep.data import get_kind
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):
+    kind = get_kind(snakemake.params.kind)
     frame = pd.read_parquet(snakemake.input[0])
-    plotting.feature_distributions(frame, ALL_FEATURES, FEATURE_LABELS, snakemake.output[0])
+    plotting.feature_distributions(frame, kind.columns, kind.labels, snakemake.output[0])

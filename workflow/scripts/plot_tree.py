@@ -1,11 +1,13 @@
 """Rule plot_tree: draw the fitted shallow decision tree."""
 
+from pathlib import Path
+
 import joblib
 
 from mlhep import io, plotting
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):
-    pipeline = joblib.load(snakemake.input.model)
-    columns = io.read_json(snakemake.input.record)["columns"]
-    plotting.decision_tree(pipeline.named_steps["model"], columns, snakemake.output[0])
+    record = io.read_json(snakemake.input.record)
+    pipeline = joblib.load(Path(snakemake.input.model) / record["model_file"])
+    plotting.decision_tree(pipeline.named_steps["model"], record["columns"], snakemake.output[0])

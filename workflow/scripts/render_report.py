@@ -1,26 +1,22 @@
-"""Rule render_report: run the report notebook over the results and write it as HTML."""
-
+"""Rule render_report: run the report notebook over the results named by the manifest and
+write it as one self-contained HTML page."""
 
 from mlhep import report, tracking
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:
-    inputs = {
-        name: [files] if isinstance(files, str) else list(files)
-        for name, files in snakemake.input.items()
-    }
+    p = snakemake.params
     parameters = {
-        "config": dict(snakemake.config),
-        "inputs": inputs,
-        "git_commit": tracking.git_commit(snakemake.params.source_dir),
+        "config": dict(p.config),
+        "manifest": dict(p.manifest),
+        "git_commit": tracking.git_commit(p.source_dir),
     }
-    log.info(
-        "rendering %s from %d result files", snakemake.output.html, sum(map(len, inputs.values()))
-    )
+    log.info("rendering %s from %d result files", snakemake.output.html,
+             len(snakemake.input.results))  # fmt: skip
     report.render(
         snakemake.output.html,
         parameters,
         executed_path=snakemake.output.notebook,
-        notebook=snakemake.params.notebook,
-        timeout=snakemake.params.timeout,
+        notebook=snakemake.input.notebook,
+        timeout=p.timeout,
     )

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from mlhep import io
-from mlhep.runlog import script_log
 from mlhep.features.splits import make_splits
+from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:
     table = pd.read_parquet(snakemake.input[0])

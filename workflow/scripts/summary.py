@@ -1,6 +1,5 @@
 """Rule summary: one table of every classifier and the Bayes limits, as CSV and Markdown."""
 
-
 from mlhep import io
 from mlhep.evaluation.classification import bayes_rows, summary_markdown, summary_table
 from mlhep.runlog import script_log

@@ -1,1 +1,97 @@
-"""TODO"""
+"""Datasets as plug-ins: each dataset kind is one module that declares how its events are
+produced (generated, or read from files), the columns of its feature table, its feature
+engineering, its named feature sets and, where one exists, its exact limit.
+
+The config selects datasets by name and kind (``datasets.<name>.kind``); everything else in
+the workflow (rules, scripts, the report) reaches the physics only through
+:func:`get_kind`. The registry maps each kind to the module that defines it, imported only
+when asked for (pyhf's ``modifiers`` registry is the model), so that parsing the workflow
+stays fast. Adding a kind is one module and one line in :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Bookkeeping columns every feature table carries besides the features.
+META_COLUMNS = ("event_id", "label", "weight")
+
+
+@dataclass(frozen=True)
+class ExactLimit:
+    """The Bayes-optimal discriminant of a dataset whose densities are known.
+
+    ``check(columns)`` raises ``ValueError`` (saying why) for a feature set whose limit is
+    not exactly computable; ``scores(frame, columns)`` is the exact log-likelihood ratio of
+    each event given what the columns carry.
+    """
+
+    check: Callable[[Sequence[str]], object]
+    scores: Callable[[pd.DataFrame, Sequence[str]], np.ndarray]
+
+    def available(self, columns: Sequence[str]) -> bool:
+        """Whether the feature set ``columns`` has an exact limit."""
+        try:
+            self.check(columns)
+        except ValueError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """What a dataset plug-in declares.
+
+    - ``settings_schema``: JSON schema (a mapping of properties) of its own config keys;
+    - ``produce(events_path, settings, seed)`` writes the events (ROOT TTree ``events``)
+      atomically and returns a JSON-able record (counts, weights, efficiencies);
+    - ``build_features(events_path)`` turns the events into the feature table (the
+      :data:`META_COLUMNS` and ``columns``);
+    - ``feature_sets``: the named feature sets it offers by default;
+    - ``labels``: an axis label (with unit) per column, for plots;
+    - ``limit``: its exact Bayes-optimal discriminant, or ``None``;
+    - ``default_models``: the models trained on which of its feature sets when the config
+      does not say (``None``: every model on every feature set).
+    """
+
+    name: str
+    description: str
+    settings_schema: Mapping[str, Any]
+    columns: tuple[str, ...]
+    produce: Callable[[str | os.PathLike[str], Mapping[str, Any], int], dict[str, Any]]
+    build_features: Callable[[str | os.PathLike[str]], pd.DataFrame]
+    feature_sets: Mapping[str, Sequence[str]]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    limit: ExactLimit | None = None
+    default_models: Mapping[str, Sequence[str]] | None = None
+
+    def label(self, column: str) -> str:
+        """Axis label of a column (the column's name where the plug-in gives none)."""
+        return self.labels.get(column, column)
+
+    def limit_available(self, columns: Sequence[str]) -> bool:
+        """Whether a feature set of this dataset has an exact limit."""
+        return self.limit is not None and self.limit.available(columns)
+
+
+#: Each dataset kind and the module that defines it (its attribute ``KIND``).
+KINDS: dict[str, str] = {
+    "dimuon": "mlhep.data.dimuon",
+}
+
+
+def get_kind(name: str) -> DatasetKind:
+    """The plug-in of dataset kind ``name``; ``KeyError`` naming the known kinds."""
+    if name not in KINDS:
+        raise KeyError(f"unknown dataset kind {name!r}; known: {sorted(KINDS)}")
+    kind = importlib.import_module(KINDS[name]).KIND
+    if not isinstance(kind, DatasetKind) or kind.name != name:
+        raise TypeError(f"{KINDS[name]}.KIND is not the DatasetKind {name!r}")
+    return kind

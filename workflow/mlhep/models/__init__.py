@@ -1,1 +1,49 @@
-"""TODO"""
+"""Models as plug-ins: a registry maps each model name (its config section ``models.<name>``)
+to the module whose ``TRAINERS`` holds its :class:`~mlhep.models.base.Trainer`, and says
+what kind of model it is and whether it can use a GPU.
+
+The registry is light (no torch or XGBoost import) so that the workflow reads it while it
+parses; :func:`get_trainer` imports a family only when a job trains it. Adding a model is
+its trainer in a family module, one line here, and its config keys. Kinds: ``classifier``
+now; ``regressor`` and ``generator`` models go through the same path.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlhep.models.base import Trainer
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """Where a model's trainer lives and what the workflow must know before importing it."""
+
+    module: str  # the family module holding ``TRAINERS[name]``
+    kind: str = "classifier"  # classifier, regressor or generator
+    gpu: bool = False  # trains on CUDA where the device setting allows (GPU request on clusters)
+    curves: str | None = None  # the training step of its curves (epoch, boosting round)
+
+
+#: Every trainable model by config name; the exact limit is not a model but a dataset's.
+MODELS: dict[str, ModelEntry] = {
+    "perceptron": ModelEntry("mlhep.models.sklearn"),
+    "logistic": ModelEntry("mlhep.models.sklearn"),
+    "fisher": ModelEntry("mlhep.models.sklearn"),
+    "linear_mse": ModelEntry("mlhep.models.sklearn", curves="epoch"),
+    "linear_bce": ModelEntry("mlhep.models.sklearn", curves="epoch"),
+    "decision_tree": ModelEntry("mlhep.models.sklearn"),
+    "hist_gbdt": ModelEntry("mlhep.models.sklearn", curves="boosting iteration"),
+    "bdt": ModelEntry("mlhep.models.bdt", gpu=True, curves="boosting round"),
+    "ann": ModelEntry("mlhep.models.ann", gpu=True, curves="epoch"),
+}
+
+
+def get_trainer(name: str) -> Trainer:
+    """The trainer of model ``name``; ``KeyError`` naming the known models."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return importlib.import_module(MODELS[name].module).TRAINERS[name]

@@ -11,9 +11,10 @@ threads, and results are bit-identical for a fixed seed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,20 +23,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from mlhep.models.base import FitContext, Fitted, Trainer
+from mlhep.models.bdt import margin_frame
+
 log = logging.getLogger(__name__)
 
 #: Training events on which the per-epoch training AUC is measured.
 TRAIN_AUC_EVENTS = 50_000
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
-
-
-def resolve_device(setting: str) -> torch.device:
-    """``auto``: CUDA where present, else CPU; ``cuda`` fails clearly without a GPU."""
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config key 'device' is 'cuda' but torch sees no CUDA device")
-    return torch.device(setting)
 
 
 class MLP(nn.Module):
@@ -119,8 +114,7 @@ def train(
     x_val = _tensor(validation_frame, columns, device)
     y_val = validation_frame["label"].to_numpy()
     y_val_t = torch.as_tensor(y_val.astype(np.float32), device=device)
-    model = MLP(len(columns), settings["layers"], settings["width"], settings["activation"],
-                settings["dropout"]).to(device)  # fmt: skip
+    model = build(len(columns), settings).to(device)
     model.mean.copy_(x.mean(0))
     model.scale.copy_(x.std(0).clamp_min(1e-12))
     optimizer = torch.optim.AdamW(
@@ -186,9 +180,8 @@ def train(
 class TorchClassifier(ClassifierMixin, BaseEstimator):
     """A trained network behind scikit-learn's interface (for permutation importance)."""
 
-    def __init__(self, model: nn.Module, columns: Sequence[str]) -> None:
+    def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.columns = columns
 
     def fit(self, x: Any, y: Any) -> TorchClassifier:
         """Already trained: only records the classes."""
@@ -213,3 +206,76 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, x: pd.DataFrame | np.ndarray) -> np.ndarray:
         """1 where the logit is positive."""
         return (self.decision_function(x) > 0).astype(np.int64)
+
+
+def build(n_inputs: int, settings: Mapping[str, Any]) -> MLP:
+    """The :class:`MLP` of the config section ``models.ann`` for ``n_inputs`` features."""
+    return MLP(n_inputs, settings["layers"], settings["width"], settings["activation"],
+               settings["dropout"])  # fmt: skip
+
+
+class AnnTrainer(Trainer):
+    """The MLP of :func:`train`; its score is the logit, its weights saved with torch and
+    logged in the pytorch flavour (standardisation included, raw features in)."""
+
+    artifact: ClassVar[str] = "model.pt"
+
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """:func:`train` on the job's device and threads."""
+        net, info = train(splits["train"], splits["validation"], columns, settings,
+                          torch.device(context.device), context.threads, context.seed)  # fmt: skip
+        log.info("ANN: best epoch %d of %d, %.0f events/s", info["best_epoch"],
+                 info["epochs_run"], info["events_per_second"])  # fmt: skip
+        curves = {
+            "train_loss": info["history"]["train"],
+            "validation_loss": info["history"]["validation"],
+            "train_auc": info["auc_history"]["train"],
+            "validation_auc": info["auc_history"]["validation"],
+        }
+        keep = ("best_epoch", "epochs_run", "train_seconds", "events_per_second")
+        return Fitted(net, curves, best_step=info["best_epoch"], info={k: info[k] for k in keep})
+
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """The logit as ``score`` and its sigmoid as ``proba``."""
+        return margin_frame(
+            frame.index, TorchClassifier(fitted.model).decision_function(frame[list(columns)])
+        )
+
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """The state dict (on the CPU)."""
+        torch.save(fitted.model.cpu().state_dict(), path)
+
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """The pytorch flavour, with the library's code and the pinned torch."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        from mlhep.tracking.models import LIBRARY_DIR
+
+        net = fitted.model.cpu()
+        x = example.to_numpy(np.float32, copy=True)
+        with torch.no_grad():
+            output = net(torch.as_tensor(x)).numpy()
+        info = mlflow.pytorch.log_model(
+            net, name="model", input_example=x, signature=infer_signature(x, output),
+            code_paths=[str(LIBRARY_DIR)], pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )  # fmt: skip
+        return info.model_uri
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], n_inputs: int, settings: Mapping[str, Any]) -> MLP:
+        """A saved network, rebuilt from its settings (for the studies)."""
+        net = build(n_inputs, settings)
+        net.load_state_dict(torch.load(path, weights_only=True))
+        net.eval()
+        return net
+
+
+#: The trainers of this family by model name.
+TRAINERS: dict[str, Trainer] = {"ann": AnnTrainer()}

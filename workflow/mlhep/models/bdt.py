@@ -9,12 +9,15 @@ explanations to global understanding with explainable AI for trees, Nat. Mach. I
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+
+from mlhep.models.base import FitContext, Fitted, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +115,58 @@ def shap_values(
     per event, the base value plus the row's sum is the event's margin."""
     contributions = booster.predict(dmatrix(frame, columns), pred_contribs=True)
     return contributions[:, :-1], float(contributions[0, -1])
+
+
+class BdtTrainer(Trainer):
+    """XGBoost with early stopping on the validation log-loss; its score is the margin
+    (log-odds), its model saved as UBJSON and logged in the xgboost flavour."""
+
+    artifact: ClassVar[str] = "model.ubj"
+
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """:func:`train` on the job's device and threads."""
+        booster, info = train(splits["train"], splits["validation"], columns, settings,
+                              context.device, context.threads, context.seed)  # fmt: skip
+        curves = {
+            "train_loss": info["history"]["train"],
+            "validation_loss": info["history"]["validation"],
+            "train_auc": info["auc_history"]["train"],
+            "validation_auc": info["auc_history"]["validation"],
+        }
+        extra = {k: info[k] for k in ("best_iteration", "n_trees_boosted")}
+        return Fitted(booster, curves, best_step=info["best_iteration"] + 1, info=extra)
+
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """The margin as ``score`` and its sigmoid as ``proba``."""
+        return margin_frame(frame.index, scores(fitted.model, frame, columns))
+
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """XGBoost's own format (UBJSON by the file's suffix)."""
+        fitted.model.save_model(path)
+
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """The xgboost flavour with a signature inferred from the example's margins."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        output = fitted.model.predict(xgb.DMatrix(example, feature_names=list(example.columns)))
+        info = mlflow.xgboost.log_model(
+            fitted.model, name="model", input_example=example,
+            signature=infer_signature(example, output),
+        )  # fmt: skip
+        return info.model_uri
+
+
+def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
+    """Classifier outputs from a log-odds score: ``score`` and ``proba`` = sigmoid(score)."""
+    return pd.DataFrame({"score": score, "proba": 1.0 / (1.0 + np.exp(-score))}, index=index)
+
+
+#: The trainers of this family by model name.
+TRAINERS: dict[str, Trainer] = {"bdt": BdtTrainer()}

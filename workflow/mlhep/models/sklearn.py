@@ -1,142 +1,209 @@
-"""The classifier registry: which models exist, what family trains them and what loss
-judges them; and the scikit-learn family (the linear models and the single decision
-tree): build, fit on a feature set's training split, score every split. Inputs are
-standardised with statistics of the training split only (a scaler inside the pipeline;
-the tree, whose cuts should stay readable in physical units, takes raw inputs)."""
+"""The scikit-learn family: the linear models (the lecture's perceptron, logistic
+regression, Fisher's discriminant, one linear model trained by gradient descent on the MSE
+or the BCE), the single shallow decision tree, and histogram gradient boosting
+(``HistGradientBoostingClassifier``, the baseline a user would pick instead of XGBoost).
+
+Inputs are standardised with statistics of the training split only (a scaler inside the
+pipeline); tree models, whose cuts should stay readable in physical units, take raw inputs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from mlhep.models.base import FitContext, Fitted, Trainer, features_of, hyperparameters
 from mlhep.models.linear import GradientDescentLinear, Perceptron, normal_equations
-from mlhep.features.splits import SPLIT_NAMES
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a model is built and what it is judged by."""
+class SklearnTrainer(Trainer):
+    """A scikit-learn pipeline built by ``build(hyper-parameters, seed)``.
 
-    loss: str  # the model's own loss: bce, mse or zero_one (mlhep.evaluation.model_loss)
-    probabilistic: bool  # has predict_proba
-    family: str  # the rule that trains it: sklearn, xgboost or torch
+    ``probabilistic``: the model has ``predict_proba``; its score is ``decision_function``
+    where there is one (the linear score w . x or the log-odds), else the signal probability
+    (a tree leaf's purity).
+    """
+
+    artifact: ClassVar[str] = "model.joblib"
+
+    def __init__(
+        self,
+        build: Callable[[Mapping[str, Any], int], Any],
+        loss: str = "bce",
+        probabilistic: bool = True,
+        scaled: bool = True,
+    ) -> None:
+        self.build = build
+        self.loss = loss  # type: ignore[misc]
+        self.probabilistic = probabilistic
+        self.scaled = scaled
+
+    def pipeline(self, settings: Mapping[str, Any], seed: int) -> Pipeline:
+        """A fresh pipeline (scaler where wanted, then the model) from config settings."""
+        model = self.build(hyperparameters(settings), seed)
+        steps = [("scale", StandardScaler())] if self.scaled else []
+        return Pipeline([*steps, ("model", model)])
+
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """Fit the pipeline on the training split."""
+        pipeline = self.pipeline(settings, context.seed)
+        pipeline.fit(features_of(splits["train"], columns), splits["train"]["label"].to_numpy())
+        return Fitted(pipeline)
+
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """``score`` and, for probabilistic models, ``proba`` of every row."""
+        pipeline, x = fitted.model, features_of(frame, columns)
+        out = pd.DataFrame(index=frame.index)
+        proba = pipeline.predict_proba(x)[:, 1] if self.probabilistic else None
+        out["score"] = pipeline.decision_function(x) if _has_decision(pipeline) else proba
+        if proba is not None:
+            out["proba"] = proba
+        return out
+
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """Pickle the pipeline with joblib."""
+        joblib.dump(fitted.model, path)
+
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """The sklearn flavour; its pyfunc predicts the signal probability (or the class)."""
+        from mlhep.tracking.models import log_sklearn
+
+        return log_sklearn(fitted.model, example, probabilistic=self.probabilistic)
 
 
-#: Every trained classifier by config name (``models.<name>``); the Bayes limit is apart.
-CLASSIFIERS: dict[str, ModelSpec] = {
-    "perceptron": ModelSpec("zero_one", False, "sklearn"),
-    "logistic": ModelSpec("bce", True, "sklearn"),
-    "fisher": ModelSpec("bce", True, "sklearn"),
-    "linear_mse": ModelSpec("mse", False, "sklearn"),
-    "linear_bce": ModelSpec("bce", True, "sklearn"),
-    "decision_tree": ModelSpec("bce", True, "sklearn"),
-    "bdt": ModelSpec("bce", True, "xgboost"),
-    "ann": ModelSpec("bce", True, "torch"),
-}
-SKLEARN_MODELS = tuple(name for name, spec in CLASSIFIERS.items() if spec.family == "sklearn")
-#: Keys of a model's config section that are not hyper-parameters.
-NON_HYPERPARAMETERS = ("activate", "feature_sets", "threads")
+def _has_decision(pipeline: Pipeline) -> bool:
+    """Whether the pipeline's model has a decision function (trees have none)."""
+    return hasattr(pipeline, "decision_function")
 
 
-def features_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The model inputs: a feature set's columns as float64 (named, as models see them)."""
-    return frame[list(columns)].astype(np.float64)
+class PerceptronTrainer(SklearnTrainer):
+    """The perceptron; records its updates and training errors per epoch."""
+
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """Fit, then read the per-epoch counts off the model."""
+        fitted = super().fit(splits, columns, settings, context)
+        model = fitted.model.named_steps["model"]
+        fitted.curves = {"train_updates": model.errors_, "train_errors": model.training_errors_}
+        fitted.info = {
+            "errors_per_epoch": model.errors_,
+            "training_errors_per_epoch": model.training_errors_,
+        }
+        return fitted
 
 
-def hyperparameters(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A model's config section less the bookkeeping keys."""
-    return {k: v for k, v in settings.items() if k not in NON_HYPERPARAMETERS}
+class GradientDescentTrainer(SklearnTrainer):
+    """A linear model by gradient descent on the MSE or the BCE; the loss per epoch on the
+    training and validation splits; the MSE solution checked against the normal equations."""
 
-
-def build(name: str, settings: Mapping[str, Any], seed: int) -> Pipeline:
-    """A fresh pipeline (scaler, classifier) for model ``name`` with its config settings."""
-    hp = hyperparameters(settings)
-    if name == "perceptron":
-        clf: Any = Perceptron(hp["learning_rate"], hp["epochs"], hp["init"], seed, hp["pocket"])
-    elif name == "logistic":
-        clf = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"], tol=1e-8)
-    elif name == "fisher":
-        clf = LinearDiscriminantAnalysis(solver="svd")
-    elif name in ("linear_mse", "linear_bce"):
-        clf = GradientDescentLinear(
-            name.removeprefix("linear_"), hp["learning_rate"], hp["epochs"], seed
-        )
-    elif name == "decision_tree":
-        tree = DecisionTreeClassifier(
-            max_depth=hp["max_depth"], min_samples_leaf=hp["min_samples_leaf"], random_state=seed
-        )
-        return Pipeline([("model", tree)])
-    else:
-        raise KeyError(f"unknown scikit-learn model {name!r}; known: {SKLEARN_MODELS}")
-    return Pipeline([("scale", StandardScaler()), ("model", clf)])
-
-
-def fit(
-    pipeline: Pipeline, name: str, splits: Mapping[str, pd.DataFrame], columns: Sequence[str]
-) -> dict[str, Any]:
-    """Train on the training split; return what training learned beyond the model (the
-    loss per epoch, errors per epoch, the normal-equation cross-check)."""
-    x = features_of(splits["train"], columns)
-    y = splits["train"]["label"].to_numpy()
-    info: dict[str, Any] = {}
-    if name in ("linear_mse", "linear_bce"):
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """Scale with training statistics, then descend with the validation loss recorded."""
+        pipeline = self.pipeline(settings, context.seed)
+        x = features_of(splits["train"], columns)
+        y = splits["train"]["label"].to_numpy()
         scaler = pipeline.named_steps["scale"].fit(x)
         x_val = scaler.transform(features_of(splits["validation"], columns))
-        pipeline.named_steps["model"].fit(
-            scaler.transform(x), y, x_val, splits["validation"]["label"].to_numpy()
-        )
         model = pipeline.named_steps["model"]
-        info["history"] = model.history_
-        if name == "linear_mse":
+        model.fit(scaler.transform(x), y, x_val, splits["validation"]["label"].to_numpy())
+        info: dict[str, Any] = {}
+        if self.loss == "mse":
             exact = normal_equations(scaler.transform(x), y.astype(float))
             info["normal_equation_weights"] = exact.tolist()
             info["gd_vs_normal_equation_rel_diff"] = float(
                 np.linalg.norm(model.weights_ - exact) / np.linalg.norm(exact)
             )
-    else:
-        pipeline.fit(x, y)
-    if name == "perceptron":
-        info["errors_per_epoch"] = pipeline.named_steps["model"].errors_
-        info["training_errors_per_epoch"] = pipeline.named_steps["model"].training_errors_
-    return info
+        curves = {f"{split}_loss": values for split, values in model.history_.items()}
+        return Fitted(pipeline, curves=curves, info=info)
 
 
-def predict(
-    pipeline: Pipeline, name: str, splits: Mapping[str, pd.DataFrame], columns: Sequence[str]
-) -> pd.DataFrame:
-    """Scores of every split: ``score`` (the linear score w . x, the log-odds, or a tree
-    leaf's signal fraction), and ``proba`` (signal probability) for probabilistic models."""
-    parts = []
-    for split in SPLIT_NAMES:
-        frame = splits[split]
-        x = features_of(frame, columns)
-        part = frame[["event_id", "label", "weight"]].copy()
-        part.insert(0, "split", split)
-        proba = pipeline.predict_proba(x)[:, 1] if CLASSIFIERS[name].probabilistic else None
-        if hasattr(pipeline, "decision_function"):
-            part["score"] = pipeline.decision_function(x)
-        else:  # a tree: its leaf purity is the score
-            part["score"] = proba
-        if proba is not None:
-            part["proba"] = proba
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+class HistGradientBoostingTrainer(SklearnTrainer):
+    """Histogram gradient boosting with early stopping on the validation split; the log-loss
+    per iteration on the training and validation splits."""
+
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """Boost until the validation loss stops improving for ``n_iter_no_change`` rounds."""
+        pipeline = self.pipeline(settings, context.seed)
+        model = pipeline.named_steps["model"]
+        model.fit(
+            features_of(splits["train"], columns), splits["train"]["label"].to_numpy(),
+            X_val=features_of(splits["validation"], columns),
+            y_val=splits["validation"]["label"].to_numpy(),
+        )  # fmt: skip
+        # scikit-learn records the negative loss per iteration, the first before any tree
+        curves = {
+            "train_loss": [-v for v in model.train_score_[1:]],
+            "validation_loss": [-v for v in model.validation_score_[1:]],
+        }
+        best = int(np.argmax(model.validation_score_[1:])) + 1
+        return Fitted(pipeline, curves=curves, best_step=best, info={"n_iter": model.n_iter_})
 
 
-def prediction_frame(frame: pd.DataFrame, split: str, score: np.ndarray) -> pd.DataFrame:
-    """Predictions of one split in the common layout: split, event_id, label, weight, score
-    and ``proba`` = sigmoid(score) (for models whose score is a log-odds)."""
-    part = frame[["event_id", "label", "weight"]].copy()
-    part.insert(0, "split", split)
-    part["score"] = score
-    part["proba"] = 1.0 / (1.0 + np.exp(-score))
-    return part
+def _hist_gbdt(hp: Mapping[str, Any], seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        learning_rate=hp["learning_rate"], max_iter=hp["max_iter"],
+        max_leaf_nodes=hp["max_leaf_nodes"], max_depth=hp["max_depth"],
+        min_samples_leaf=hp["min_samples_leaf"], l2_regularization=hp["l2_regularization"],
+        max_bins=hp["max_bins"], early_stopping=True, scoring="loss",
+        n_iter_no_change=hp["n_iter_no_change"], random_state=seed,
+    )  # fmt: skip
+
+
+#: The trainers of this family by model name (see :data:`mlhep.models.MODELS`).
+TRAINERS: dict[str, Trainer] = {
+    "perceptron": PerceptronTrainer(
+        lambda hp, seed: Perceptron(hp["learning_rate"], hp["epochs"], hp["init"], seed, hp["pocket"]),
+        loss="zero_one", probabilistic=False,
+    ),
+    "logistic": SklearnTrainer(
+        lambda hp, seed: LogisticRegression(C=hp["C"], max_iter=hp["max_iter"], tol=1e-8)
+    ),
+    "fisher": SklearnTrainer(lambda hp, seed: LinearDiscriminantAnalysis(solver="svd")),
+    "linear_mse": GradientDescentTrainer(
+        lambda hp, seed: GradientDescentLinear("mse", hp["learning_rate"], hp["epochs"], seed),
+        loss="mse", probabilistic=False,
+    ),
+    "linear_bce": GradientDescentTrainer(
+        lambda hp, seed: GradientDescentLinear("bce", hp["learning_rate"], hp["epochs"], seed)
+    ),
+    "decision_tree": SklearnTrainer(
+        lambda hp, seed: DecisionTreeClassifier(
+            max_depth=hp["max_depth"], min_samples_leaf=hp["min_samples_leaf"], random_state=seed
+        ),
+        scaled=False,
+    ),
+    "hist_gbdt": HistGradientBoostingTrainer(_hist_gbdt, scaled=False),
+}  # fmt: skip

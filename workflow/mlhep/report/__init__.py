@@ -27,7 +27,6 @@ from typing import Any
 import pandas as pd
 
 from mlhep.io import atomic_path, read_json
-from mlhep.models.sklearn import CLASSIFIERS
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOK_DIR / "report.ipynb"
@@ -50,28 +49,6 @@ PACKAGES = (
 )  # fmt: skip
 #: Marker of the line a switched-off stage gets (the test looks for it).
 OFF_CLASS = "mlhep-off"
-
-
-def stage_status(config: Mapping[str, Any]) -> dict[str, str | None]:
-    """For each section: ``None`` when it has something to show, else why it is empty
-    (naming the config key that switches it on)."""
-    models, lecture = config["models"], config["lecture"]
-    datasets = [name for name, ds in config["datasets"].items() if ds["activate"]]
-    on = {m: models[m]["activate"] for m in CLASSIFIERS}
-    status: dict[str, str | None] = {key: None for key in SECTIONS}
-    if not datasets:
-        status["data"] = "no data set is switched on (`datasets.<name>.activate`)"
-    if not lecture["perceptron_iris"]["activate"]:
-        status["perceptron"] = "switched off in the config (`lecture.perceptron_iris.activate`)"
-    if not lecture["loss_functions"]["activate"]:
-        status["linear"] = "switched off in the config (`lecture.loss_functions.activate`)"
-    if not datasets or not any(on.values()):
-        status["classifiers"] = "no classifier is switched on (`models.<name>.activate`)"
-    if not datasets or not (on["bdt"] or on["ann"]):
-        status["details"] = (
-            "switched off in the config (`models.bdt.activate`, `models.ann.activate`)"
-        )
-    return status
 
 
 def switched_off(reason: str) -> str:
@@ -109,13 +86,15 @@ def image_grid(cells: Mapping[str, Mapping[str, str | None]], columns: Sequence[
     )
 
 
-def by_model_and_features(paths: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Figures at ``.../{model}/{features}/<file>`` as {model: {features: path}}, models in
-    the order given."""
+def figure_grid(
+    trained: Iterable[Mapping[str, str]], key: str, columns: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """{model: {feature set: figure}} of one figure kind (``roc``, ``scores``) of the
+    manifest's trained models, models in manifest order; only the given feature sets."""
     grid: dict[str, dict[str, str]] = {}
-    for path in paths:
-        model, features = Path(path).parts[-3:-1]
-        grid.setdefault(model, {})[features] = str(path)
+    for entry in trained:
+        if entry["features"] in columns:
+            grid.setdefault(entry["model"], {})[entry["features"]] = entry[key]
     return grid
 
 
@@ -163,9 +142,10 @@ def data_table(generation: Mapping[str, Any], splits: Mapping[str, Any]) -> pd.D
     return pd.DataFrame(sorted(rows, key=lambda r: order.get(r["split"], 3)))
 
 
-def classifier_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as the report shows it: one row per (data set, features, model), best
-    first within a feature set, with the Bayes limit and the gap to it."""
+def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd.DataFrame:
+    """The summary as the report shows it: one row per (data set, features, model), feature
+    sets in ``set_order`` (the config's), best first within one, with the Bayes limit and
+    the gap to it."""
     columns = {
         "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
         "auc_low": "95% CI low", "auc_high": "95% CI high", "gap_to_bayes": "gap to Bayes",
@@ -174,21 +154,21 @@ def classifier_table(summary: pd.DataFrame) -> pd.DataFrame:
     }  # fmt: skip
     table = summary[[c for c in columns if c in summary]].copy()
     table["model"] = table["model"].replace({"bayes_optimal": "Bayes limit (exact)"})
-    order = {"low": 0, "high": 1, "all": 2}
-    table["_set"] = table["features"].map(lambda f: order.get(f, 3))
+    order = {name: k for k, name in enumerate(set_order)}
+    table["_set"] = table["features"].map(lambda f: order.get(f, len(order)))
     table = table.sort_values(["dataset", "_set", "auc"], ascending=[True, True, False])
     return table.drop(columns="_set").rename(columns=columns)
 
 
-def run_table(records: Iterable[str | os.PathLike[str]]) -> pd.DataFrame:
+def run_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
     """MLflow run id of every trained model (from its training record)."""
     rows = []
-    for path in records:
-        record = read_json(path)
-        parts = Path(path).parts
-        rows.append({"data set": parts[-4], "model": record.get("model", parts[-3]),
-                     "features": record.get("features", parts[-2]),
-                     "MLflow run id": record.get("mlflow_run_id", "")})  # fmt: skip
+    for dataset, entry in manifest["datasets"].items():
+        for trained in entry["trained"]:
+            record = read_json(trained["record"])
+            rows.append({"data set": dataset, "model": trained["model"],
+                         "features": trained["features"],
+                         "MLflow run id": record.get("mlflow_run_id", "")})  # fmt: skip
     return pd.DataFrame(rows, columns=["data set", "model", "features", "MLflow run id"])
 
 

@@ -1,37 +1,55 @@
-"""MLflow tracking: one store, one experiment per dataset, runs tagged for provenance.
+"""MLflow tracking: one store, one experiment per dataset, runs tagged for provenance and
+for browsing.
 
 Four MLflow processes opening a fresh SQLite store at once corrupt it for good (they all
 run the schema migration), and concurrent experiment creation collides. So the store and
 the experiments are created once by :func:`init_store` (the workflow's first rule), and the
-training jobs only open runs in experiments that already exist (:func:`start_run`).
+jobs only open runs in experiments that already exist (:func:`start_run`), described by a
+:class:`RunSpec` built from the job's inputs and params (never from the global config).
+
+What a user browsing the UI sees: experiments open on their training runs (tag
+``mlflow.experimentKind``), a run's source names its rule and script, its datasets are
+logged as MLflow dataset inputs with their digests, every run of one workflow invocation
+carries the same ``workflow_invocation`` tag, and a run whose job was terminated is ended
+as KILLED instead of staying RUNNING (:func:`close_unfinished_runs` after a failed
+invocation).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-# no network at run time: keep MLflow from phoning home
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-
-import mlflow
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
-
-from mlhep.config import config_digest
-
 STORE_DIR = Path("results") / "mlflow"
+#: Environment variable naming the workflow invocation a job belongs to (set by the Snakefile).
+INVOCATION_ENV = "MLHEP_INVOCATION"
+#: The experiment tag that makes the UI open an experiment on its runs, not on GenAI traces.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def tracking_uri(config: Mapping[str, Any], workdir: str | os.PathLike[str] = ".") -> str:
-    """The configured tracking URI, or the embedded SQLite store under ``results/mlflow``."""
-    uri = config["tracking"]["uri"]
+def mlflow_module() -> ModuleType:
+    """MLflow, imported with its telemetry off (no network at run time)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow
+
+    return mlflow
+
+
+def tracking_uri(tracking: Mapping[str, Any], workdir: str | os.PathLike[str] = ".") -> str:
+    """The configured tracking URI (config section ``tracking``), or the embedded SQLite
+    store under ``results/mlflow``."""
+    uri = tracking["uri"]
     if uri:
         return str(uri)
     db = (Path(workdir) / STORE_DIR / "mlflow.db").resolve()
@@ -43,9 +61,9 @@ def artifact_location(workdir: str | os.PathLike[str], experiment: str) -> str:
     return (Path(workdir) / STORE_DIR / "artifacts" / experiment).resolve().as_uri()
 
 
-def experiment_name(config: Mapping[str, Any], dataset: str) -> str:
+def experiment_name(tracking: Mapping[str, Any], dataset: str) -> str:
     """The experiment of a dataset: the configured prefix plus the dataset name."""
-    return f"{config['tracking']['experiment_prefix']}{dataset}"
+    return f"{tracking['experiment_prefix']}{dataset}"
 
 
 def init_store(
@@ -55,19 +73,23 @@ def init_store(
 
     Run by one process before any parallel job. Existing experiments are reused, so it is
     safe to rerun. Local stores put artifacts under ``results/mlflow/artifacts``; a server
-    (``http://``) chooses its own artifact location.
+    (``http://``) chooses its own artifact location. Every experiment is tagged as model
+    development, so that the UI opens it on its runs.
     """
+    mlflow = mlflow_module()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
     ids: dict[str, str] = {}
     for name in experiments:
         found = client.get_experiment_by_name(name)
         if found is not None:
             ids[name] = found.experiment_id
-            continue
-        location = None if uri.startswith("http") else artifact_location(workdir, name)
-        ids[name] = client.create_experiment(name, artifact_location=location)
+        else:
+            location = None if uri.startswith("http") else artifact_location(workdir, name)
+            ids[name] = client.create_experiment(name, artifact_location=location)
+        for key, value in EXPERIMENT_KIND.items():
+            client.set_experiment_tag(ids[name], key, value)
     return ids
 
 
@@ -88,54 +110,148 @@ def git_commit(path: str | os.PathLike[str] = ".") -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def provenance_tags(
-    config: Mapping[str, Any], rule: str, dataset: str, source_dir: str | os.PathLike[str]
-) -> dict[str, str]:
-    """Tags every run carries: git commit, config digest, Snakemake rule, dataset."""
-    commit = git_commit(source_dir)
-    return {
-        "git_commit": commit,
-        "mlflow.source.git.commit": commit.removesuffix("-dirty"),
-        "config_digest": config_digest(config),
-        "snakemake_rule": rule,
-        "dataset": dataset,
-    }
+def params_digest(params: Any) -> str:
+    """SHA-256 of the canonical JSON of what a job depends on (its params)."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def invocation() -> str:
+    """The id of the workflow invocation this process belongs to (``unknown`` outside one)."""
+    return os.environ.get(INVOCATION_ENV, "unknown")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Where and as what a job logs: the store, its dataset's experiment, and provenance."""
+
+    uri: str
+    experiment: str
+    dataset: str
+    rule: str
+    script: str
+    source_dir: str
+    params_digest: str
+
+    @classmethod
+    def for_job(
+        cls,
+        experiments_file: str | os.PathLike[str],
+        dataset: str,
+        rule: str,
+        script: str,
+        params: Any,
+        source_dir: str | os.PathLike[str] = ".",
+    ) -> RunSpec:
+        """The spec of a job from the store record written by :func:`init_store`'s rule."""
+        record = json.loads(Path(experiments_file).read_text())
+        if dataset not in record["experiments"]:
+            raise LookupError(
+                f"{experiments_file} has no experiment for dataset {dataset!r}: "
+                f"{sorted(record['experiments'])}"
+            )
+        return cls(
+            uri=record["tracking_uri"],
+            experiment=record["experiments"][dataset]["name"],
+            dataset=dataset,
+            rule=rule,
+            script=script,
+            source_dir=str(source_dir),
+            params_digest=params_digest(params),
+        )
+
+    def tags(self) -> dict[str, str]:
+        """Provenance and browsing tags of every run of this spec."""
+        commit = git_commit(self.source_dir)
+        return {
+            "git_commit": commit,
+            "mlflow.source.git.commit": commit.removesuffix("-dirty"),
+            "mlflow.source.name": f"{self.script} (Snakemake rule {self.rule})",
+            "mlflow.source.type": "JOB",
+            "params_digest": self.params_digest,
+            "snakemake_rule": self.rule,
+            "dataset": self.dataset,
+            "workflow_invocation": invocation(),
+        }
+
+
+class _Terminated(SystemExit):
+    """Raised in a job that received SIGTERM, so that its run ends as KILLED."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(128 + signum)
 
 
 @contextlib.contextmanager
-def start_run(
-    config: Mapping[str, Any],
-    dataset: str,
-    rule: str,
-    run_name: str,
-    source_dir: str | os.PathLike[str],
-    workdir: str | os.PathLike[str] = ".",
-    tags: Mapping[str, str] | None = None,
-) -> Iterator[mlflow.ActiveRun]:
-    """Open a run in the dataset's experiment (which :func:`init_store` created).
+def start_run(spec: RunSpec, run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """Open a run in the spec's experiment (which :func:`init_store` created).
 
     Raises ``LookupError`` naming the experiment if it does not exist, rather than creating
-    it here, where parallel jobs would race.
+    it here, where parallel jobs would race. A SIGTERM (a cluster's time limit, a killed
+    job) ends the run as KILLED before the process exits; any other error as FAILED.
     """
-    uri = tracking_uri(config, workdir)
-    mlflow.set_tracking_uri(uri)
-    name = experiment_name(config, dataset)
-    experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name(name)
+    mlflow = mlflow_module()
+    mlflow.set_tracking_uri(spec.uri)
+    experiment = mlflow.MlflowClient(tracking_uri=spec.uri).get_experiment_by_name(spec.experiment)
     if experiment is None:
         raise LookupError(
-            f"MLflow experiment {name!r} does not exist in {uri}; the rule mlflow_init "
-            "creates it before any training job"
+            f"MLflow experiment {spec.experiment!r} does not exist in {spec.uri}; the rule "
+            "mlflow_init creates it before any job logs"
         )
-    all_tags = {**provenance_tags(config, rule, dataset, source_dir), **(tags or {})}
-    with mlflow.start_run(
-        experiment_id=experiment.experiment_id, run_name=run_name, tags=all_tags
-    ) as run:
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with mlflow.start_run(
+            experiment_id=experiment.experiment_id,
+            run_name=run_name,
+            tags={**spec.tags(), **(tags or {})},
+        ) as run:
+            try:
+                yield run
+            except _Terminated:
+                mlflow.end_run("KILLED")
+                raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def resume_run(experiments_file: str | os.PathLike[str], run_id: str) -> Iterator[Any]:
+    """Reopen a finished run (to add a study's metrics and plots to a training's run)."""
+    mlflow = mlflow_module()
+    mlflow.set_tracking_uri(json.loads(Path(experiments_file).read_text())["tracking_uri"])
+    with mlflow.start_run(run_id=run_id) as run:
         yield run
 
 
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters to the active run (values as MLflow shows them)."""
+    mlflow_module().log_params(dict(params))
+
+
+def log_splits(
+    splits: Mapping[str, Any],
+    paths: Mapping[str, str | os.PathLike[str]],
+    dataset: str,
+    columns: Iterable[str],
+) -> None:
+    """Log each split as an MLflow dataset input (name ``<dataset>-<split>``, its source
+    file, MLflow's digest of its rows, the label as target), with the split as context."""
+    mlflow = mlflow_module()
+    keep = ["event_id", "label", "weight", *columns]
+    for split, frame in splits.items():
+        data = mlflow.data.from_pandas(
+            frame[keep], source=str(Path(paths[split]).resolve()), targets="label",
+            name=f"{dataset}-{split}",
+        )  # fmt: skip
+        mlflow.log_input(data, context=split)
+
+
 def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
-    """Log per-epoch curves (name -> values, step = epoch) to the active run in batches:
+    """Log per-step curves (name -> values, step = index) to the active run in batches:
     one request per 1000 values instead of one per value."""
+    mlflow = mlflow_module()
+    from mlflow.entities import Metric
+
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_curves needs an active MLflow run")
@@ -145,6 +261,23 @@ def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
         for name, values in curves.items()
         for step, value in enumerate(values)
     ]
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     for start in range(0, len(metrics), 1000):
         client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
+
+
+def close_unfinished_runs(uri: str, invocation_id: str, status: str = "KILLED") -> list[str]:
+    """End every run of one workflow invocation that is still RUNNING (its job was killed
+    without a chance to end it); return their ids. Called when an invocation fails."""
+    mlflow = mlflow_module()
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.workflow_invocation = '{invocation_id}'",
+    )
+    for run in runs:
+        client.set_terminated(run.info.run_id, status)
+    return [run.info.run_id for run in runs]

@@ -9,7 +9,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from mlhep.data.dimuon.physics import INFORMATIVE_LATENTS, LOW_LEVEL_FEATURES, pair_kinematics
+from mlhep.data.dimuon.physics import (
+    INFORMATIVE_LATENTS,
+    LOW_LEVEL_FEATURES,
+    bayes_log_likelihood_ratio,
+    pair_kinematics,
+)
 
 #: Engineered high-level columns, each a function of the two muons.
 HIGH_LEVEL_FEATURES = (
@@ -116,3 +121,9 @@ def bayes_latents(columns: Iterable[str]) -> tuple[str, ...]:
             "which the feature set does not determine"
         )
     return tuple(name for name in INFORMATIVE_LATENTS if name in determined)
+
+
+def bayes_scores(frame: pd.DataFrame, feature_columns: Iterable[str]) -> np.ndarray:
+    """Exact log-likelihood ratio of each event, limited to what ``feature_columns`` carry."""
+    latents = bayes_latents(feature_columns)
+    return bayes_log_likelihood_ratio({c: frame[c].to_numpy() for c in frame.columns}, latents)

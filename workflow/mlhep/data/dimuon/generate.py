@@ -12,8 +12,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from mlhep import io
-from mlhep.data.dimuon.features import META_COLUMNS, engineer
 from mlhep.data.dimuon import physics as dimuon
+from mlhep.data.dimuon.features import META_COLUMNS, engineer
 
 #: Branch types of the dimuon events tree: kinematics in float64 so that the exact Bayes
 #: discriminant is evaluated on exactly the generated values.

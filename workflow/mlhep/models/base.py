@@ -1,0 +1,101 @@
+"""What every trainer provides, whatever its library: build from config settings, fit
+(with the validation split for early stopping), predict, save and log the model in its
+MLflow flavour. The rest of training (reading splits, scoring every split, the MLflow run,
+the training record, atomic outputs) is one path for all: :mod:`mlhep.models.training`.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+#: Keys of a model's config section that are not hyper-parameters.
+NON_HYPERPARAMETERS = ("activate", "threads")
+
+
+def hyperparameters(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's config section less the bookkeeping keys."""
+    return {k: v for k, v in settings.items() if k not in NON_HYPERPARAMETERS}
+
+
+def features_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The model inputs: a feature set's columns as float64 (named, as models see them)."""
+    return frame[list(columns)].astype(np.float64)
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """Where and how a job trains: the seed, the resolved device and the job's threads."""
+
+    seed: int
+    device: str = "cpu"
+    threads: int = 1
+
+
+@dataclass
+class Fitted:
+    """A fitted model and what training learned beside it.
+
+    ``curves`` are per-step series (``train_loss``, ``validation_loss``, ``train_auc``, ...);
+    ``best_step`` is the 1-based step kept by early stopping (``None`` without steps);
+    ``info`` holds family-specific facts (cross-checks, throughput) for the record.
+    """
+
+    model: Any
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    best_step: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer(ABC):
+    """One model: how it is built, fitted, scored, saved and logged."""
+
+    #: classifier, regressor or generator
+    kind: ClassVar[str] = "classifier"
+    #: the model's own loss (``mlhep.evaluation.classification.model_loss``)
+    loss: ClassVar[str] = "bce"
+    #: the file name of the saved model inside the model directory
+    artifact: ClassVar[str] = "model.joblib"
+
+    @abstractmethod
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
+        """Fit on ``splits["train"]``; ``splits["validation"]`` may steer early stopping."""
+
+    @abstractmethod
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """The model's outputs for each row of ``frame`` (for a classifier: ``score`` and,
+        for probabilistic models, ``proba``), in row order."""
+
+    @abstractmethod
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (a temporary name the caller renames into place)."""
+
+    @abstractmethod
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """Log the model to the active MLflow run in its own flavour; return its URI."""
+
+
+def resolve_device(setting: str, gpu_capable: bool) -> str:
+    """The device a model trains on: ``cpu`` for models that cannot use a GPU; for the
+    others ``auto`` means CUDA where torch sees it, and ``cuda`` fails clearly without one."""
+    if not gpu_capable or setting == "cpu":
+        return "cpu"
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise RuntimeError("config key 'device' is 'cuda' but torch sees no CUDA device")
+    return setting

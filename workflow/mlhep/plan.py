@@ -1,0 +1,241 @@
+"""What the configured analysis consists of: the datasets, the (model, feature set) pairs
+trained on each, the studies, and the path of every output. The rules' input functions
+and the report's manifest are computed here, once, from the validated config, so that the
+rules, the report and the tests agree on what a config means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from mlhep.data import DatasetKind, get_kind
+from mlhep.models import MODELS
+
+SPLITS = ("train", "validation", "test")
+MLFLOW_READY = "results/mlflow/experiments.json"
+#: The model each model-specific study needs, and the file it writes.
+STUDIES = {
+    "tree": ("decision_tree", None, "tree.png"),
+    "shap": ("bdt", "shap", "shap.json"),
+    "importance": ("ann", "permutation_importance", "importance.json"),
+}
+
+
+class Plan:
+    """The analysis a validated config describes (see :func:`mlhep.config.validate_config`)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    # --- datasets and what is trained on them ---------------------------------------------
+    @cached_property
+    def datasets(self) -> list[str]:
+        """The active datasets, in config order."""
+        return [name for name, ds in self.config["datasets"].items() if ds["activate"]]
+
+    def kind(self, dataset: str) -> DatasetKind:
+        """The plug-in of a dataset."""
+        return get_kind(self.config["datasets"][dataset]["kind"])
+
+    def feature_sets(self, dataset: str) -> dict[str, list[str]]:
+        """The named feature sets of a dataset."""
+        return dict(self.config["datasets"][dataset]["feature_sets"])
+
+    def columns(self, dataset: str, features: str) -> list[str]:
+        """The columns of one feature set."""
+        return list(self.config["datasets"][dataset]["feature_sets"][features])
+
+    def model_on(self, model: str) -> bool:
+        """Whether a model is switched on (``models.<name>.activate``)."""
+        return bool(self.config["models"][model]["activate"])
+
+    def trained(self, dataset: str) -> list[tuple[str, str]]:
+        """(model, feature set) pairs trained on a dataset, models in registry order."""
+        chosen = self.config["datasets"][dataset]["models"]
+        return [(m, f) for m in MODELS if m in chosen and self.model_on(m) for f in chosen[m]]
+
+    def trained_sets(self, dataset: str) -> list[str]:
+        """Feature sets some model trains on, in config order."""
+        used = {f for _, f in self.trained(dataset)}
+        return [f for f in self.feature_sets(dataset) if f in used]
+
+    def models_on(self, dataset: str, features: str) -> list[str]:
+        """The models trained on one feature set of a dataset."""
+        return [m for m, f in self.trained(dataset) if f == features]
+
+    def feature_sets_of(self, dataset: str, model: str) -> list[str]:
+        """The feature sets a model trains on in a dataset."""
+        return [f for m, f in self.trained(dataset) if m == model]
+
+    def has_limit(self, dataset: str, features: str) -> bool:
+        """Whether a feature set of a dataset has an exact limit."""
+        return self.kind(dataset).limit_available(self.columns(dataset, features))
+
+    def limit_sets(self, dataset: str) -> list[str]:
+        """Feature sets whose limit the stage ``bayes_optimal`` computes (empty: off)."""
+        return list(self.config["datasets"][dataset]["limit"])
+
+    def curve_models(self, dataset: str) -> list[str]:
+        """Trained models that record per-step training curves."""
+        return [m for m in MODELS if MODELS[m].curves and self.feature_sets_of(dataset, m)]
+
+    def gpu_models(self) -> list[str]:
+        """Models that can train on a GPU."""
+        return [m for m, entry in MODELS.items() if entry.gpu]
+
+    # --- paths --------------------------------------------------------------------------
+    @staticmethod
+    def model_dir(dataset: str, model: str, features: str) -> str:
+        """Where a training job writes (model directory, predictions, record)."""
+        return f"results/models/{dataset}/{model}/{features}"
+
+    def study_files(self, dataset: str) -> dict[str, dict[str, str]]:
+        """Switched-on model studies: study -> feature set -> its main output."""
+        out: dict[str, dict[str, str]] = {}
+        studies = self.config["studies"]
+        for study, (model, key, target) in STUDIES.items():
+            if key is not None and not studies[key]["activate"]:
+                continue
+            sets = self.feature_sets_of(dataset, model)
+            if sets:
+                out[study] = {f: f"results/studies/{dataset}/{model}/{f}/{target}" for f in sets}
+        ensemble = studies["ensemble"]
+        f = ensemble["feature_set"]
+        if ensemble["activate"] and self.model_on("ann") and f in self.feature_sets(dataset):
+            out["ensemble"] = {f: f"results/studies/{dataset}/ensemble/{f}/ensemble.json"}
+        return out
+
+    def gd_records(self, dataset: str) -> list[str]:
+        """Training records of the gradient-descent models (MSE and BCE)."""
+        return [
+            f"{self.model_dir(dataset, m, f)}/train.json"
+            for m in ("linear_mse", "linear_bce")
+            for f in self.feature_sets_of(dataset, m)
+        ]
+
+    def experiments(self) -> list[str]:
+        """Datasets that get an MLflow experiment: the active ones, and Iris for the lecture."""
+        iris = self.config["lecture"]["perceptron_iris"]["activate"]
+        return self.datasets + (["iris"] if iris else [])
+
+    def has_summary(self) -> bool:
+        """Whether there is anything to summarise (a trained model or a limit)."""
+        return any(self.trained(d) or self.limit_sets(d) for d in self.datasets)
+
+    # --- the report's manifest and the final outputs --------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        """Every result the report shows, by dataset and kind, with the stages that are on
+        (the report's only source: nothing parses paths back)."""
+        lecture = self.config["lecture"]
+        iris = lecture["perceptron_iris"]["activate"]
+        losses = lecture["loss_functions"]["activate"]
+        datasets = {}
+        for d in self.datasets:
+            studies = self.study_files(d)
+            datasets[d] = {
+                "kind": self.kind(d).name,
+                "description": self.kind(d).description,
+                "generation": f"results/data/{d}/generation.json",
+                "splits": f"results/splits/{d}/splits.json",
+                "distributions": f"results/features/{d}/distributions.png",
+                "feature_sets": self.feature_sets(d),
+                "trained_sets": self.trained_sets(d),
+                "limit": f"results/evaluation/{d}/bayes_optimal.json"
+                if self.limit_sets(d)
+                else None,
+                "trained": [
+                    {
+                        "model": m,
+                        "features": f,
+                        "record": f"{self.model_dir(d, m, f)}/train.json",
+                        "metrics": f"results/evaluation/{d}/{m}/{f}/metrics.json",
+                        "roc": f"results/evaluation/{d}/{m}/{f}/roc.png",
+                        "scores": f"results/evaluation/{d}/{m}/{f}/scores.png",
+                    }
+                    for m, f in self.trained(d)
+                ],
+                "roc": {f: f"results/evaluation/{d}/roc_{f}.png" for f in self.trained_sets(d)},
+                "training": {
+                    m: f"results/evaluation/{d}/training_{m}.png" for m in self.curve_models(d)
+                },
+                "gd": f"results/evaluation/{d}/gd_mse_vs_bce.png"
+                if losses and self.gd_records(d)
+                else None,
+                "studies": {
+                    study: {
+                        f: {
+                            "result": path,
+                            "figure": path.rsplit("/", 1)[0] + "/" + STUDY_FIGURES[study],
+                        }
+                        for f, path in files.items()
+                    }
+                    for study, files in studies.items()
+                },
+            }
+        return {
+            "experiments": MLFLOW_READY,
+            "datasets": datasets,
+            "summary": "results/evaluation/summary.csv" if self.has_summary() else None,
+            "iris": {
+                "result": "results/lecture/perceptron_iris/result.json",
+                "errors": "results/lecture/perceptron_iris/errors.png",
+                "regions": "results/lecture/perceptron_iris/regions.png",
+            }
+            if iris
+            else None,
+            "loss_functions": "results/lecture/loss_functions.png" if losses else None,
+            "stages": self.stages(),
+        }
+
+    def stages(self) -> dict[str, str | None]:
+        """For each report section: ``None`` when it has something to show, else why it is
+        empty (naming the config key that switches it on)."""
+        lecture = self.config["lecture"]
+        trained = any(self.trained(d) for d in self.datasets)
+        curves = any(self.curve_models(d) or self.study_files(d) for d in self.datasets)
+        return {
+            "data": None
+            if self.datasets
+            else "no data set is switched on (`datasets.<name>.activate`)",
+            "perceptron": None
+            if lecture["perceptron_iris"]["activate"]
+            else "switched off in the config (`lecture.perceptron_iris.activate`)",
+            "linear": None
+            if lecture["loss_functions"]["activate"]
+            else "switched off in the config (`lecture.loss_functions.activate`)",
+            "classifiers": None
+            if trained
+            else "no classifier is switched on (`models.<name>.activate`, `datasets.<name>.models`)",
+            "details": None
+            if curves
+            else "switched off in the config (no model with training curves or studies is trained)",
+        }
+
+    def outputs(self) -> list[str]:
+        """Every final output of the configured analysis (the inputs of rule all)."""
+        manifest = self.manifest()
+        out = [MLFLOW_READY, *manifest_files(manifest)]
+        if manifest["summary"]:
+            out.append("results/evaluation/summary.md")
+        if self.config["report"]["activate"]:
+            out.append("results/report/report.html")
+        return list(dict.fromkeys(out))
+
+
+#: The figure each study draws beside its result file.
+STUDY_FIGURES = {"tree": "tree.png", "shap": "shap.png", "importance": "importance.png",
+                 "ensemble": "spread.png"}  # fmt: skip
+
+
+def manifest_files(manifest: Any) -> list[str]:
+    """Every result path in a manifest (the report's inputs), in a stable order."""
+    if isinstance(manifest, str):
+        return [manifest] if manifest.startswith("results/") else []
+    if isinstance(manifest, Mapping):
+        keys = [k for k in manifest if k not in ("stages", "feature_sets", "trained_sets")]
+        return [p for k in keys for p in manifest_files(manifest[k])]
+    if isinstance(manifest, list):
+        return [p for item in manifest for p in manifest_files(item)]
+    return []

@@ -1,0 +1,13 @@
+"""Rule generate: a dataset's events, produced by its kind's plug-in, as a ROOT TTree."""
+
+from mlhep import io
+from mlhep.data import get_kind
+from mlhep.runlog import script_log
+
+with script_log(snakemake.log[0]) as log:
+    settings = snakemake.params.settings
+    record = get_kind(settings["kind"]).produce(
+        snakemake.output.events, settings, snakemake.params.seed
+    )
+    log.info("produced %s", record)
+    io.write_json(snakemake.output.record, record)
