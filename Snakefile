@@ -31,3 +31,7 @@ rule all:
     default_target: True
     input:
         PLAN.outputs(),
+
+
+onerror:
+    close_unfinished_runs()

@@ -10,6 +10,7 @@ import torch
 from mlhep import studies
 from mlhep.config import validate_config
 from mlhep.models import ann, bdt
+from mlhep.models.base import resolve_device
 
 COLUMNS = ["a", "b", "noise"]
 
@@ -87,7 +88,7 @@ def test_ann_restores_best_epoch_after_early_stop(settings: dict) -> None:
     net, info = ann.train(train, val, COLUMNS, s, torch.device("cpu"), threads=1, seed=0)
     assert info["epochs_run"] < 60
     assert info["epochs_run"] - info["best_epoch"] == 3
-    clf = ann.TorchClassifier(net, COLUMNS).fit(None, None)
+    clf = ann.TorchClassifier(net).fit(None, None)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.as_tensor(clf.decision_function(val[COLUMNS])),
         torch.as_tensor(val["label"].to_numpy(float)),
@@ -96,17 +97,19 @@ def test_ann_restores_best_epoch_after_early_stop(settings: dict) -> None:
 
 
 def test_device_resolution() -> None:
-    assert ann.resolve_device("cpu").type == "cpu"
-    assert ann.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    if not torch.cuda.is_available():
+    assert resolve_device("cpu", gpu_capable=True) == "cpu"
+    cuda = torch.cuda.is_available()
+    assert resolve_device("auto", gpu_capable=True) == ("cuda" if cuda else "cpu")
+    assert resolve_device("cuda", gpu_capable=False) == "cpu"  # a model without GPU support
+    if not cuda:
         with pytest.raises(RuntimeError, match="'device' is 'cuda'"):
-            ann.resolve_device("cuda")
+            resolve_device("cuda", gpu_capable=True)
 
 
 def test_permutation_importance_and_ensemble_summary(settings: dict) -> None:
     train, val, test = _frame(3000, 7), _frame(1000, 8), _frame(2000, 9)
     net, _ = ann.train(train, val, COLUMNS, _ann_settings(settings), torch.device("cpu"), 1, 0)
-    clf = ann.TorchClassifier(net, COLUMNS).fit(None, None)
+    clf = ann.TorchClassifier(net).fit(None, None)
     table = studies.importance_table(clf, test, COLUMNS, repeats=3, seed=0)
     assert table["feature"].iloc[0] == "a" and table["feature"].iloc[-1] == "noise"
     assert abs(table.set_index("feature").loc["noise", "auc_drop"]) < 0.01

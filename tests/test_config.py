@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from mlhep.config import ConfigError, config_digest, load_config, load_schema, validate_config
+from mlhep.data import KINDS, get_kind
+from mlhep.models import MODELS
 
 
 def _walk_schema(node: dict, path: str = "") -> list[tuple[str, dict]]:
@@ -39,6 +41,47 @@ def test_every_key_is_documented_in_config_readme(repo: Path) -> None:
     readme = (repo / "config" / "README.md").read_text()
     for key, _ in _walk_schema(load_schema()):
         assert f"`{key}`" in readme, f"config/README.md does not document {key}"
+    generic = load_schema()["properties"]["datasets"]["additionalProperties"]["properties"]
+    for key in generic:
+        assert f"`datasets.<name>.{key}`" in readme, f"config/README.md does not document {key}"
+    for kind in KINDS:
+        for key, sub in get_kind(kind).settings_schema.items():
+            assert sub.get("description") and "default" in sub, (kind, key)
+            assert f"`datasets.{kind}.{key}`" in readme, f"config/README.md lacks {kind}.{key}"
+
+
+def test_nested_override_strings_are_read_as_yaml_scalars() -> None:
+    # what `snakemake --config 'evaluation={bootstrap_resamples: 50}'` hands over
+    config = {
+        "evaluation": {"bootstrap_resamples": "50", "confidence_level": "0.9"},
+        "datasets": {"dimuon": {"n_signal": "1000", "activate": "true"}},
+        "models": {"hist_gbdt": {"max_depth": "null"}},
+        "tracking": {"experiment_prefix": "42"},
+    }
+    validate_config(config)
+    assert config["evaluation"] == {
+        "bootstrap_resamples": 50, "confidence_level": 0.9, "ams_regularisation": 10
+    }  # fmt: skip
+    assert config["datasets"]["dimuon"]["n_signal"] == 1000
+    assert config["datasets"]["dimuon"]["activate"] is True
+    assert config["models"]["hist_gbdt"]["max_depth"] is None
+    assert config["tracking"]["experiment_prefix"] == "42"  # a string where one is wanted
+    with pytest.raises(ConfigError, match=r"'evaluation\.bootstrap_resamples'"):
+        validate_config({"evaluation": {"bootstrap_resamples": "many"}})
+    with pytest.raises(ConfigError, match=r"'evaluation\.bootstrap_resamples'"):
+        validate_config({"evaluation": {"bootstrap_resamples": "true"}})
+
+
+def test_dataset_defaults_come_from_its_kind() -> None:
+    config: dict[str, Any] = {"datasets": {"small": {"kind": "dimuon", "n_signal": 10}}}
+    validate_config(config)
+    small = config["datasets"]["small"]
+    kind = get_kind("dimuon")
+    assert small["feature_sets"] == {k: list(v) for k, v in kind.feature_sets.items()}
+    assert small["limit"] == ["low", "high", "all"]
+    assert small["models"]["decision_tree"] == ["high"]
+    assert set(small["models"]) == set(MODELS)
+    assert small["n_background"] == 333333
 
 
 def test_shipped_test_configs_are_valid(repo: Path) -> None:
@@ -84,7 +127,18 @@ BAD_CONFIGS = [
         "'models.linear_bce.learning_rate'",
         "less than or equal",
     ),
-    (("models.logistic.feature_sets", ["low", "mid"]), "'models.logistic.feature_sets'", "'mid'"),
+    (
+        ("datasets.dimuon.models", {"logistic": ["low", "mid"]}),
+        "'datasets.dimuon.models.logistic'",
+        "'mid'",
+    ),
+    (("datasets.dimuon.models", {"svm": ["low"]}), "'datasets.dimuon.models.svm'", "unknown model"),
+    (("datasets.dimuon.kind", "ntuple"), "'datasets.dimuon.kind'", "unknown dataset kind"),
+    (
+        ("datasets.dimuon", {"feature_sets": {"pair": ["m_mumu", "delta_r"]}, "limit": ["pair"]}),
+        "'datasets.dimuon.limit'",
+        "no exact Bayes limit",
+    ),
     (
         ("evaluation.confidence_level", 1.0),
         "'evaluation.confidence_level'",
@@ -95,16 +149,20 @@ BAD_CONFIGS = [
         "'lecture.perceptron_iris.epochs'",
         "less than the minimum",
     ),
+    (("datasets.dimuon.limit", ["low", "medium"]), "'datasets.dimuon.limit'", "'medium'"),
     (
-        ("models.bayes_optimal.feature_sets", ["low", "medium"]),
-        "'models.bayes_optimal.feature_sets'",
-        "'medium'",
+        ("datasets.dimuon.feature_sets", {"low": ["mu_minus_pt", "muon_energy"]}),
+        "'datasets.dimuon.feature_sets.low'",
+        "'muon_energy'",
     ),
-    (("features.sets.low", ["mu_minus_pt", "muon_energy"]), "'features.sets.low'", "'muon_energy'"),
-    (("features.sets.empty", []), "'features.sets.empty'", "should be non-empty"),
+    (
+        ("datasets.dimuon.feature_sets", {"empty": []}),
+        "'datasets.dimuon.feature_sets.empty'",
+        "should be non-empty",
+    ),
     (("seed", 1.5), "'seed'", "not of type 'integer'"),
     (("tracking.uri", "ftp://nowhere"), "'tracking.uri'", "does not match"),
-    (("datasets.dimuon.activate", "yes"), "'datasets.dimuon.activate'", "not of type 'boolean'"),
+    (("datasets.dimuon.activate", "maybe"), "'datasets.dimuon.activate'", "not of type 'boolean'"),
 ]
 
 

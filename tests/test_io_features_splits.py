@@ -10,10 +10,11 @@ import pytest
 import uproot
 
 from mlhep import io
+from mlhep.data.dimuon import KIND as DIMUON
 from mlhep.data.dimuon.features import ALL_FEATURES, HIGH_LEVEL_FEATURES, bayes_latents, engineer
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, generate_dimuon
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
-from mlhep.evaluation.limit import bayes_auc
+from mlhep.evaluation.limit import limit_auc
 from mlhep.features.splits import SPLIT_NAMES, ids_digest, make_splits, split_indices
 
 
@@ -87,9 +88,9 @@ def test_feature_set_selection_and_bayes_latents() -> None:
 
 def test_bayes_limit_orders_feature_sets(events_file) -> None:
     table = build_features(events_file[0])
-    full = bayes_auc(table, list(LOW_LEVEL_FEATURES))
-    high = bayes_auc(table, list(HIGH_LEVEL_FEATURES))
-    mass = bayes_auc(table, ["m_mumu"])
+    full = limit_auc(DIMUON.limit, table, list(LOW_LEVEL_FEATURES))
+    high = limit_auc(DIMUON.limit, table, list(HIGH_LEVEL_FEATURES))
+    mass = limit_auc(DIMUON.limit, table, ["m_mumu"])
     assert 0.85 < full["auc"] < 0.95
     assert full["auc"] > high["auc"] > mass["auc"] > 0.7
 

@@ -8,6 +8,7 @@ import base64
 import copy
 import io
 import json
+import re
 import shutil
 import subprocess
 import zipfile
@@ -23,6 +24,7 @@ from PIL import Image
 
 from mlhep import report
 from mlhep.config import load_config
+from mlhep.plan import Plan, manifest_files
 
 
 class Page(HTMLParser):
@@ -84,17 +86,30 @@ def default_config(repo: Path) -> dict:
 
 def test_stage_status_names_the_switch(repo: Path) -> None:
     config = default_config(repo)
-    assert report.stage_status(config) == dict.fromkeys(report.SECTIONS)
+    assert Plan(config).stages() == dict.fromkeys(report.SECTIONS)
     off = copy.deepcopy(config)
     off["lecture"]["perceptron_iris"]["activate"] = False
-    off["models"]["bdt"]["activate"] = off["models"]["ann"]["activate"] = False
-    status = report.stage_status(off)
+    status = Plan(off).stages()
     assert "lecture.perceptron_iris.activate" in status["perceptron"]
-    assert "models.bdt.activate" in status["details"]
     assert status["classifiers"] is None and status["data"] is None
     for name in off["models"]:
         off["models"][name]["activate"] = False
-    assert "models.<name>.activate" in report.stage_status(off)["classifiers"]
+    status = Plan(off).stages()
+    assert "models.<name>.activate" in status["classifiers"]
+    assert "training curves or studies" in status["details"]
+
+
+def test_manifest_names_every_configured_feature_set(repo: Path) -> None:
+    config = load_config(repo / "config" / "test-tiny.yaml")
+    manifest = Plan(config).manifest()
+    entry = manifest["datasets"]["dimuon"]
+    assert entry["trained_sets"] == ["low", "high", "all", "mass"]
+    assert set(entry["roc"]) == {"low", "high", "all", "mass"}
+    grid = report.figure_grid(entry["trained"], "scores", entry["trained_sets"])
+    assert grid["bdt"].keys() == {"low", "high", "all", "mass"}
+    assert set(entry["studies"]["shap"]) == {"low", "high", "all", "mass"}
+    files = manifest_files(manifest)
+    assert len(files) == len(set(files)) and all(f.startswith("results/") for f in files)
 
 
 def test_switched_off_line_escapes_and_marks_code() -> None:
@@ -122,7 +137,7 @@ def test_classifier_table_orders_by_feature_set_then_auc() -> None:
             "gap_to_bayes": [0.2, 0.0, 0.01, 0.0, 0.01],
         }
     )
-    table = report.classifier_table(summary)
+    table = report.classifier_table(summary, ["low", "high"])
     assert list(table["model"]) == ["Bayes limit (exact)", "ann", "logistic", "Bayes limit (exact)", "ann"]  # fmt: skip
     assert list(table["features"]) == ["low", "low", "low", "high", "high"]
     assert "gap to Bayes" in table.columns
@@ -181,7 +196,7 @@ def test_render_failure_leaves_no_report(tmp_path: Path) -> None:
 
 
 @pytest.mark.workflow
-def test_tiny_report_holds_every_section_and_every_image_decodes(tiny: Path) -> None:
+def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tiny: Path) -> None:
     text = (tiny / "results/report/report.html").read_text()
     page = Page(text)
     for heading in report.SECTIONS.values():
@@ -190,9 +205,14 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(tiny: Path) -> 
     assert not page.external, page.external
     assert "<script src" not in text
     images = [decode_png(src) for src in page.images]
-    # features, Iris (2), losses, GD, ROC per set (3), scores (22), training (2), SHAP (3),
-    # importance (3), ensemble, tree
-    assert len(images) == 1 + 2 + 1 + 1 + 3 + 22 + 2 + 3 + 3 + 1 + 1
+    # what the config asks for: features, Iris (2), losses, GD, a ROC per trained feature
+    # set, scores per (model, set), training curves per model with steps, each study figure
+    plan = Plan(load_config(repo / "config/test-tiny.yaml"))
+    entry = plan.manifest()["datasets"]["dimuon"]
+    studies = sum(len(files) for files in entry["studies"].values())
+    expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["trained"])
+    assert len(images) == expected + len(entry["training"]) + studies
+    assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     assert all(min(image.size) > 100 for image in images)
     summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
     ann_all = summary[(summary.model == "ann") & (summary.features == "all")].auc.item()
@@ -211,7 +231,7 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     assert len(page.off) == 4, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
-                "models.<name>.activate", "models.ann.activate"):  # fmt: skip
+                "models.<name>.activate", "training curves or studies"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 
@@ -230,11 +250,15 @@ def test_snakemake_report_groups_by_stage_model_and_features(
         names = zf.namelist()
         index = f"{archive.stem}/report.html"  # Snakemake's page; ours is under data/
         html = zf.read(index).decode()
-    for category in ("Data", "Lecture", "Classifiers", "Studies", "Report"):
-        assert category in html, category
+    rules = " ".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
+    categories = set(re.findall(r'category="(\w+)"', rules))
+    assert {"Data", "Lecture", "Classifiers", "Interpretability", "Report"} <= categories
+    for category in categories:
+        assert f'"{category}"' in html, category  # in the report's index data
     pngs = [n for n in names if n.endswith(".png")]
-    # every figure rule output is in it: the per-model ROC and score plots among them
-    assert len([n for n in pngs if n.endswith("scores.png")]) == 22
+    # every figure rule output is in it: the per-model score plots among them
+    trained = Plan(load_config(repo / "config/test-tiny.yaml")).trained("dimuon")
+    assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained)
     assert any(n.endswith("distributions.png") for n in pngs)
     # and the analysis report itself, as one of its files
     assert any(n.endswith("/report.html") for n in names if n != index)

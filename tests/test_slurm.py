@@ -23,7 +23,7 @@ from helpers import require, snakemake
 
 from mlhep.runlog import job_environment
 
-GPU_RULES = {"train_ann", "train_bdt", "ann_ensemble"}
+GPU_RULES = {"train_gpu", "ann_ensemble"}
 TEST_PROFILE = Path(__file__).resolve().parent / "slurm" / "profile"
 
 

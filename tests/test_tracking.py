@@ -1,34 +1,52 @@
-"""MLflow tracking: the store is created once, then many real processes log at once."""
+"""MLflow tracking: the store is created once, then many real processes log at once; runs
+carry what a user browsing the UI needs; a terminated job's run does not stay RUNNING."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlhep.config import config_digest, validate_config
-from mlhep.tracking import experiment_name, init_store, start_run, tracking_uri
+from mlhep.config import validate_config
+from mlhep.tracking import (
+    INVOCATION_ENV,
+    RunSpec,
+    close_unfinished_runs,
+    experiment_name,
+    init_store,
+    log_splits,
+    params_digest,
+    start_run,
+    tracking_uri,
+)
 
 N_PROCESSES = 6
 N_STEPS = 25
 
 WORKER = textwrap.dedent(
     """
-    import json, sys
+    import sys, time
     import mlflow
-    from mlhep.tracking import start_run
-    config = json.loads(sys.argv[1]); k = int(sys.argv[2]); workdir = sys.argv[3]
-    n_steps = int(sys.argv[4])
-    with start_run(config, "dimuon", "worker", f"worker-{k}", workdir, workdir=workdir):
+    from mlhep.tracking import RunSpec, start_run
+    experiments, k, n_steps, sleep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    spec = RunSpec.for_job(experiments, "dimuon", "worker", "tests/worker.py", {"k": k})
+    with start_run(spec, f"worker-{k}"):
         mlflow.log_params({"k": k, "kind": "concurrency"})
         for step in range(n_steps):
             mlflow.log_metrics({"loss": 1.0 / (step + 1), "k": float(k)}, step=step)
         mlflow.log_dict({"k": k}, "result.json")
+        print("logging", flush=True)
+        time.sleep(sleep)
     """
 )
 
@@ -40,47 +58,123 @@ def config() -> dict:
     return cfg
 
 
+def store(config: dict, tmp_path: Path) -> Path:
+    """Initialise a store with the dimuon experiment and write its record like mlflow_init."""
+    uri = tracking_uri(config["tracking"], tmp_path)
+    name = experiment_name(config["tracking"], "dimuon")
+    ids = init_store(uri, [name], tmp_path)
+    record = tmp_path / "experiments.json"
+    record.write_text(
+        json.dumps(
+            {"tracking_uri": uri, "experiments": {"dimuon": {"name": name, "id": ids[name]}}}
+        )
+    )
+    return record
+
+
 def test_default_uri_is_sqlite_under_results(config: dict, tmp_path: Path) -> None:
-    assert tracking_uri(config, tmp_path) == f"sqlite:///{tmp_path}/results/mlflow/mlflow.db"
-    assert experiment_name(config, "dimuon") == "mlhep-dimuon"
-    config["tracking"]["uri"] = "http://127.0.0.1:5000"
-    assert tracking_uri(config, tmp_path) == "http://127.0.0.1:5000"
+    tracking = config["tracking"]
+    assert tracking_uri(tracking, tmp_path) == f"sqlite:///{tmp_path}/results/mlflow/mlflow.db"
+    assert experiment_name(tracking, "dimuon") == "mlhep-dimuon"
+    tracking["uri"] = "http://127.0.0.1:5000"
+    assert tracking_uri(tracking, tmp_path) == "http://127.0.0.1:5000"
 
 
-def test_init_store_is_idempotent(config: dict, tmp_path: Path) -> None:
-    uri = tracking_uri(config, tmp_path)
+def test_init_store_is_idempotent_and_experiments_open_on_runs(
+    config: dict, tmp_path: Path
+) -> None:
+    uri = tracking_uri(config["tracking"], tmp_path)
     first = init_store(uri, ["a", "b"], tmp_path)
     second = init_store(uri, ["b", "a", "c"], tmp_path)
     assert first["a"] == second["a"] and first["b"] == second["b"]
-    location = MlflowClient(uri).get_experiment(first["a"]).artifact_location
-    assert location == (tmp_path / "results/mlflow/artifacts/a").as_uri()
+    experiment = MlflowClient(uri).get_experiment(first["a"])
+    assert experiment.artifact_location == (tmp_path / "results/mlflow/artifacts/a").as_uri()
+    # the UI opens a model-development experiment on its runs, not on GenAI traces
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_run_without_initialised_experiment_is_refused(config: dict, tmp_path: Path) -> None:
-    init_store(tracking_uri(config, tmp_path), ["other"], tmp_path)
-    with (
-        pytest.raises(LookupError, match="'mlhep-dimuon' does not exist"),
-        start_run(config, "dimuon", "r", "n", tmp_path, workdir=tmp_path),
-    ):
+    uri = tracking_uri(config["tracking"], tmp_path)
+    init_store(uri, ["other"], tmp_path)
+    spec = RunSpec(uri, "mlhep-dimuon", "dimuon", "r", "s.py", str(tmp_path), "0")
+    with pytest.raises(LookupError, match="'mlhep-dimuon' does not exist"), start_run(spec, "n"):
         pass
 
 
-def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path, repo: Path) -> None:
-    uri = tracking_uri(config, tmp_path)
-    init_store(uri, [experiment_name(config, "dimuon")], tmp_path)
+def test_run_tags_source_digest_invocation_and_dataset_inputs(
+    config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = store(config, tmp_path)
+    monkeypatch.setenv(INVOCATION_ENV, "inv-1")
+    params = {"seed": 1, "columns": ["a"]}
+    spec = RunSpec.for_job(record, "dimuon", "train", "workflow/scripts/train.py", params)
+    frame = pd.DataFrame(
+        {"event_id": [1, 2], "label": [0, 1], "weight": [1.0, 1.0], "a": [0.5, 2.0]}
+    )
+    paths = {"train": tmp_path / "train.parquet", "test": tmp_path / "test.parquet"}
+    with start_run(spec, "m-a") as run:
+        log_splits({"train": frame, "test": frame.iloc[:1]}, paths, "dimuon", ["a"])
+    got = MlflowClient(spec.uri).get_run(run.info.run_id)
+    tags = got.data.tags
+    assert tags["mlflow.source.name"] == "workflow/scripts/train.py (Snakemake rule train)"
+    assert tags["params_digest"] == params_digest(params) and len(tags["params_digest"]) == 64
+    assert tags["workflow_invocation"] == "inv-1" and tags["dataset"] == "dimuon"
+    inputs = {d.dataset.name: d for d in got.inputs.dataset_inputs}
+    assert set(inputs) == {"dimuon-train", "dimuon-test"}
+    assert inputs["dimuon-train"].dataset.digest != inputs["dimuon-test"].dataset.digest
+    assert {t.value for d in inputs.values() for t in d.tags if t.key == "mlflow.data.context"} == {
+        "train",
+        "test",
+    }
+
+
+def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> None:
+    record = store(config, tmp_path)
+    env = {**os.environ, INVOCATION_ENV: "inv-kill"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(record), "0", "1", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "logging"
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0, output
+    client = MlflowClient(tracking_uri(config["tracking"], tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("mlhep-dimuon").experiment_id])
+    assert run.info.status == "KILLED"
+
+
+def test_unfinished_runs_of_an_invocation_are_closed(config: dict, tmp_path: Path) -> None:
+    record = store(config, tmp_path)
+    uri = tracking_uri(config["tracking"], tmp_path)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("mlhep-dimuon").experiment_id
+    # a job killed without a chance to end its run (SIGKILL) leaves it RUNNING
+    mine = client.create_run(experiment, tags={"workflow_invocation": "inv-2"}).info.run_id
+    other = client.create_run(experiment, tags={"workflow_invocation": "inv-3"}).info.run_id
+    assert record.exists()
+    assert close_unfinished_runs(uri, "inv-2") == [mine]
+    assert client.get_run(mine).info.status == "KILLED"
+    assert client.get_run(other).info.status == "RUNNING"
+
+
+def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path) -> None:
+    record = store(config, tmp_path)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, json.dumps(config), str(k), str(tmp_path), str(N_STEPS)],
+            [sys.executable, "-c", WORKER, str(record), str(k), str(N_STEPS), "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         for k in range(N_PROCESSES)
     ]
+    start = time.time()
     outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert time.time() - start < 300
     for p, out in zip(procs, outputs, strict=True):
         assert p.returncode == 0, out
-    client = MlflowClient(uri)
+    client = MlflowClient(tracking_uri(config["tracking"], tmp_path))
     experiment = client.get_experiment_by_name("mlhep-dimuon")
     runs = client.search_runs([experiment.experiment_id], max_results=100)
     assert sorted(r.data.params["k"] for r in runs) == [str(k) for k in range(N_PROCESSES)]
@@ -89,12 +183,10 @@ def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path, repo: Pa
         history = client.get_metric_history(run.info.run_id, "loss")
         assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(N_STEPS))
         assert run.data.tags["snakemake_rule"] == "worker"
-        assert run.data.tags["config_digest"] == config_digest(config)
+        assert run.data.tags["params_digest"] == params_digest({"k": int(run.data.params["k"])})
         assert "git_commit" in run.data.tags
         artifact = Path(client.download_artifacts(run.info.run_id, "result.json", str(tmp_path)))
         assert json.loads(artifact.read_text()) == {"k": int(run.data.params["k"])}
     # the store is still sound: a fresh integrity check passes
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "results/mlflow/mlflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -341,7 +341,7 @@ def test_every_run_arrived_in_postgres(logged: Path, postgres: Postgres, tiny: P
     for run, tags in by_run(postgres.query(TAGS_SQL)).items():
         for key in ("snakemake_rule", "dataset", "model", "features"):
             assert tags.get(key) == local_tags[run].get(key), (run, key)
-        assert len(tags["config_digest"]) == 64 and tags["git_commit"]
+        assert len(tags["params_digest"]) == 64 and tags["git_commit"]
 
 
 @pytest.mark.workflow

@@ -116,9 +116,8 @@ def dataset_kind(name: str, settings: Mapping[str, Any]) -> str:
 GENERIC_DATASET_KEYS = ("kind", "activate", "feature_sets", "limit", "models")
 
 
-def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
-    """Validate one dataset against its kind's plug-in, filling in the kind's defaults,
-    its feature sets, its limits and its models."""
+def _dataset_schema_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
+    """Validate one dataset's keys against its kind's plug-in, filling in its defaults."""
     key = f"datasets.{name}"
     kind_name = dataset_kind(name, settings)
     if kind_name not in KINDS:
@@ -133,10 +132,17 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
         "additionalProperties": False,
     }
     _coerce_strings(settings, schema)
-    messages = [m.replace("config key '", f"config key '{key}.", 1).replace(f"{key}.<top level>", key)
-                for m in _schema_errors(settings, schema)]  # fmt: skip
-    if messages:
-        return messages
+    return [m.replace("config key '", f"config key '{key}.", 1).replace(f"{key}.<top level>", key)
+            for m in _schema_errors(settings, schema)]  # fmt: skip
+
+
+def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
+    """Check one (schema-valid) dataset against its kind: feature columns, exact limits,
+    models; fill in its feature sets, limits and models where the config has none."""
+    key = f"datasets.{name}"
+    kind_name = settings["kind"]
+    kind = get_kind(kind_name)
+    messages: list[str] = []
     sets = settings.setdefault("feature_sets", {k: list(v) for k, v in kind.feature_sets.items()})
     for set_name, columns in sets.items():
         unknown = [c for c in columns if c not in kind.columns]
@@ -214,6 +220,11 @@ def validate_config(
     schema = load_schema() if schema is None else schema
     _coerce_strings(config, schema)
     messages = _schema_errors(config, schema)
+    datasets = config.get("datasets")
+    if isinstance(datasets, dict):
+        for name, settings in datasets.items():
+            if isinstance(settings, dict):
+                messages += _dataset_schema_errors(name, settings)
     if not messages:
         messages = _semantic_errors(config)
     if messages:

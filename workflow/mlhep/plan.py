@@ -211,6 +211,7 @@ class Plan:
             "details": None
             if curves
             else "switched off in the config (no model with training curves or studies is trained)",
+            "reproducibility": None,
         }
 
     def outputs(self) -> list[str]:
@@ -230,12 +231,17 @@ STUDY_FIGURES = {"tree": "tree.png", "shap": "shap.png", "importance": "importan
 
 
 def manifest_files(manifest: Any) -> list[str]:
-    """Every result path in a manifest (the report's inputs), in a stable order."""
-    if isinstance(manifest, str):
-        return [manifest] if manifest.startswith("results/") else []
-    if isinstance(manifest, Mapping):
-        keys = [k for k in manifest if k not in ("stages", "feature_sets", "trained_sets")]
-        return [p for k in keys for p in manifest_files(manifest[k])]
-    if isinstance(manifest, list):
-        return [p for item in manifest for p in manifest_files(item)]
+    """Every result path in a manifest (the report's inputs), once each, in a stable order."""
+    return list(dict.fromkeys(_paths(manifest)))
+
+
+def _paths(node: Any) -> list[str]:
+    """The ``results/`` paths anywhere in a manifest node (not in its names and columns)."""
+    if isinstance(node, str):
+        return [node] if node.startswith("results/") else []
+    if isinstance(node, Mapping):
+        keys = [k for k in node if k not in ("stages", "feature_sets", "trained_sets")]
+        return [p for k in keys for p in _paths(node[k])]
+    if isinstance(node, list):
+        return [p for item in node for p in _paths(item)]
     return []

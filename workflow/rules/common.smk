@@ -1,6 +1,7 @@
 """Validation of the config and the input functions shared by the rules: thin calls into
 mlhep.plan, where what a config means is computed (and unit-tested)."""
 
+import json
 import os
 import time
 import uuid
@@ -35,7 +36,11 @@ def dataset_settings(wildcards):
     """A dataset's kind and its kind's own keys (not its feature sets, limits or models,
     which do not change the events)."""
     settings = config["datasets"][wildcards.dataset]
-    return {k: v for k, v in settings.items() if k not in ("activate", "feature_sets", "limit", "models")}
+    return {
+        k: v
+        for k, v in settings.items()
+        if k not in ("activate", "feature_sets", "limit", "models")
+    }
 
 
 def dataset_kind(wildcards):
@@ -93,3 +98,15 @@ def summary_metrics(wildcards):
 def summary_limits(wildcards):
     """Limit files of every dataset whose limit stage is on."""
     return [f"results/evaluation/{d}/bayes_optimal.json" for d in DATASETS if PLAN.limit_sets(d)]
+
+
+def close_unfinished_runs():
+    """After a failed invocation: end its MLflow runs that a killed job left RUNNING."""
+    from mlhep.tracking import close_unfinished_runs as close, invocation
+
+    if os.path.exists(MLFLOW_READY):
+        with open(MLFLOW_READY) as f:
+            uri = json.load(f)["tracking_uri"]
+        closed = close(uri, invocation())
+        if closed:
+            print(f"MLflow: ended {len(closed)} run(s) of killed jobs as KILLED: {closed}")

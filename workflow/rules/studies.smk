@@ -111,9 +111,7 @@ rule ann_ensemble:
         gpu=GPU_REQUEST,
     params:
         columns=columns_of,
-        ann={
-            k: v for k, v in config["models"]["ann"].items() if k not in ("activate", "threads")
-        },
+        ann={k: v for k, v in config["models"]["ann"].items() if k not in ("activate", "threads")},
         ensemble=config["studies"]["ensemble"],
         device=config["device"],
         seed=config["seed"],

@@ -3,7 +3,7 @@
 A dataset plug-in with known densities declares its Bayes-optimal discriminant
 (:class:`mlhep.data.ExactLimit`); for the dimuon toy it is the exact log-likelihood ratio
 restricted to the latent information a feature set carries (`low` and `all` get the full
-ratio, `high` the ratio without n_jets). Classifiers are compared with it on the same test
+ratio, `high` the ratio without the jet multiplicity). Classifiers are compared with it on the same test
 events.
 """
 

@@ -39,7 +39,7 @@ SECTIONS = {
     "perceptron": "2. The perceptron on Iris",
     "linear": "3. Linear regression and loss functions",
     "classifiers": "4. Classifiers against the Bayes limit",
-    "details": "5. BDT and ANN in detail",
+    "details": "5. Training curves and studies in detail",
     "reproducibility": "6. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.

@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,14 +236,21 @@ def log_splits(
     columns: Iterable[str],
 ) -> None:
     """Log each split as an MLflow dataset input (name ``<dataset>-<split>``, its source
-    file, MLflow's digest of its rows, the label as target), with the split as context."""
+    file, the label as target, and as digest the start of the SHA-256 of its event ids, the
+    fingerprint ``splits.json`` records), with the split as context."""
+    from mlhep.features.splits import ids_digest
+
     mlflow = mlflow_module()
     keep = ["event_id", "label", "weight", *columns]
     for split, frame in splits.items():
-        data = mlflow.data.from_pandas(
-            frame[keep], source=str(Path(paths[split]).resolve()), targets="label",
-            name=f"{dataset}-{split}",
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # MLflow registers its local-file source class twice and warns that a path
+            # "can be interpreted in multiple ways" (both are the same class)
+            warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+            data = mlflow.data.from_pandas(
+                frame[keep], source=str(Path(paths[split]).resolve()), targets="label",
+                name=f"{dataset}-{split}", digest=ids_digest(frame["event_id"].to_numpy())[:16],
+            )  # fmt: skip
         mlflow.log_input(data, context=split)
 
 
