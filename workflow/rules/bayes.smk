@@ -8,8 +8,6 @@ rule bayes_optimal:
         "results/evaluation/{dataset}/bayes_optimal.json",
     log:
         "results/logs/bayes_optimal/{dataset}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=20,

@@ -5,6 +5,7 @@ import json
 import os
 import time
 import uuid
+from pathlib import Path
 
 from mlhep.config import validate_config
 from mlhep.models import MODELS

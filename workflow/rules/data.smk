@@ -8,8 +8,6 @@ rule generate:
         "results/logs/generate/{dataset}.log",
     benchmark:
         "results/benchmarks/generate/{dataset}.tsv"
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=60,

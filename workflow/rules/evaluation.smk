@@ -23,8 +23,6 @@ rule evaluate:
         ),
     log:
         "results/logs/evaluate/{dataset}/{model}/{features}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
@@ -52,8 +50,6 @@ rule roc_comparison:
         ),
     log:
         "results/logs/roc_comparison/{dataset}/{features}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -82,8 +78,6 @@ rule summary:
         md="results/evaluation/summary.md",
     log:
         "results/logs/summary.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -110,8 +104,6 @@ rule training_curves:
         "results/logs/training_curves/{dataset}/{model}.log",
     wildcard_constraints:
         model="|".join(MODELS),
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=5,

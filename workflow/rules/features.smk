@@ -8,8 +8,6 @@ rule features:
         "results/logs/features/{dataset}.log",
     benchmark:
         "results/benchmarks/features/{dataset}.tsv"
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -33,8 +31,6 @@ rule plot_features:
         ),
     log:
         "results/logs/plot_features/{dataset}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=4000,
         runtime=10,

@@ -20,8 +20,6 @@ rule perceptron_iris:
         result="results/lecture/perceptron_iris/result.json",
     log:
         "results/logs/perceptron_iris.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -44,8 +42,6 @@ rule loss_functions:
         ),
     log:
         "results/logs/loss_functions.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -67,8 +63,6 @@ rule gd_comparison:
         ),
     log:
         "results/logs/gd_comparison/{dataset}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -14,15 +14,13 @@ rule render_report:
         notebook="results/report/report.ipynb",
     log:
         "results/logs/render_report.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         manifest=PLAN.manifest(),
         config={k: v for k, v in config.items() if k != "cluster"},
-        source_dir=workflow.basedir,
+        source_dir=lambda wildcards, input: str(Path(input.notebook).parents[2]),
         timeout=config["report"]["timeout"],
     script:
         "../scripts/render_report.py"

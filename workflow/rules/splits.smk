@@ -9,8 +9,6 @@ rule split:
         record="results/splits/{dataset}/splits.json",
     log:
         "results/logs/split/{dataset}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=4000,
         runtime=30,

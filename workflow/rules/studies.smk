@@ -13,8 +13,6 @@ rule plot_tree:
         ),
     log:
         "results/logs/plot_tree/{dataset}/{features}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -40,8 +38,6 @@ rule bdt_shap:
         ranking="results/studies/{dataset}/bdt/{features}/shap.json",
     log:
         "results/logs/bdt_shap/{dataset}/{features}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -70,8 +66,6 @@ rule ann_importance:
         table="results/studies/{dataset}/ann/{features}/importance.json",
     log:
         "results/logs/ann_importance/{dataset}/{features}.log",
-    conda:
-        "../../envs/mlhep.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -102,8 +96,6 @@ rule ann_ensemble:
         "results/logs/ann_ensemble/{dataset}/{features}.log",
     benchmark:
         "results/benchmarks/ann_ensemble/{dataset}/{features}.tsv"
-    conda:
-        "../../envs/mlhep.yaml"
     threads: config["models"]["ann"]["threads"]
     resources:
         mem_mb=4000,

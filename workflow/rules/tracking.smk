@@ -4,8 +4,6 @@ rule mlflow_init:
         "results/mlflow/experiments.json",
     log:
         "results/logs/mlflow_init.log",
-    conda:
-        "../../envs/mlhep.yaml"
     resources:
         mem_mb=1000,
         runtime=10,

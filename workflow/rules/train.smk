@@ -15,8 +15,6 @@ rule train:
         "results/benchmarks/train/{dataset}/{model}/{features}.tsv"
     wildcard_constraints:
         model="|".join(CPU_MODELS),
-    conda:
-        "../../envs/mlhep.yaml"
     threads: model_threads
     resources:
         mem_mb=4000,

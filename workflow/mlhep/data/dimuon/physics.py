@@ -6,7 +6,7 @@ generated from pair-level latent variables with known densities, then mapped one
 onto the observed muons (ordered by charge). Because the map is a bijection shared by
 both classes, the likelihood ratio of the observed features equals the ratio of the
 latent densities (the Jacobian cancels), so the Bayes-optimal classifier is exact.
-See ``DESIGN.md`` (section "The toy collider dataset").
+See ``docs/DESIGN.md`` (section "The toy collider dataset").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from scipy import integrate, special, stats
 
 Array = NDArray[np.float64]
 
-# --- physics constants (DESIGN.md) -------------------------------------------------------
+# --- physics constants (docs/DESIGN.md) ---------------------------------------------------
 M_LOW, M_HIGH = 100.0, 150.0  # pair-mass range [GeV]
 M_PEAK, BW_GAMMA, RES_SIGMA = 125.0, 2.0, 2.0  # Voigt: Cauchy half width, Gaussian sigma
 BKG_M_SCALE = 30.0  # background mass density exp(-m / 30)
