@@ -1,9 +1,9 @@
 """Benchmark of the training code (prints its numbers; not a test).
 
 At 1M training events (toy dimuon, low-level features):
-- the ANN training loop of ``mlhep.ann.train`` against a bare PyTorch loop on the same
+- the ANN training loop of ``mlhep.models.ann.train`` against a bare PyTorch loop on the same
   tensors, same model and batch size: events/s and their ratio;
-- XGBoost through ``mlhep.bdt.train`` against a bare ``xgboost.train`` call with the same
+- XGBoost through ``mlhep.models.bdt.train`` against a bare ``xgboost.train`` call with the same
   parameters and rounds: wall time and ratio.
 Both sides run in this one process, one after the other, so the ratio is robust to a
 noisy machine. Usage: python benchmarks/training.py [--events 1000000] [--threads 1]
@@ -66,7 +66,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config: dict = {}
     validate_config(config)
-    columns = list(config["features"]["sets"]["low"])
+    columns = list(config["datasets"]["dimuon"]["feature_sets"]["low"])
     train, val = sample(args.events, 1), sample(2_000, 2)
     print(f"{args.events:,} training events, {len(columns)} features, {args.threads} thread(s)")
 
@@ -74,7 +74,7 @@ def main() -> None:
     bare = bare_torch(train, columns, s, args.epochs, seed=0)
     _, info = ann.train(train, val, columns, s, torch.device("cpu"), args.threads, seed=0)
     ours = info["events_per_second"]
-    print(f"ANN  bare PyTorch loop {bare:>10,.0f} events/s | mlhep.ann.train {ours:>10,.0f} "
+    print(f"ANN  bare PyTorch loop {bare:>10,.0f} events/s | mlhep.models.ann.train {ours:>10,.0f} "
           f"events/s | ratio mlhep/bare {ours / bare:.3f}")  # fmt: skip
 
     b = {
@@ -92,7 +92,7 @@ def main() -> None:
     start = time.perf_counter()
     bdt.train(train, val, columns, b, "cpu", args.threads, 0)
     ours_s = time.perf_counter() - start
-    print(f"BDT  bare xgboost.train {bare_s:>8.1f} s | mlhep.bdt.train {ours_s:>8.1f} s "
+    print(f"BDT  bare xgboost.train {bare_s:>8.1f} s | mlhep.models.bdt.train {ours_s:>8.1f} s "
           f"| ratio mlhep/bare {ours_s / bare_s:.3f} ({args.rounds} rounds)")  # fmt: skip
 
 

@@ -60,6 +60,24 @@ def browse_command(
     return server_command(uri, host=host, port=port, artifacts_destination=artifacts)
 
 
+def experiment_urls(url: str, workdir: str | os.PathLike[str] = ".") -> dict[str, str]:
+    """The UI address of each experiment the workflow created, opening on its training runs.
+
+    MLflow 3's UI has a GenAI / model-training switch (default GenAI, remembered by the
+    browser) that overrides the experiment's kind; ``?workflowType=machine_learning`` sets
+    it to model training.
+    """
+    record = json.loads((Path(workdir) / EXPERIMENTS_FILE).read_text())
+    return {
+        dataset: f"{url.rstrip('/')}/#/experiments/{entry['id']}{TRAINING_VIEW}"
+        for dataset, entry in record["experiments"].items()
+    }
+
+
+#: The query that makes the MLflow UI show an experiment's training runs.
+TRAINING_VIEW = "?workflowType=machine_learning"
+
+
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM handler: leave like Ctrl-C, so that the server group is stopped too."""
     raise KeyboardInterrupt
@@ -85,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         with running_server(command, url) as server:
-            print(f"MLflow UI on {url} (Ctrl-C stops it)", flush=True)
+            print(f"MLflow UI on {url} (Ctrl-C stops it); the training runs of each data set:")
+            for dataset, address in experiment_urls(url, args.workdir).items():
+                print(f"  {dataset}: {address}", flush=True)
             code = server.process.wait()
             print(f"MLflow server exited with status {code}", file=sys.stderr)
             return code or 1

@@ -188,8 +188,14 @@ def browse_instructions(tracking_uri: str, port: int = 5000) -> str:
     """How to open the workflow's runs in the MLflow UI: :mod:`mlhep.browse` for a local
     store (run in the workflow's directory), the address of a tracking server."""
     if tracking_uri.startswith(("http://", "https://")):
-        return f"open {tracking_uri} in a browser (with your MLflow user and password)"
-    return f".venv/bin/python -m mlhep.browse --port {port}  (then open http://127.0.0.1:{port})"
+        return (
+            f"open {tracking_uri}/#/experiments?workflowType=machine_learning in a browser "
+            "(with your MLflow user and password)"
+        )
+    return (
+        f".venv/bin/python -m mlhep.browse --port {port}  (it prints the address of each "
+        "experiment's training runs)"
+    )
 
 
 def _write_kernelspec(root: Path) -> None:
