@@ -437,3 +437,35 @@ def test_only_the_dimuon_plugin_names_its_columns(repo: Path) -> None:
         text = path.read_text()
         found = [c for c in columns if c in text]
         assert not found, (path, found)
+
+
+def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / "two.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "dimuon": {"n_signal": 3000, "n_background": 3000, "models": {}},
+                    "small": {
+                        "kind": "dimuon", "n_signal": 1000, "n_background": 1000,
+                        "feature_sets": {"pair": ["m_mumu", "pt_mumu"]},
+                        "models": {"logistic": ["pair"], "bdt": ["pair"]},
+                    },
+                },
+                "studies": {"ensemble": {"activate": False}},
+            }
+        )
+    )  # fmt: skip
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    proc = snakemake(repo, workdir, "-n", "--cores", "2", "--configfile", str(config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = job_counts(proc.stdout)
+    assert got["generate"] == got["features"] == got["split"] == 2
+    assert got["train"] == got["train_gpu"] == 1 and got["evaluate"] == 2
+    assert got["bayes_optimal"] == 2  # each dataset's own limits (`pair` has one)
+    for path in ("results/data/small/events.root", "results/models/small/bdt/pair/train.json",
+                 "results/evaluation/small/roc_pair.png"):  # fmt: skip
+        assert path in proc.stdout, path
