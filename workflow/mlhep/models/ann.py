@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from mlhep.models.base import FitContext, Fitted, Trainer
+from mlhep.models.base import FitContext, Fitted, Trainer, split_curves
 from mlhep.models.bdt import margin_frame
 
 log = logging.getLogger(__name__)
@@ -232,12 +232,7 @@ class AnnTrainer(Trainer):
                           torch.device(context.device), context.threads, context.seed)  # fmt: skip
         log.info("ANN: best epoch %d of %d, %.0f events/s", info["best_epoch"],
                  info["epochs_run"], info["events_per_second"])  # fmt: skip
-        curves = {
-            "train_loss": info["history"]["train"],
-            "validation_loss": info["history"]["validation"],
-            "train_auc": info["auc_history"]["train"],
-            "validation_auc": info["auc_history"]["validation"],
-        }
+        curves = split_curves(info["history"], info["auc_history"])
         keep = ("best_epoch", "epochs_run", "train_seconds", "events_per_second")
         return Fitted(net, curves, best_step=info["best_epoch"], info={k: info[k] for k in keep})
 

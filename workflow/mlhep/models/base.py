@@ -29,6 +29,17 @@ def features_of(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return frame[list(columns)].astype(np.float64)
 
 
+def split_curves(
+    loss: Mapping[str, list[float]], auc: Mapping[str, list[float]]
+) -> dict[str, list[float]]:
+    """The per-step curves of a record from per-split loss and AUC histories
+    (``{"train": [...], "validation": [...]}``): ``train_loss``, ..., ``validation_auc``."""
+    return {
+        **{f"{split}_loss": list(values) for split, values in loss.items()},
+        **{f"{split}_auc": list(values) for split, values in auc.items()},
+    }
+
+
 @dataclass(frozen=True)
 class FitContext:
     """Where and how a job trains: the seed, the resolved device and the job's threads."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from mlhep.models.base import FitContext, Fitted, Trainer
+from mlhep.models.base import FitContext, Fitted, Trainer, split_curves
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,7 @@ class BdtTrainer(Trainer):
         """:func:`train` on the job's device and threads."""
         booster, info = train(splits["train"], splits["validation"], columns, settings,
                               context.device, context.threads, context.seed)  # fmt: skip
-        curves = {
-            "train_loss": info["history"]["train"],
-            "validation_loss": info["history"]["validation"],
-            "train_auc": info["auc_history"]["train"],
-            "validation_auc": info["auc_history"]["validation"],
-        }
+        curves = split_curves(info["history"], info["auc_history"])
         extra = {k: info[k] for k in ("best_iteration", "n_trees_boosted")}
         return Fitted(booster, curves, best_step=info["best_iteration"] + 1, info=extra)
 
