@@ -241,16 +241,23 @@ def log_splits(
     from mlhep.features.splits import ids_digest
 
     mlflow = mlflow_module()
+    from mlflow.models import infer_signature
+
     keep = ["event_id", "label", "weight", *columns]
     for split, frame in splits.items():
         with warnings.catch_warnings():
             # MLflow registers its local-file source class twice and warns that a path
-            # "can be interpreted in multiple ways" (both are the same class)
+            # "can be interpreted in multiple ways" (both are the same class); and it hints
+            # that integer columns (event_id, label) cannot hold missing values
             warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
             data = mlflow.data.from_pandas(
                 frame[keep], source=str(Path(paths[split]).resolve()), targets="label",
                 name=f"{dataset}-{split}", digest=ids_digest(frame["event_id"].to_numpy())[:16],
             )  # fmt: skip
+            # the schema (column names and types) of a few rows is that of the whole split;
+            # inferring it from 400k rows costs seconds per split
+            data.__dict__["schema"] = infer_signature(frame[keep].head(100)).inputs
         mlflow.log_input(data, context=split)
 
 
