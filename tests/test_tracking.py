@@ -37,10 +37,16 @@ WORKER = textwrap.dedent(
     """
     import sys, time
     import mlflow
-    from mlhep.tracking import RunSpec, start_run
+    import pandas as pd
+    from mlhep.tracking import RunSpec, log_splits, start_run
     experiments, k, n_steps, sleep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    start_at = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
     spec = RunSpec.for_job(experiments, "dimuon", "worker", "tests/worker.py", {"k": k})
+    # every worker logs the same split at once: one dataset row, linked to every run
+    split = pd.DataFrame({"event_id": [1, 2], "label": [0, 1], "weight": [1.0, 1.0], "a": [0.5, 2.0]})
     with start_run(spec, f"worker-{k}"):
+        time.sleep(max(0.0, start_at - time.time()))  # all workers log the split together
+        log_splits({"train": split}, {"train": "train.parquet"}, "dimuon", ["a"])
         mlflow.log_params({"k": k, "kind": "concurrency"})
         for step in range(n_steps):
             mlflow.log_metrics({"loss": 1.0 / (step + 1), "k": float(k)}, step=step)
@@ -160,9 +166,10 @@ def test_unfinished_runs_of_an_invocation_are_closed(config: dict, tmp_path: Pat
 
 def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path) -> None:
     record = store(config, tmp_path)
+    start_at = time.time() + 15  # after every worker has imported MLflow and opened its run
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(record), str(k), str(N_STEPS), "0"],
+            [sys.executable, "-c", WORKER, str(record), str(k), str(N_STEPS), "0", str(start_at)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -183,6 +190,7 @@ def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path) -> None:
         history = client.get_metric_history(run.info.run_id, "loss")
         assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(N_STEPS))
         assert run.data.tags["snakemake_rule"] == "worker"
+        assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["dimuon-train"]
         assert run.data.tags["params_digest"] == params_digest({"k": int(run.data.params["k"])})
         assert "git_commit" in run.data.tags
         artifact = Path(client.download_artifacts(run.info.run_id, "result.json", str(tmp_path)))

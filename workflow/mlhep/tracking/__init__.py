@@ -258,7 +258,21 @@ def log_splits(
             # the schema (column names and types) of a few rows is that of the whole split;
             # inferring it from 400k rows costs seconds per split
             data.__dict__["schema"] = infer_signature(frame[keep].head(100)).inputs
-        mlflow.log_input(data, context=split)
+        _log_input(mlflow, data, split)
+
+
+def _log_input(mlflow: ModuleType, data: Any, context: str, attempts: int = 5) -> None:
+    """``mlflow.log_input``, retried: the store keeps one row per dataset (experiment, name,
+    digest), and parallel jobs that log the same split race to insert it; the loser's
+    insert fails on the unique constraint, and its retry finds the row and links to it."""
+    for attempt in range(attempts):
+        try:
+            mlflow.log_input(data, context=context)
+            return
+        except mlflow.exceptions.MlflowException as error:
+            if attempt + 1 == attempts or "unique" not in str(error).lower():
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
