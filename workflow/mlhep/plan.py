@@ -23,6 +23,17 @@ STUDIES = {
 }
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively: a rule's params in a form
+    that does not depend on the order of keys in a config file or ``--config`` (Snakemake
+    compares params by their repr, so reordering keys alone would re-run jobs)."""
+    if isinstance(value, Mapping):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
 class Plan:
     """The analysis a validated config describes (see :func:`mlhep.config.validate_config`)."""
 

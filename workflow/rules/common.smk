@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlhep.config import validate_config
 from mlhep.models import MODELS
-from mlhep.plan import MLFLOW_READY, SPLITS, Plan, manifest_files
+from mlhep.plan import MLFLOW_READY, SPLITS, Plan, canonical, manifest_files
 from mlhep.tracking import INVOCATION_ENV
 
 # Stops the run before any job starts, naming every offending key.
@@ -37,11 +37,8 @@ def dataset_settings(wildcards):
     """A dataset's kind and its kind's own keys (not its feature sets, limits or models,
     which do not change the events)."""
     settings = config["datasets"][wildcards.dataset]
-    return {
-        k: v
-        for k, v in settings.items()
-        if k not in ("activate", "feature_sets", "limit", "models")
-    }
+    generic = ("activate", "feature_sets", "limit", "models")
+    return canonical({k: v for k, v in settings.items() if k not in generic})
 
 
 def dataset_kind(wildcards):
@@ -56,8 +53,8 @@ def columns_of(wildcards):
 
 def model_settings(wildcards):
     """The job's model section less what does not change results (activate, threads)."""
-    settings = config["models"][wildcards.model]
-    return {k: v for k, v in settings.items() if k not in ("activate", "threads")}
+    settings = config["models"][wildcards["model"]]
+    return canonical({k: v for k, v in settings.items() if k not in ("activate", "threads")})
 
 
 def model_threads(wildcards):

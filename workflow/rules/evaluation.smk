@@ -29,7 +29,7 @@ rule evaluate:
     params:
         kind=dataset_kind,
         limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
-        evaluation=config["evaluation"],
+        evaluation=canonical(config["evaluation"]),
         seed=config["seed"],
     script:
         "../scripts/evaluate.py"

@@ -24,7 +24,7 @@ rule perceptron_iris:
         mem_mb=1000,
         runtime=10,
     params:
-        settings=config["lecture"]["perceptron_iris"],
+        settings=canonical(config["lecture"]["perceptron_iris"]),
         seed=config["seed"],
     script:
         "../scripts/perceptron_iris.py"

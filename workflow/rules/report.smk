@@ -19,7 +19,7 @@ rule render_report:
         runtime=20,
     params:
         manifest=PLAN.manifest(),
-        config={k: v for k, v in config.items() if k != "cluster"},
+        config=canonical({k: v for k, v in config.items() if k != "cluster"}),
         source_dir=lambda wildcards, input: str(Path(input.notebook).parents[2]),
         timeout=config["report"]["timeout"],
     script:

@@ -13,7 +13,7 @@ rule split:
         mem_mb=4000,
         runtime=30,
     params:
-        fractions=config["splits"],
+        fractions=canonical(config["splits"]),
         seed=config["seed"],
     script:
         "../scripts/split.py"

@@ -42,7 +42,7 @@ rule bdt_shap:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=config["studies"]["shap"],
+        settings=canonical(config["studies"]["shap"]),
         seed=config["seed"],
     script:
         "../scripts/bdt_shap.py"
@@ -71,7 +71,7 @@ rule ann_importance:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=config["studies"]["permutation_importance"],
+        settings=canonical(config["studies"]["permutation_importance"]),
         seed=config["seed"],
     script:
         "../scripts/ann_importance.py"
@@ -103,8 +103,8 @@ rule ann_ensemble:
         gpu=GPU_REQUEST,
     params:
         columns=columns_of,
-        ann={k: v for k, v in config["models"]["ann"].items() if k not in ("activate", "threads")},
-        ensemble=config["studies"]["ensemble"],
+        ann=model_settings({"model": "ann"}),
+        ensemble=canonical(config["studies"]["ensemble"]),
         device=config["device"],
         seed=config["seed"],
     script:

@@ -9,6 +9,6 @@ rule mlflow_init:
         runtime=10,
     params:
         datasets=PLAN.experiments(),
-        tracking=config["tracking"],
+        tracking=canonical(config["tracking"]),
     script:
         "../scripts/mlflow_init.py"
