@@ -83,7 +83,7 @@ def predictions_of(wildcards):
 def limit_sets(wildcards):
     """Feature sets (name -> columns) whose exact limit rule bayes_optimal computes."""
     sets = PLAN.feature_sets(wildcards.dataset)
-    return {f: sets[f] for f in PLAN.limit_sets(wildcards.dataset)}
+    return canonical({f: sets[f] for f in PLAN.limit_sets(wildcards.dataset)})
 
 
 def summary_metrics(wildcards):
