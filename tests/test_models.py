@@ -20,7 +20,7 @@ from mlhep.features.splits import make_splits
 from mlhep.models import MODELS, get_trainer
 from mlhep.models.base import FitContext, Trainer, hyperparameters
 from mlhep.models.training import PREDICTION_META, TrainingJob, train
-from mlhep.tracking import RunSpec, experiment_name, init_store, tracking_uri
+from mlhep.tracking import RunSpec, create_store
 
 # MLflow 3.17 compares an input example's columns with a range when it logs a model, which
 # pandas 3.1 deprecates; nothing of ours (the workflow's logs show the same warning)
@@ -57,16 +57,9 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real MLflow store with the dimuon experiment, and its record (as mlflow_init)."""
     root = tmp_path_factory.mktemp("store")
-    tracking = {"uri": None, "experiment_prefix": "test-"}
-    uri = tracking_uri(tracking, root)
-    name = experiment_name(tracking, "dimuon")
-    ids = init_store(uri, [name], root)
     record = root / "experiments.json"
-    record.write_text(
-        json.dumps(
-            {"tracking_uri": uri, "experiments": {"dimuon": {"name": name, "id": ids[name]}}}
-        )
-    )
+    tracking = {"uri": None, "experiment_prefix": "test-"}
+    record.write_text(json.dumps(create_store(tracking, ["dimuon"], root)))
     return record
 
 

@@ -22,6 +22,7 @@ from mlhep.tracking import (
     INVOCATION_ENV,
     RunSpec,
     close_unfinished_runs,
+    create_store,
     experiment_name,
     init_store,
     log_splits,
@@ -66,15 +67,8 @@ def config() -> dict:
 
 def store(config: dict, tmp_path: Path) -> Path:
     """Initialise a store with the dimuon experiment and write its record like mlflow_init."""
-    uri = tracking_uri(config["tracking"], tmp_path)
-    name = experiment_name(config["tracking"], "dimuon")
-    ids = init_store(uri, [name], tmp_path)
     record = tmp_path / "experiments.json"
-    record.write_text(
-        json.dumps(
-            {"tracking_uri": uri, "experiments": {"dimuon": {"name": name, "id": ids[name]}}}
-        )
-    )
+    record.write_text(json.dumps(create_store(config["tracking"], ["dimuon"], tmp_path)))
     return record
 
 

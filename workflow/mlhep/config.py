@@ -8,8 +8,6 @@ configured feature sets). Every error names the offending key. String leaves of
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
@@ -241,8 +239,3 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: the configuration must be a mapping of keys to values")
     validate_config(config)
     return config
-
-
-def config_digest(config: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of the (validated) configuration."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlhep.config import validate_config
 from mlhep.models import MODELS
+from mlhep.models.base import hyperparameters
 from mlhep.plan import MLFLOW_READY, SPLITS, Plan, canonical, manifest_files
 from mlhep.tracking import INVOCATION_ENV
 
@@ -37,8 +38,7 @@ def dataset_settings(wildcards):
     """A dataset's kind and its kind's own keys (not its feature sets, limits or models,
     which do not change the events)."""
     settings = config["datasets"][wildcards.dataset]
-    generic = ("activate", "feature_sets", "limit", "models")
-    return canonical({k: v for k, v in settings.items() if k not in generic})
+    return canonical({k: v for k, v in settings.items() if k in ("kind", *kind_keys(wildcards))})
 
 
 def dataset_kind(wildcards):
@@ -51,10 +51,14 @@ def columns_of(wildcards):
     return PLAN.columns(wildcards.dataset, wildcards.features)
 
 
+def kind_keys(wildcards):
+    """The config keys of the job's dataset kind (its plug-in's settings schema)."""
+    return list(PLAN.kind(wildcards.dataset).settings_schema)
+
+
 def model_settings(wildcards):
     """The job's model section less what does not change results (activate, threads)."""
-    settings = config["models"][wildcards["model"]]
-    return canonical({k: v for k, v in settings.items() if k not in ("activate", "threads")})
+    return canonical(hyperparameters(config["models"][wildcards.model]))
 
 
 def model_threads(wildcards):

@@ -103,7 +103,7 @@ rule ann_ensemble:
         gpu=GPU_REQUEST,
     params:
         columns=columns_of,
-        ann=model_settings({"model": "ann"}),
+        ann=canonical(hyperparameters(config["models"]["ann"])),
         ensemble=canonical(config["studies"]["ensemble"]),
         device=config["device"],
         seed=config["seed"],

@@ -23,8 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from mlhep.models.base import FitContext, Fitted, Trainer, split_curves
-from mlhep.models.bdt import margin_frame
+from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame, split_curves
 
 log = logging.getLogger(__name__)
 

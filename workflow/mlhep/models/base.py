@@ -40,6 +40,11 @@ def split_curves(
     }
 
 
+def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
+    """Classifier outputs from a log-odds score: ``score`` and ``proba`` = sigmoid(score)."""
+    return pd.DataFrame({"score": score, "proba": 1.0 / (1.0 + np.exp(-score))}, index=index)
+
+
 @dataclass(frozen=True)
 class FitContext:
     """Where and how a job trains: the seed, the resolved device and the job's threads."""
@@ -65,10 +70,9 @@ class Fitted:
 
 
 class Trainer(ABC):
-    """One model: how it is built, fitted, scored, saved and logged."""
+    """One model: how it is built, fitted, scored, saved and logged (its kind, GPU use and
+    curve step are the registry's, :data:`mlhep.models.MODELS`)."""
 
-    #: classifier, regressor or generator
-    kind: ClassVar[str] = "classifier"
     #: the model's own loss (``mlhep.evaluation.classification.model_loss``)
     loss: ClassVar[str] = "bce"
     #: the file name of the saved model inside the model directory

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from mlhep.models.base import FitContext, Fitted, Trainer, split_curves
+from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame, split_curves
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +156,6 @@ class BdtTrainer(Trainer):
             signature=infer_signature(example, output),
         )  # fmt: skip
         return info.model_uri
-
-
-def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
-    """Classifier outputs from a log-odds score: ``score`` and ``proba`` = sigmoid(score)."""
-    return pd.DataFrame({"score": score, "proba": 1.0 / (1.0 + np.exp(-score))}, index=index)
 
 
 #: The trainers of this family by model name.

@@ -132,9 +132,7 @@ def train(
             metrics = {"fit_seconds": fit_seconds}
             if fitted.best_step is not None:
                 metrics["best_step"] = fitted.best_step
-            import mlflow
-
-            mlflow.log_metrics(metrics)
+            mltracking.mlflow_module().log_metrics(metrics)
             mltracking.log_curves(fitted.curves)
             model_uri = trainer.log_model(fitted, features_of(splits["train"].head(5), job.columns))
     record = training_record(job, trainer, fitted, fit_seconds, run, model_uri)

@@ -94,6 +94,21 @@ def init_store(
     return ids
 
 
+def create_store(
+    tracking: Mapping[str, Any], datasets: Iterable[str], workdir: str | os.PathLike[str] = "."
+) -> dict[str, Any]:
+    """:func:`init_store` for the config section ``tracking`` and the datasets' experiments;
+    return the store record every job reads (``results/mlflow/experiments.json``): the
+    tracking URI and each dataset's experiment name and id."""
+    uri = tracking_uri(tracking, workdir)
+    names = {dataset: experiment_name(tracking, dataset) for dataset in datasets}
+    ids = init_store(uri, names.values(), workdir)
+    return {
+        "tracking_uri": uri,
+        "experiments": {ds: {"name": name, "id": ids[name]} for ds, name in names.items()},
+    }
+
+
 def git_commit(path: str | os.PathLike[str] = ".") -> str:
     """The commit of the repository holding ``path`` (``-dirty`` if it has changes), or
     ``unknown`` outside a git checkout."""
