@@ -59,7 +59,8 @@ def test_nested_override_strings_are_read_as_yaml_scalars() -> None:
     }
     validate_config(config)
     assert config["evaluation"] == {
-        "bootstrap_resamples": 50, "confidence_level": 0.9, "ams_regularisation": 10
+        "bootstrap_resamples": 50, "confidence_level": 0.9, "ams_regularisation": 10,
+        "calibration": ["isotonic", "platt", "temperature"],
     }  # fmt: skip
     assert config["datasets"]["dimuon"]["n_signal"] == 1000
     assert config["datasets"]["dimuon"]["activate"] is True
@@ -77,7 +78,7 @@ def test_dataset_defaults_come_from_its_kind() -> None:
     small = config["datasets"]["small"]
     kind = get_kind("dimuon")
     assert small["feature_sets"] == {k: list(v) for k, v in kind.feature_sets.items()}
-    assert small["limit"] == ["low", "high", "all"]
+    assert small["limit"] == ["low", "high", "all", "angle"]
     assert small["models"]["decision_tree"] == ["high"]
     assert set(small["models"]) == set(MODELS)
     assert small["n_background"] == 333333
@@ -137,6 +138,16 @@ BAD_CONFIGS = [
         ("datasets.dimuon", {"feature_sets": {"pair": ["m_mumu", "delta_r"]}, "limit": ["pair"]}),
         "'datasets.dimuon.limit'",
         "no exact Bayes limit",
+    ),
+    (  # two of the four pair variables: acceptance couples them, no exact limit computed
+        ("datasets.dimuon", {"feature_sets": {"pair": ["m_mumu", "pt_mumu"]}, "limit": ["pair"]}),
+        "'datasets.dimuon.limit'",
+        "no exact Bayes limit",
+    ),
+    (
+        ("evaluation.calibration", ["isotonic", "beta"]),
+        "'evaluation.calibration",
+        "'beta'",
     ),
     (
         ("evaluation.confidence_level", 1.0),

@@ -35,7 +35,16 @@ def _predictions(
         weight = np.where(label == 1, 1000 / (n // 2), 100000 / (n // 2))
         parts.append(pd.DataFrame({"split": split, "label": label, "weight": weight, "score": score,
                                    "proba": 1 / (1 + np.exp(-score))}))  # fmt: skip
-    return pd.concat(parts, ignore_index=True)
+    frame = pd.concat(parts, ignore_index=True)
+    frame.insert(1, "event_id", rng.permutation(len(frame)) + 1000)
+    return frame
+
+
+def _limit_of(frame: pd.DataFrame, transform=lambda s: s) -> pd.Series:
+    """A limit whose scores are a function of the model's on the test events, by event_id
+    and in shuffled order (the join must not depend on row order)."""
+    test = frame[frame.split == "test"].sample(frac=1.0, random_state=0)
+    return pd.Series(transform(test["score"].to_numpy()), index=test["event_id"].to_numpy())
 
 
 def test_efficiency_at_background_efficiency() -> None:
@@ -97,36 +106,71 @@ def test_model_losses() -> None:
 
 def test_evaluate_reports_every_metric_and_detects_overtraining() -> None:
     fair = _predictions(seed=5)
-    bayes = fair.loc[fair.split == "test", "score"].to_numpy() * 2.0  # same ranking
-    m = evaluate(fair, "bce", bayes, n_resamples=50)
+    limit = _limit_of(fair, lambda s: 2.0 * s)  # same ranking, joined on event_id
+    m = evaluate(fair, "bce", limit, n_resamples=50)
     test = fair[fair.split == "test"]
     assert m["auc"] == pytest.approx(roc_auc_score(test.label, test.score))
     assert m["auc_low"] < m["auc"] < m["auc_high"]
     assert m["gap_to_bayes"] == pytest.approx(0.0, abs=1e-12)
+    assert m["gap_low"] == m["gap_high"] == 0.0 and m["delong_p"] == 1.0
+    assert m["limit_verdict"] == "consistent with the limit"
     assert 0 < m["eff_at_b01"] < m["eff_at_b10"] < m["eff_at_b30"] < 1
     assert m["ks_p_signal"] > 1e-3 and m["ks_p_background"] > 1e-3
+    assert 0 < m["ks_signal"] < 0.05
     assert abs(m["generalization_gap"]) < 0.05
     over = evaluate(_predictions(seed=5, overtrain=0.5), "bce", n_resamples=50)
     assert over["ks_p_signal"] < 1e-6 and over["ks_p_background"] < 1e-6
+    assert over["ks_signal"] > 0.1
     assert over["generalization_gap"] > 0.1
     assert "bayes_auc" not in over
-    with pytest.raises(ValueError, match="Bayes scores"):
-        evaluate(fair, "bce", bayes[:-1], n_resamples=50)
+    with pytest.raises(ValueError, match="1 of 4000 test events have no limit score"):
+        evaluate(fair, "bce", limit.iloc[1:], n_resamples=50)
+
+
+def test_gap_is_paired_and_the_verdict_follows_its_interval() -> None:
+    frame = _predictions(n=40_000, shift=1.0, seed=8)  # score: the optimal discriminant
+    worse = frame.copy()
+    worse["score"] = frame["score"] + 0.25 * np.random.default_rng(9).normal(size=len(frame))
+    truth, noisy = _limit_of(frame), _limit_of(worse)
+    m = evaluate(worse, "zero_one", truth, n_resamples=300, seed=1)
+    assert m["gap_to_bayes"] > 0 and m["limit_verdict"] == "below the limit"
+    assert m["gap_low"] < m["gap_to_bayes"] < m["gap_high"]
+    # pairing: the gap is far better known than either AUC
+    assert m["gap_high"] - m["gap_low"] < 0.5 * (m["auc_high"] - m["auc_low"])
+    # DeLong's standard error agrees with the bootstrap's (class-constant weights)
+    assert m["delong_se"] == pytest.approx(m["gap_std"], rel=0.2)
+    assert m["delong_p"] < 1e-6
+    # a classifier above its "limit" beyond noise is flagged: the limit must be wrong
+    above = evaluate(frame, "zero_one", noisy, n_resamples=300, seed=1)
+    assert above["limit_verdict"] == "above the limit (check the limit)"
+
+
+def test_ams_cut_is_chosen_on_validation_and_measured_on_test() -> None:
+    frame = _predictions(n=20_000, seed=10)
+    m = evaluate(frame, "bce", n_resamples=200)
+    val, test = (frame[frame.split == s] for s in ("validation", "test"))
+    chosen = best_ams(val.label.to_numpy(), val.score.to_numpy(), val.weight.to_numpy())
+    assert m["ams_cut"] == chosen["ams_cut"] and m["ams_validation"] == chosen["ams"]
+    sel = test.score >= chosen["ams_cut"]
+    s, b = test.weight[sel & (test.label == 1)].sum(), test.weight[sel & (test.label == 0)].sum()
+    assert m["ams"] == pytest.approx(float(ams(s, b)))
+    assert m["ams_low"] < m["ams"] < m["ams_high"]
+    # the test optimum is at least the validated cut's value: choosing on test is optimistic
+    assert (
+        best_ams(test.label.to_numpy(), test.score.to_numpy(), test.weight.to_numpy())["ams"]
+        >= m["ams"]
+    )
 
 
 def test_summary_table_and_markdown() -> None:
-    m = evaluate(_predictions(seed=6), "bce", n_resamples=20)
+    frame = _predictions(seed=6)
+    m = evaluate(frame, "bce", _limit_of(frame, lambda s: s + 0.0), n_resamples=20)
     rows = [{**m, "dataset": "d", "model": "logistic", "features": "low"}]
-    rows += bayes_rows(
-        {
-            "dataset": "d",
-            "feature_sets": {
-                "low": {"auc": 0.9, "auc_low": 0.89, "auc_high": 0.91, "auc_unweighted": 0.9}
-            },
-        }
-    )
+    bayes = evaluate(frame, "bce", _limit_of(frame), n_resamples=20)
+    rows += bayes_rows({"dataset": "d", "feature_sets": {"low": {**bayes, "auc": 0.99}}})
     table = summary_table(rows)
     assert list(table.columns[: len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
     assert table["model"].tolist() == ["bayes_optimal", "logistic"]  # sorted by AUC
     md = summary_markdown(table)
     assert md.count("\n") == 4 and "| d | logistic | low |" in md
+    assert "consistent with the limit" in md and "+0.0000 [+0.0000, +0.0000]" in md

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
-from mlhep.evaluation.metrics import auc_with_ci
+from mlhep.evaluation.metrics import (
+    auc_with_ci,
+    delong_test,
+    limit_verdict,
+    paired_gap,
+    weighted_auc,
+)
 
 
 def _gaussian_scores(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,3 +43,31 @@ def test_bootstrap_is_seeded_and_class_constant_weights_do_not_change_auc() -> N
     c = auc_with_ci(labels, scores, n_resamples=100, seed=7)
     assert a == b
     assert a["auc"] == pytest.approx(c["auc"], rel=1e-12)
+
+
+def test_weighted_auc_equals_scikit_learn_with_ties_and_weights() -> None:
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, 5000)
+    scores = np.round(rng.normal(size=5000) + labels, 1)  # many ties
+    weights = rng.uniform(0.1, 2.0, 5000)
+    assert weighted_auc(labels, scores, weights) == pytest.approx(
+        roc_auc_score(labels, scores, sample_weight=weights), abs=1e-12
+    )
+    assert weighted_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+
+
+def test_paired_gap_interval_and_delong_agree_on_correlated_scores() -> None:
+    labels, truth = _gaussian_scores(20_000, 1.0, seed=12)
+    model = truth + 0.5 * np.random.default_rng(13).normal(size=len(truth))
+    gap = paired_gap(labels, truth, model, n_resamples=400, seed=2)
+    delong = delong_test(labels, truth, model)
+    assert gap["gap"] == pytest.approx(delong["difference"], abs=1e-12)
+    assert gap["gap_std"] == pytest.approx(delong["se"], rel=0.15)
+    # exact expected gap: Phi(1/sqrt 2) - Phi(1/sqrt(2 (1 + 0.25))) for Gaussian scores
+    expected = stats.norm.cdf(1 / np.sqrt(2)) - stats.norm.cdf(1 / np.sqrt(2 * 1.25))
+    assert gap["gap_low"] < expected < gap["gap_high"]
+    # unpaired, the standard error would be sqrt(2) sigma_AUC: about three times larger here
+    assert gap["gap_std"] < 0.5 * np.sqrt(2) * gap["auc_std"]
+    assert limit_verdict(gap["gap_low"], gap["gap_high"]) == "below the limit"
+    assert limit_verdict(-1e-4, 2e-4) == "consistent with the limit"
+    assert limit_verdict(-3e-4, -1e-4) == "above the limit (check the limit)"

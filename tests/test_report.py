@@ -140,7 +140,7 @@ def test_classifier_table_orders_by_feature_set_then_auc() -> None:
     table = report.classifier_table(summary, ["low", "high"])
     assert list(table["model"]) == ["Bayes limit (exact)", "ann", "logistic", "Bayes limit (exact)", "ann"]  # fmt: skip
     assert list(table["features"]) == ["low", "low", "low", "high", "high"]
-    assert "gap to Bayes" in table.columns
+    assert "gap to limit" in table.columns
 
 
 def test_package_versions_lists_the_stack() -> None:
@@ -210,7 +210,7 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     plan = Plan(load_config(repo / "config/test-tiny.yaml"))
     entry = plan.manifest()["datasets"]["dimuon"]
     studies = sum(len(files) for files in entry["studies"].values())
-    expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["trained"])
+    expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["calibration"]) + len(entry["trained"])
     assert len(images) == expected + len(entry["training"]) + studies
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     assert all(min(image.size) > 100 for image in images)
@@ -228,10 +228,10 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 4, page.off
+    assert len(page.off) == 5, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
-                "models.<name>.activate", "training curves or studies"):  # fmt: skip
+                "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 

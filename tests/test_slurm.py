@@ -25,7 +25,7 @@ from helpers import require, snakemake
 
 from mlhep.runlog import job_environment
 
-GPU_RULES = {"train_gpu", "ann_ensemble"}
+GPU_RULES = {"train_gpu", "ann_ensemble", "bdt_bootstrap"}
 TEST_PROFILE = Path(__file__).resolve().parent / "slurm" / "profile"
 
 

@@ -23,6 +23,10 @@ STUDIES = {
 }
 
 
+#: Ensemble studies (config section ``studies.<name>``) and the model each trains.
+ENSEMBLES = {"ensemble": "ann", "bdt_bootstrap": "bdt"}
+
+
 def canonical(value: Any) -> Any:
     """``value`` with every mapping's keys sorted, recursively: a rule's params in a form
     that does not depend on the order of keys in a config file or ``--config`` (Snakemake
@@ -84,6 +88,10 @@ class Plan:
         """Whether a feature set of a dataset has an exact limit."""
         return self.kind(dataset).limit_available(self.columns(dataset, features))
 
+    def calibration_sets(self, dataset: str) -> list[str]:
+        """Trained feature sets with an exact limit: their probabilities meet the truth."""
+        return [f for f in self.trained_sets(dataset) if self.has_limit(dataset, f)]
+
     def limit_sets(self, dataset: str) -> list[str]:
         """Feature sets whose limit the stage ``bayes_optimal`` computes (empty: off)."""
         return list(self.config["datasets"][dataset]["limit"])
@@ -112,11 +120,17 @@ class Plan:
             sets = self.feature_sets_of(dataset, model)
             if sets:
                 out[study] = {f: f"results/studies/{dataset}/{model}/{f}/{target}" for f in sets}
-        ensemble = studies["ensemble"]
-        f = ensemble["feature_set"]
-        if ensemble["activate"] and self.model_on("ann") and f in self.feature_sets(dataset):
-            out["ensemble"] = {f: f"results/studies/{dataset}/ensemble/{f}/ensemble.json"}
+        for study, model in ENSEMBLES.items():
+            ensemble = studies[study]
+            f = ensemble["feature_set"]
+            if ensemble["activate"] and self.model_on(model) and f in self.feature_sets(dataset):
+                folder = "ensemble" if study == "ensemble" else study
+                out[study] = {f: f"results/studies/{dataset}/{folder}/{f}/ensemble.json"}
         return out
+
+    def ensemble_files(self, dataset: str) -> dict[str, dict[str, str]]:
+        """The switched-on ensemble studies of a dataset (a part of :meth:`study_files`)."""
+        return {k: v for k, v in self.study_files(dataset).items() if k in ENSEMBLES}
 
     def gd_records(self, dataset: str) -> list[str]:
         """Training records of the gradient-descent models (MSE and BCE)."""
@@ -168,6 +182,13 @@ class Plan:
                     for m, f in self.trained(d)
                 ],
                 "roc": {f: f"results/evaluation/{d}/roc_{f}.png" for f in self.trained_sets(d)},
+                "calibration": {
+                    f: {
+                        "plot": f"results/evaluation/{d}/calibration_{f}.png",
+                        "table": f"results/evaluation/{d}/calibration_{f}.json",
+                    }
+                    for f in self.calibration_sets(d)
+                },
                 "training": {
                     m: f"results/evaluation/{d}/training_{m}.png" for m in self.curve_models(d)
                 },
@@ -219,6 +240,10 @@ class Plan:
             "classifiers": None
             if trained
             else "no classifier is switched on (`models.<name>.activate`, `datasets.<name>.models`)",
+            "calibration": None
+            if any(self.calibration_sets(d) or self.ensemble_files(d) for d in self.datasets)
+            else "no trained feature set has an exact limit and no ensemble is switched on "
+            "(`datasets.<name>.limit`, `studies.ensemble.activate`, `studies.bdt_bootstrap.activate`)",
             "details": None
             if curves
             else "switched off in the config (no model with training curves or studies is trained)",
@@ -238,7 +263,7 @@ class Plan:
 
 #: The figure each study draws beside its result file.
 STUDY_FIGURES = {"tree": "tree.png", "shap": "shap.png", "importance": "importance.png",
-                 "ensemble": "spread.png"}  # fmt: skip
+                 "ensemble": "spread.png", "bdt_bootstrap": "spread.png"}  # fmt: skip
 
 
 def manifest_files(manifest: Any) -> list[str]:

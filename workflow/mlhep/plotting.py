@@ -308,3 +308,84 @@ def training_history(
             ax.legend(loc="best")
     fig.tight_layout()
     save(fig, path)
+
+
+@styled
+def reliability(
+    curves: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> None:
+    """Reliability of each model's probabilities: mean exact posterior p* per bin of p
+    (left: against the truth) beside the fraction of signal labels per bin (right: what a
+    real analysis can measure). ``curves`` maps a legend label to the output of
+    :func:`mlhep.evaluation.calibration.reliability`."""
+    fig, (truth, labels) = plt.subplots(1, 2, figsize=(15, 6.5), sharey=True)
+    for ax in (truth, labels):
+        ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="perfect")
+    for k, (label, r) in enumerate(curves.items()):
+        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        truth.plot(r["mean_p"], r["mean_p_star"], "o-", ms=3, color=colour, label=label)
+        labels.plot(r["label_mean_p"], r["label_fraction"], "o-", ms=3, color=colour, label=label)
+    truth.set(xlabel="Predicted signal probability $p$", ylabel="Mean exact posterior $p^*$",
+              xlim=(0, 1), ylim=(0, 1), title="against the truth")  # fmt: skip
+    labels.set(xlabel="Predicted signal probability $p$", ylabel="Fraction of signal labels",
+               xlim=(0, 1), title="against the labels")  # fmt: skip
+    truth.legend(fontsize=10, loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save(fig, path)
+
+
+def ensemble_figure(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    p_star: np.ndarray | None,
+    summary: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> None:
+    """The ensemble's figure: spread against true error and coverage where the exact
+    posterior is known (:func:`ensemble_uncertainty`), else the spread alone."""
+    if p_star is None:
+        ensemble_spread(labels, probabilities, path)
+        return
+    mean, spread = probabilities.mean(axis=0), probabilities.std(axis=0, ddof=1)
+    curve = (summary["coverage_k"], summary["coverage"])
+    ensemble_uncertainty(mean, spread, p_star, curve, path, title)
+
+
+@styled
+def ensemble_uncertainty(
+    mean: np.ndarray,
+    spread: np.ndarray,
+    p_star: np.ndarray,
+    curve: tuple[Sequence[float], Sequence[float]],
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> None:
+    """An ensemble's per-event spread against its true error |mean - p*| (left; an honest
+    spread scatters around the diagonal) and the coverage of the error by k spreads
+    against the Gaussian expectation (right)."""
+    from scipy import special
+
+    error = np.abs(mean - p_star)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
+    top = float(np.percentile(np.r_[spread, error], 99.5)) or 1e-3
+    hb = left.hexbin(spread, error, gridsize=50, bins="log", cmap="viridis", mincnt=1,
+                     extent=(0, top, 0, top))  # fmt: skip
+    fig.colorbar(hb, ax=left, label="Events")
+    left.plot([0, top], [0, top], color="black", ls="--", lw=1.5, label="error = spread")
+    left.set(xlabel=r"Ensemble spread $\sigma$", ylabel=r"True error $|\bar p - p^*|$",
+             xlim=(0, top), ylim=(0, top))  # fmt: skip
+    k = np.asarray(curve[0])
+    right.plot(k, special.erf(k / np.sqrt(2)), color="black", ls="--", lw=1, label="Gaussian")
+    right.plot(k, curve[1], lw=2, color=SIGNAL, label="ensemble")
+    right.set(xlabel=r"k (multiples of the spread $\sigma$)",
+              ylabel=r"Fraction with $|\bar p - p^*| \leq k\sigma$", ylim=(0, 1.02))  # fmt: skip
+    right.legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save(fig, path)

@@ -1,7 +1,9 @@
 rule bayes_optimal:
-    """The exact Bayes-optimal ROC AUC of each feature set on the test split (datasets.<name>.
-    limit), logged to MLflow."""
+    """The exact Bayes-optimal discriminant of each feature set (datasets.<name>.limit),
+    evaluated like a classifier on the test split, logged to MLflow."""
     input:
+        train="results/splits/{dataset}/train.parquet",
+        validation="results/splits/{dataset}/validation.parquet",
         test="results/splits/{dataset}/test.parquet",
         experiments=MLFLOW_READY,
     output:
@@ -14,7 +16,7 @@ rule bayes_optimal:
     params:
         kind=dataset_kind,
         feature_sets=limit_sets,
-        bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
+        evaluation=canonical(config["evaluation"]),
         seed=config["seed"],
     script:
         "../scripts/bayes_optimal.py"

@@ -62,6 +62,38 @@ rule roc_comparison:
         "../scripts/roc_comparison.py"
 
 
+rule calibration:
+    """Every probabilistic model on one feature set against the exact posterior and the
+    labels (reliability diagrams)."""
+    input:
+        predictions=predictions_of,
+        records=lambda wildcards: [
+            f"{Plan.model_dir(wildcards.dataset, m, wildcards.features)}/train.json"
+            for m in PLAN.models_on(wildcards.dataset, wildcards.features)
+        ],
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        plot=report(
+            "results/evaluation/{dataset}/calibration_{features}.png",
+            caption="../report/calibration.rst",
+            category="Uncertainty",
+            subcategory="Reliability against the truth",
+            labels={"figure": "reliability", "features": "{features}"},
+        ),
+        table="results/evaluation/{dataset}/calibration_{features}.json",
+    log:
+        "results/logs/calibration/{dataset}/{features}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        models=lambda wildcards: PLAN.models_on(wildcards.dataset, wildcards.features),
+        columns=columns_of,
+        kind=dataset_kind,
+    script:
+        "../scripts/calibration.py"
+
+
 rule summary:
     """One table of every classifier and the Bayes limits (CSV and Markdown)."""
     input:

@@ -78,7 +78,8 @@ rule ann_importance:
 
 
 rule ann_ensemble:
-    """A small deep ensemble of ANNs: per-event spread of the prediction."""
+    """A deep ensemble of ANNs: the per-event spread of the prediction, checked against
+    the exact posterior."""
     input:
         train="results/splits/{dataset}/train.parquet",
         validation="results/splits/{dataset}/validation.parquet",
@@ -88,8 +89,8 @@ rule ann_ensemble:
             "results/studies/{dataset}/ensemble/{features}/spread.png",
             caption="../report/ensemble.rst",
             category="Uncertainty",
-            subcategory="ANN ensemble",
-            labels={"figure": "ensemble spread", "features": "{features}"},
+            subcategory="ANN deep ensemble",
+            labels={"figure": "spread and coverage", "features": "{features}"},
         ),
         summary="results/studies/{dataset}/ensemble/{features}/ensemble.json",
     log:
@@ -105,7 +106,46 @@ rule ann_ensemble:
         columns=columns_of,
         ann=canonical(hyperparameters(config["models"]["ann"])),
         ensemble=canonical(config["studies"]["ensemble"]),
+        kind=dataset_kind,
+        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
         device=config["device"],
         seed=config["seed"],
     script:
         "../scripts/ann_ensemble.py"
+
+
+rule bdt_bootstrap:
+    """A bootstrap ensemble of BDTs: the per-event spread of the prediction, checked
+    against the exact posterior."""
+    input:
+        train="results/splits/{dataset}/train.parquet",
+        validation="results/splits/{dataset}/validation.parquet",
+        test="results/splits/{dataset}/test.parquet",
+    output:
+        plot=report(
+            "results/studies/{dataset}/bdt_bootstrap/{features}/spread.png",
+            caption="../report/ensemble.rst",
+            category="Uncertainty",
+            subcategory="BDT bootstrap ensemble",
+            labels={"figure": "spread and coverage", "features": "{features}"},
+        ),
+        summary="results/studies/{dataset}/bdt_bootstrap/{features}/ensemble.json",
+    log:
+        "results/logs/bdt_bootstrap/{dataset}/{features}.log",
+    benchmark:
+        "results/benchmarks/bdt_bootstrap/{dataset}/{features}.tsv"
+    threads: config["models"]["bdt"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU_REQUEST,
+    params:
+        columns=columns_of,
+        bdt=canonical(hyperparameters(config["models"]["bdt"])),
+        ensemble=canonical(config["studies"]["bdt_bootstrap"]),
+        kind=dataset_kind,
+        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
+        device=config["device"],
+        seed=config["seed"],
+    script:
+        "../scripts/bdt_bootstrap.py"

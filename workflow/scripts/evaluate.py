@@ -8,6 +8,7 @@ import pandas as pd
 from mlhep import io, plotting
 from mlhep.data import get_kind
 from mlhep.evaluation.classification import evaluate
+from mlhep.evaluation.limit import limit_scores
 from mlhep.runlog import script_log
 from mlhep.tracking import resume_run
 
@@ -16,21 +17,22 @@ with script_log(snakemake.log[0]) as log:
     record = io.read_json(snakemake.input.record)
     predictions = pd.read_parquet(snakemake.input.predictions)
     test = pd.read_parquet(snakemake.input.test)
-    bayes = get_kind(p.kind).limit.scores(test, record["columns"]) if p.limit else None
+    limit = limit_scores(get_kind(p.kind).limit, test, record["columns"]) if p.limit else None
     settings = p.evaluation
     metrics = evaluate(
-        predictions, record["loss"], bayes, settings["bootstrap_resamples"],
-        settings["confidence_level"], settings["ams_regularisation"], p.seed,
+        predictions, record["loss"], limit, record["prior_log_odds"],
+        settings["bootstrap_resamples"], settings["confidence_level"],
+        settings["ams_regularisation"], p.seed, settings["calibration"],
     )  # fmt: skip
     metrics.update(dataset=snakemake.wildcards.dataset, model=record["model"],
                    features=record["features"], mlflow_run_id=record["mlflow_run_id"])  # fmt: skip
     log.info("metrics %s", metrics)
     title = f"{record['model']} on {record['features']}"
-    y, w = test["label"].to_numpy(), test["weight"].to_numpy()
     part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
+    y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
     plotting.roc(
         {title: (y, part["test"]["score"].to_numpy(), w)}, snakemake.output.roc,
-        bayes=(y, bayes, w) if bayes is not None else None,
+        bayes=(y, limit.reindex(part["test"]["event_id"]).to_numpy(), w) if limit is not None else None,
     )  # fmt: skip
     by_class = {
         s: {c: part[s].loc[part[s]["label"] == k, "score"].to_numpy() for c, k in (("signal", 1), ("background", 0))}

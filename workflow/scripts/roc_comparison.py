@@ -8,12 +8,13 @@ from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):
     p = snakemake.params
-    test = pd.read_parquet(snakemake.input.test)
+    test = pd.read_parquet(snakemake.input.test).set_index("event_id", drop=False)
     y, w = test["label"].to_numpy(), test["weight"].to_numpy()
     curves = {}
     for model, path in zip(p.models, snakemake.input.predictions, strict=True):
         pred = pd.read_parquet(path)
-        curves[model] = (y, pred.loc[pred["split"] == "test", "score"].to_numpy(), w)
+        score = pred[pred["split"] == "test"].set_index("event_id")["score"]
+        curves[model] = (y, score.reindex(test.index).to_numpy(), w)  # joined on event_id
     bayes = (y, get_kind(p.kind).limit.scores(test, p.columns), w) if p.limit else None
     title = f"{snakemake.wildcards.dataset}, features: {snakemake.wildcards.features}"
     plotting.roc(curves, snakemake.output[0], bayes=bayes, title=title)

@@ -3,10 +3,16 @@ scikit-learn's ROC and SciPy's KS test:
 
 - ROC AUC (weighted by the physics weights, and unweighted) with a bootstrap interval;
 - signal efficiency at background efficiency 1%, 10%, 30%, and the separation <S^2>;
-- the overtraining check: KS test of train against test scores per class, and the
-  generalization gap (test loss - train loss in the model's own loss);
-- the approximate median significance AMS at the best cut (HiggsML), on the expected yields;
-- the Bayes-optimal AUC on the same test events and the distance to it.
+- the overtraining check: KS statistic D and p-value of train against test scores per
+  class, and the generalization gap (test loss - train loss in the model's own loss);
+- the approximate median significance AMS (HiggsML) of the cut chosen on the validation
+  split, measured on the test split with a bootstrap interval;
+- where the feature set has an exact limit: the limit's AUC on the same test events, the
+  gap to it with a paired bootstrap interval and DeLong's test, and the probabilities
+  against the exact posterior (:mod:`mlhep.evaluation.calibration`).
+
+The Bayes-optimal discriminant goes through the same function, so every column is filled
+for it as for a classifier.
 
 References: A. Hoecker et al., TMVA users guide, arXiv:physics/0703039 (separation, KS
 check); C. Adam-Bourdarios et al., The Higgs boson machine learning challenge, JMLR W&CP 42
@@ -23,14 +29,19 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 
-from mlhep.evaluation.metrics import auc_with_ci
+from mlhep.evaluation.calibration import posterior, recalibrated_metrics, truth_metrics
+from mlhep.evaluation.metrics import auc_with_ci, delong_test, limit_verdict, paired_gap
 
 BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
 #: Columns of the summary table, in order.
 SUMMARY_COLUMNS = (
     "dataset", "model", "features", "auc", "auc_low", "auc_high", "auc_unweighted",
-    "eff_at_b01", "eff_at_b10", "eff_at_b30", "separation", "ks_p_signal", "ks_p_background",
-    "loss", "train_loss", "test_loss", "generalization_gap", "ams", "bayes_auc", "gap_to_bayes",
+    "bayes_auc", "gap_to_bayes", "gap_low", "gap_high", "limit_verdict", "delong_p",
+    "eff_at_b01", "eff_at_b10", "eff_at_b30", "separation",
+    "ks_signal", "ks_p_signal", "ks_background", "ks_p_background",
+    "loss", "train_loss", "test_loss", "generalization_gap",
+    "ams", "ams_low", "ams_high", "ams_cut", "ams_validation",
+    "excess_log_loss", "mean_abs_dp", "p99_abs_dp", "logit_slope", "logit_intercept",
 )  # fmt: skip
 
 
@@ -99,25 +110,81 @@ def model_loss(loss: str, labels: np.ndarray, frame: pd.DataFrame) -> float:
     raise ValueError(f"unknown loss {loss!r}; known: bce, mse, zero_one")
 
 
+def ams_validated(
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray, np.ndarray],
+    b_reg: float = 10.0,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The AMS of the cut chosen on validation, applied to the test events: the test AMS
+    with a percentile-bootstrap interval over resampled test events (the cut held fixed),
+    and the optimum reached on validation (optimistic: chosen on those events)."""
+    chosen = best_ams(*validation, b_reg)
+    y, s, w = test
+    selected = s >= chosen["ams_cut"]
+    ws, wb = w * ((y == 1) & selected), w * ((y == 0) & selected)
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    reps = np.empty(n_resamples)
+    for r in range(n_resamples):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        reps[r] = ams(counts @ ws, counts @ wb, b_reg)
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(reps, [tail, 100.0 - tail])
+    return {
+        "ams": float(ams(ws.sum(), wb.sum(), b_reg)),
+        "ams_low": float(low),
+        "ams_high": float(high),
+        "ams_cut": chosen["ams_cut"],
+        "ams_s": float(ws.sum()),
+        "ams_b": float(wb.sum()),
+        "ams_validation": chosen["ams"],
+    }
+
+
+def _split(predictions: pd.DataFrame, name: str) -> pd.DataFrame:
+    part = predictions[predictions["split"] == name]
+    if part.empty:
+        raise ValueError(f"predictions have no {name!r} rows")
+    return part
+
+
 def evaluate(
     predictions: pd.DataFrame,
     loss: str,
-    bayes_scores: np.ndarray | None = None,
-    n_resamples: int = 200,
+    limit_scores: pd.Series | None = None,
+    prior_log_odds: float = 0.0,
+    n_resamples: int = 1000,
     confidence_level: float = 0.95,
     b_reg: float = 10.0,
     seed: int = 0,
+    calibration_methods: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Every metric of one classifier from its predictions on every split.
 
-    ``predictions`` has columns ``split`` (train / validation / test), ``label``, ``weight``
-    and ``score`` (and ``proba`` for probabilistic models). ``bayes_scores`` are the
-    Bayes-optimal discriminant's values on the test rows, in the same order.
+    ``predictions`` has columns ``split`` (train / validation / test), ``event_id``,
+    ``label``, ``weight`` and ``score`` (and ``proba`` for probabilistic models).
+    ``limit_scores`` is the exact log-likelihood ratio of the accepted densities indexed
+    by ``event_id`` (where the feature set has an exact limit): the gap to it is paired
+    (same events, same resamples), and probabilities are compared with the exact posterior
+    sigmoid(limit + ``prior_log_odds``), the prior being the one the model was trained at.
+    The AMS cut and any recalibration are fitted on the validation split; the test split
+    is only measured.
     """
-    test = predictions[predictions["split"] == "test"]
-    train = predictions[predictions["split"] == "train"]
+    test, train, val = (_split(predictions, s) for s in ("test", "train", "validation"))
     y, s, w = (test[c].to_numpy() for c in ("label", "score", "weight"))
-    auc = auc_with_ci(y, s, w, n_resamples, confidence_level, seed)
+    ref = None
+    if limit_scores is not None:
+        ref = limit_scores.reindex(test["event_id"].to_numpy()).to_numpy()
+        if np.isnan(ref).any():
+            raise ValueError(
+                f"{int(np.isnan(ref).sum())} of {len(test)} test events have no limit score"
+            )
+        auc = paired_gap(y, ref, s, w, n_resamples, confidence_level, seed)
+    else:
+        auc = auc_with_ci(y, s, w, n_resamples, confidence_level, seed)
     effs = efficiency_at(y, s, w, BACKGROUND_EFFICIENCIES)
     ks = {
         name: ks_overtraining(train.loc[train["label"] == cls, "score"].to_numpy(), s[y == cls])
@@ -125,8 +192,9 @@ def evaluate(
     }
     train_loss = model_loss(loss, train["label"].to_numpy(), train)
     test_loss = model_loss(loss, y, test)
+    validation = (val["label"].to_numpy(), val["score"].to_numpy(), val["weight"].to_numpy())
     out: dict[str, Any] = {
-        **auc,
+        **{k: auc[k] for k in ("auc", "auc_low", "auc_high", "auc_std")},
         "auc_unweighted": float(roc_auc_score(y, s)),
         **{f"eff_at_b{round(100 * t):02d}": e for t, e in effs.items()},
         "separation": separation(s[y == 1], s[y == 0]),
@@ -138,15 +206,35 @@ def evaluate(
         "train_loss": train_loss,
         "test_loss": test_loss,
         "generalization_gap": test_loss - train_loss,
-        **best_ams(y, s, w, b_reg),
+        **ams_validated(validation, (y, s, w), b_reg, n_resamples, confidence_level, seed + 1),
         "n_test": len(test),
         "n_train": len(train),
+        "confidence_level": confidence_level,
     }
-    if bayes_scores is not None:
-        if len(bayes_scores) != len(test):
-            raise ValueError(f"{len(bayes_scores)} Bayes scores for {len(test)} test events")
-        out["bayes_auc"] = float(roc_auc_score(y, bayes_scores, sample_weight=w))
-        out["gap_to_bayes"] = out["bayes_auc"] - out["auc"]
+    if ref is None:
+        return out
+    delong = delong_test(y, ref, s)
+    out.update(
+        bayes_auc=out["auc"] + auc["gap"],
+        gap_to_bayes=auc["gap"],
+        gap_low=auc["gap_low"],
+        gap_high=auc["gap_high"],
+        gap_std=auc["gap_std"],
+        limit_verdict=limit_verdict(auc["gap_low"], auc["gap_high"]),
+        delong_se=delong["se"],
+        delong_z=delong["z"],
+        delong_p=delong["p"],
+    )
+    if "proba" in test:
+        p = test["proba"].to_numpy(dtype=float)
+        p_star = posterior(ref, prior_log_odds)
+        out.update(truth_metrics(p, p_star), prior_log_odds=prior_log_odds)
+        p_val = val["proba"].to_numpy(dtype=float)
+        out.update(
+            recalibrated_metrics(
+                list(calibration_methods), (p_val, val["label"].to_numpy()), p, p_star
+            )
+        )
     return out
 
 
@@ -164,11 +252,14 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def summary_markdown(frame: pd.DataFrame) -> str:
-    """The summary as a Markdown table (AUC with its interval, efficiencies, KS, AMS, gap)."""
+    """The summary as a Markdown table: AUC with its interval, the paired gap to the limit
+    with its interval and verdict, TMVA's columns, KS D, the validated AMS, and the
+    probabilities against the exact posterior."""
     lines = [
-        "| dataset | model | features | AUC [CI] | eff@B=1% | eff@B=10% | eff@B=30% | separation "
-        "| KS p (S/B) | gen. gap | AMS | Bayes AUC | gap to Bayes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | model | features | AUC [CI] | gap to limit [paired CI] | verdict "
+        "| eff@B=1% | eff@B=10% | eff@B=30% | separation | KS D (S/B) | KS p (S/B) "
+        "| gen. gap | AMS [CI] | excess log-loss | E abs(p-p*) | logit slope |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def f(value: Any, fmt: str) -> str:
@@ -179,27 +270,27 @@ def summary_markdown(frame: pd.DataFrame) -> str:
         )
 
     for r in frame.to_dict("records"):
+        gap = (
+            f"{f(r['gap_to_bayes'], '+.4f')} [{f(r['gap_low'], '+.4f')}, {f(r['gap_high'], '+.4f')}]"
+            if f(r["gap_to_bayes"], "g") else ""
+        )  # fmt: skip
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['features']} "
             f"| {f(r['auc'], '.4f')} [{f(r['auc_low'], '.4f')}, {f(r['auc_high'], '.4f')}] "
+            f"| {gap} | {f(r['limit_verdict'], 's')} "
             f"| {f(r['eff_at_b01'], '.3f')} | {f(r['eff_at_b10'], '.3f')} | {f(r['eff_at_b30'], '.3f')} "
-            f"| {f(r['separation'], '.3f')} | {f(r['ks_p_signal'], '.2g')} / {f(r['ks_p_background'], '.2g')} "
-            f"| {f(r['generalization_gap'], '+.4f')} | {f(r['ams'], '.2f')} "
-            f"| {f(r['bayes_auc'], '.4f')} | {f(r['gap_to_bayes'], '.4f')} |"
-        )
+            f"| {f(r['separation'], '.3f')} | {f(r['ks_signal'], '.4f')} / {f(r['ks_background'], '.4f')} "
+            f"| {f(r['ks_p_signal'], '.2g')} / {f(r['ks_p_background'], '.2g')} "
+            f"| {f(r['generalization_gap'], '+.4f')} "
+            f"| {f(r['ams'], '.2f')} [{f(r['ams_low'], '.2f')}, {f(r['ams_high'], '.2f')}] "
+            f"| {f(r['excess_log_loss'], '.2e')} | {f(r['mean_abs_dp'], '.4f')} | {f(r['logit_slope'], '.3f')} |"
+        )  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def bayes_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Summary rows of the Bayes-optimal limits (the output of rule bayes_optimal)."""
     return [
-        {
-            "dataset": result["dataset"],
-            "model": "bayes_optimal",
-            "features": features,
-            **{k: m[k] for k in ("auc", "auc_low", "auc_high", "auc_unweighted")},
-            "bayes_auc": m["auc"],
-            "gap_to_bayes": 0.0,
-        }
+        {"dataset": result["dataset"], "model": "bayes_optimal", "features": features, **m}
         for features, m in result["feature_sets"].items()
     ]

@@ -1,10 +1,10 @@
 """The exact limit of a feature set, evaluated on given events.
 
 A dataset plug-in with known densities declares its Bayes-optimal discriminant
-(:class:`mlhep.data.ExactLimit`); for the dimuon toy it is the exact log-likelihood ratio
-restricted to the latent information a feature set carries (`low` and `all` get the full
-ratio, `high` the ratio without the jet multiplicity). Classifiers are compared with it on the same test
-events.
+(:class:`mlhep.data.ExactLimit`): the log-likelihood ratio of the accepted densities given
+what a feature set carries. Classifiers are compared with it on the same test events
+(joined on ``event_id``), and the limit itself goes through the classifiers' evaluation as
+a model that needs no training, so that every metric has its value at the limit.
 """
 
 from __future__ import annotations
@@ -12,36 +12,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from mlhep.data import ExactLimit
-from mlhep.evaluation.metrics import auc_with_ci
+from mlhep.evaluation.calibration import posterior
 
 
-def limit_auc(
+def limit_scores(limit: ExactLimit, frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The exact log-likelihood ratio of every event of ``frame``, indexed by ``event_id``."""
+    return pd.Series(
+        limit.scores(frame, columns), index=pd.Index(frame["event_id"], name="event_id")
+    )
+
+
+def limit_predictions(
     limit: ExactLimit,
-    frame: pd.DataFrame,
-    feature_columns: Sequence[str],
-    n_resamples: int = 100,
-    seed: int = 0,
-) -> dict[str, float]:
-    """ROC AUC of the Bayes-optimal discriminant weighted by ``weight`` (with its bootstrap
-    interval, :func:`mlhep.evaluation.metrics.auc_with_ci`) and unweighted."""
-    scores = limit.scores(frame, feature_columns)
-    labels = frame["label"].to_numpy()
-    weighted = auc_with_ci(labels, scores, frame["weight"].to_numpy(), n_resamples, seed=seed)
-    return {**weighted, "auc_unweighted": float(roc_auc_score(labels, scores))}
-
-
-def limit_table(
-    limit: ExactLimit,
-    frame: pd.DataFrame,
-    feature_sets: Mapping[str, Sequence[str]],
-    n_resamples: int = 100,
-    seed: int = 0,
-) -> dict[str, dict[str, float]]:
-    """:func:`limit_auc` for each named feature set."""
-    return {
-        name: limit_auc(limit, frame, columns, n_resamples, seed)
-        for name, columns in feature_sets.items()
-    }
+    splits: Mapping[str, pd.DataFrame],
+    columns: Sequence[str],
+    log_odds: float,
+) -> pd.DataFrame:
+    """The limit's predictions on every split in the layout of a trained model's: ``score``
+    the log-likelihood ratio, ``proba`` the exact posterior at the prior ``log_odds``."""
+    parts = []
+    for split, frame in splits.items():
+        score = limit.scores(frame, columns)
+        part = frame[["event_id", "label", "weight"]].copy()
+        part.insert(0, "split", split)
+        part["score"] = score
+        part["proba"] = posterior(score, log_odds)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -1,48 +1,192 @@
-"""Classifier metrics shared by every evaluation: ROC AUC with a bootstrap confidence
-interval (scikit-learn's AUC, SciPy's bootstrap)."""
+"""Classifier metrics shared by every evaluation: the ROC AUC with a bootstrap interval,
+paired bootstrap intervals of AUC differences (the gap to the limit), and DeLong's test
+for two correlated ROC AUCs.
+
+The bootstrap is computed on tie groups, once sorted: a resample of the events is a vector
+of counts per event, and the weighted AUC of any count vector is two ``bincount`` calls and
+a cumulative sum, O(n) instead of a sort per resample. The same counts serve every score
+of a paired comparison, so the interval of a difference is that of a paired bootstrap.
+
+References: B. Efron and R. Tibshirani, An Introduction to the Bootstrap (1993), ch. 13
+(percentile intervals); E. R. DeLong, D. M. DeLong and D. L. Clarke-Pearson, Biometrics 44
+(1988) 837 (correlated AUCs); X. Sun and W. Xu, IEEE Signal Process. Lett. 21 (2014) 1389
+(the fast midrank algorithm).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
-from sklearn.metrics import roc_auc_score
+
+
+@dataclass(frozen=True)
+class TieGroups:
+    """One score vector sorted once: the ascending order of its events and, where scores
+    tie, the group of equal scores of each event in that order (``None`` without ties)."""
+
+    order: NDArray[np.intp]
+    group: NDArray[np.intp] | None
+
+    @staticmethod
+    def of(scores: NDArray[np.floating]) -> TieGroups:
+        """Sort ``scores`` and find their ties."""
+        scores = np.asarray(scores)
+        order = np.argsort(scores, kind="stable")
+        ordered = scores[order]
+        new = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.ones(0, bool)
+        return TieGroups(order, None if new.all() else np.cumsum(new) - 1)
+
+    def auc(
+        self, signal_weight: NDArray[np.floating], background_weight: NDArray[np.floating]
+    ) -> float:
+        """Weighted ROC AUC, ties counting one half: P(score_S > score_B) + P(=) / 2 with
+        each event's weight split into its signal and background parts (original order)."""
+        return self.sorted_auc(signal_weight[self.order], background_weight[self.order])
+
+    def sorted_auc(self, signal: NDArray[np.floating], background: NDArray[np.floating]) -> float:
+        """:meth:`auc` of weights already in ascending score order."""
+        through = np.cumsum(background)  # background weight at or below each event
+        if self.group is None:
+            below_half = through - 0.5 * background
+        else:  # an event sees its whole tie group at one half
+            ends = np.r_[np.flatnonzero(np.diff(self.group)), len(self.group) - 1]
+            group_end = through[ends]
+            group_start = np.r_[0.0, group_end[:-1]]
+            below_half = (0.5 * (group_start + group_end))[self.group]
+        return float(signal @ below_half / (signal.sum() * through[-1]))
+
+
+def weighted_auc(labels: NDArray, scores: NDArray, weights: NDArray | None = None) -> float:
+    """Weighted ROC AUC (equal to scikit-learn's ``roc_auc_score`` with ``sample_weight``)."""
+    labels = np.asarray(labels)
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
+    return TieGroups.of(scores).auc(w * (labels == 1), w * (labels != 1))
+
+
+def _interval(values: NDArray, level: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates."""
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def paired_bootstrap(
+    labels: NDArray,
+    scores: Mapping[str, NDArray],
+    weights: NDArray | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, NDArray]:
+    """AUC replicates of every score over the same resampled events (rows resampled with
+    replacement, ``n_resamples`` times): name -> array of ``n_resamples`` AUCs. The
+    replicates of two scores are paired: their difference is the bootstrap of the gap."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    ws, wb = w * (labels == 1), w * (labels != 1)
+    groups = {name: TieGroups.of(s) for name, s in scores.items()}
+    ordered = {name: (ws[g.order], wb[g.order]) for name, g in groups.items()}
+    out = {name: np.empty(n_resamples) for name in scores}
+    rng = np.random.default_rng(seed)
+    for r in range(n_resamples):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        for name, g in groups.items():
+            c = counts[g.order]
+            out[name][r] = g.sorted_auc(ordered[name][0] * c, ordered[name][1] * c)
+    return out
+
+
+def _summary(name: str, value: float, replicates: NDArray, level: float) -> dict[str, float]:
+    """A statistic with its percentile interval and bootstrap standard error."""
+    low, high = _interval(replicates, level)
+    return {
+        name: value,
+        f"{name}_low": low,
+        f"{name}_high": high,
+        f"{name}_std": float(replicates.std(ddof=1)),
+    }
 
 
 def auc_with_ci(
-    labels: np.ndarray,
-    scores: np.ndarray,
-    weights: np.ndarray | None = None,
-    n_resamples: int = 100,
+    labels: NDArray,
+    scores: NDArray,
+    weights: NDArray | None = None,
+    n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, float]:
-    """ROC AUC and its percentile-bootstrap confidence interval (events resampled, paired).
+    """ROC AUC and its percentile-bootstrap confidence interval (events resampled)."""
+    reps = paired_bootstrap(labels, {"s": scores}, weights, n_resamples, seed)["s"]
+    return _summary("auc", weighted_auc(labels, scores, weights), reps, level)
 
-    The percentile method keeps the cost at ``n_resamples`` AUC evaluations (BCa would add
-    a jackknife over every event); 100 resamples estimate a 95% interval's ends to about
-    10% of its width.
+
+def paired_gap(
+    labels: NDArray,
+    reference: NDArray,
+    scores: NDArray,
+    weights: NDArray | None = None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """AUC(reference) - AUC(scores) on the same events, with its paired bootstrap interval
+    (``gap``, ``gap_low``, ``gap_high``, ``gap_std``), and the AUC of ``scores`` with its
+    own interval from the same resamples."""
+    reps = paired_bootstrap(labels, {"ref": reference, "s": scores}, weights, n_resamples, seed)
+    auc = weighted_auc(labels, scores, weights)
+    gap = weighted_auc(labels, reference, weights) - auc
+    return {
+        **_summary("auc", auc, reps["s"], level),
+        **_summary("gap", gap, reps["ref"] - reps["s"], level),
+    }
+
+
+def limit_verdict(gap_low: float, gap_high: float) -> str:
+    """What a paired interval of (limit AUC - classifier AUC) says about the classifier."""
+    if gap_low <= 0.0 <= gap_high:
+        return "consistent with the limit"
+    if gap_low > 0.0:
+        return "below the limit"
+    return "above the limit (check the limit)"
+
+
+def _midranks(x: NDArray) -> NDArray:
+    """Ranks 1..n with ties given their average rank."""
+    return stats.rankdata(x, method="average")
+
+
+def delong_test(labels: NDArray, scores_a: NDArray, scores_b: NDArray) -> dict[str, float]:
+    """DeLong's test of AUC(a) = AUC(b) for two scores of the same events (unweighted AUCs).
+
+    Returns both AUCs, their difference a - b, its standard error and the two-sided p-value
+    of the normal approximation. With weights constant within each class (the toy's physics
+    weights) the weighted and unweighted AUCs are equal, so it cross-checks the bootstrap.
     """
     labels = np.asarray(labels)
-    scores = np.asarray(scores)
-    weights = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
-
-    def statistic(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
-        return float(roc_auc_score(y, s, sample_weight=w))
-
-    result = stats.bootstrap(
-        (labels, scores, weights),
-        statistic,
-        paired=True,
-        vectorized=False,
-        n_resamples=n_resamples,
-        confidence_level=level,
-        method="percentile",
-        batch=10,  # bounds memory: resamples are materialised this many at a time
-        rng=np.random.default_rng(seed),
-    )
+    positive = labels == 1
+    m, n = int(positive.sum()), int((~positive).sum())
+    v10, v01, aucs = [], [], []
+    for s in (np.asarray(scores_a), np.asarray(scores_b)):
+        x, y = s[positive], s[~positive]
+        tx, ty, tz = _midranks(x), _midranks(y), _midranks(np.concatenate([x, y]))
+        aucs.append((tz[:m].sum() / m - (m + 1) / 2.0) / n)
+        v10.append((tz[:m] - tx) / n)  # structural components of the positives
+        v01.append(1.0 - (tz[m:] - ty) / m)  # and of the negatives
+    s10, s01 = np.cov(np.array(v10)), np.cov(np.array(v01))
+    cov = s10 / m + s01 / n
+    variance = cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1]
+    diff = aucs[0] - aucs[1]
+    se = float(np.sqrt(max(variance, 0.0)))
+    z = diff / se if se > 0 else (0.0 if diff == 0 else np.inf * np.sign(diff))
     return {
-        "auc": statistic(labels, scores, weights),
-        "auc_low": float(result.confidence_interval.low),
-        "auc_high": float(result.confidence_interval.high),
-        "auc_std": float(result.standard_error),
+        "auc_a": float(aucs[0]),
+        "auc_b": float(aucs[1]),
+        "difference": float(diff),
+        "se": se,
+        "z": float(z),
+        "p": float(2.0 * stats.norm.sf(abs(z))),
     }

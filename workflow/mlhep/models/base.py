@@ -77,6 +77,8 @@ class Trainer(ABC):
     loss: ClassVar[str] = "bce"
     #: the file name of the saved model inside the model directory
     artifact: ClassVar[str] = "model.joblib"
+    #: trained with class-balanced weights: its probabilities are posteriors at prior 1:1
+    balanced_classes: ClassVar[bool] = False
 
     @abstractmethod
     def fit(

@@ -122,6 +122,7 @@ class BdtTrainer(Trainer):
     (log-odds), its model saved as UBJSON and logged in the xgboost flavour."""
 
     artifact: ClassVar[str] = "model.ubj"
+    balanced_classes: ClassVar[bool] = True
 
     def fit(
         self,

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from mlhep import io
+from mlhep.evaluation.calibration import prior_log_odds
 from mlhep.features.splits import SPLIT_NAMES
 from mlhep.models import MODELS, get_trainer
 from mlhep.models.base import FitContext, Fitted, Trainer, features_of, hyperparameters
@@ -59,11 +60,24 @@ def prediction_frame(
     return pd.concat(parts, ignore_index=True)
 
 
+def training_prior_log_odds(trainer: Trainer, train: pd.DataFrame) -> float:
+    """The prior log-odds log(n_S / n_B) a classifier's probabilities are posteriors at:
+    that of the training split, or 0 for a trainer that balances the classes."""
+    return 0.0 if trainer.balanced_classes else prior_log_odds(train["label"].to_numpy())
+
+
 def training_record(
-    job: TrainingJob, trainer: Trainer, fitted: Fitted, fit_seconds: float, run: Any, model_uri: str
+    job: TrainingJob,
+    trainer: Trainer,
+    fitted: Fitted,
+    fit_seconds: float,
+    run: Any,
+    model_uri: str,
+    prior_log_odds: float,
 ) -> dict[str, Any]:
     """The uniform record of a training: what was trained on what, the curves per step and
-    the kept step, timing, the MLflow run and model, and family-specific facts."""
+    the kept step, timing, the prior its probabilities refer to, the MLflow run and model,
+    and family-specific facts."""
     entry = MODELS[job.model]
     return {
         "model": job.model,
@@ -82,6 +96,7 @@ def training_record(
         "model_file": trainer.artifact,
         "mlflow_run_id": run.info.run_id if run is not None else None,
         "model_uri": model_uri,
+        "prior_log_odds": prior_log_odds,
         **fitted.info,
     }
 
@@ -135,7 +150,8 @@ def train(
             mltracking.mlflow_module().log_metrics(metrics)
             mltracking.log_curves(fitted.curves)
             model_uri = trainer.log_model(fitted, features_of(splits["train"].head(5), job.columns))
-    record = training_record(job, trainer, fitted, fit_seconds, run, model_uri)
+    prior = training_prior_log_odds(trainer, splits["train"])
+    record = training_record(job, trainer, fitted, fit_seconds, run, model_uri, prior)
     _write_model_dir(trainer, fitted, job.model_dir)
     io.write_parquet(job.predictions, predictions)
     io.write_json(job.record, record)

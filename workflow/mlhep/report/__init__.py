@@ -39,8 +39,9 @@ SECTIONS = {
     "perceptron": "2. The perceptron on Iris",
     "linear": "3. Linear regression and loss functions",
     "classifiers": "4. Classifiers against the Bayes limit",
-    "details": "5. Training curves and studies in detail",
-    "reproducibility": "6. Reproducibility",
+    "calibration": "5. Calibration and uncertainty against the truth",
+    "details": "6. Training curves and studies in detail",
+    "reproducibility": "7. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
@@ -107,16 +108,29 @@ def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) ->
     return frame.to_html(index=False, escape=True, border=0, classes="mlhep-table", na_rep="")
 
 
-def ensemble_summary(record: Mapping[str, Any]) -> str:
-    """One sentence on a deep ensemble: members, their AUCs, the ensemble's, the spread."""
+def ensemble_summary(record: Mapping[str, Any], what: str = "networks") -> str:
+    """A few sentences on an ensemble: members, their AUCs, the ensemble's, the spread and,
+    where the exact posterior is known, how well the spread covers the true error."""
     aucs = record["member_auc"]
-    return (
-        f"{record['members']} networks on the <code>{html.escape(record['feature_set'])}</code> "
-        f"features, differing only in their seed: member test AUCs {min(aucs):.5f} to "
-        f"{max(aucs):.5f}, ensemble mean {record['ensemble_auc']:.5f}; mean per-event spread "
-        f"of the signal probability {record['mean_spread']:.4f} (median "
-        f"{record['median_spread']:.4f}; signal {record['mean_spread_signal']:.4f}, background "
-        f"{record['mean_spread_background']:.4f})."
+    text = (
+        f"{record['members']} {what} on the <code>{html.escape(record['feature_set'])}</code> "
+        f"features: member test AUCs {min(aucs):.5f} to {max(aucs):.5f}, ensemble mean "
+        f"{record['ensemble_auc']:.5f}; mean per-event spread of the signal probability "
+        f"{record['mean_spread']:.4f} (median {record['median_spread']:.4f})."
+    )
+    if "coverage_1" not in record:
+        return text
+    verdict = (
+        "covers the true error as a Gaussian uncertainty would"
+        if 0.9 <= record["spread_scale_68"] <= 1.1
+        else f"must be scaled by {record['spread_scale_68']:.2f} to cover 68.3% of the true errors"
+    )
+    return text + (
+        f" Against the exact posterior: mean true error |p&#772; - p*| {record['mean_error']:.4f}; "
+        f"p* lies within 1, 2, 3 spreads of the mean for {100 * record['coverage_1']:.1f}%, "
+        f"{100 * record['coverage_2']:.1f}%, {100 * record['coverage_3']:.1f}% of the events "
+        f"(Gaussian: 68.3%, 95.4%, 99.7%): the spread {verdict}. Rank correlation of spread and "
+        f"error: {record['spearman_spread_error']:.2f}."
     )
 
 
@@ -144,14 +158,40 @@ def data_table(generation: Mapping[str, Any], splits: Mapping[str, Any]) -> pd.D
 
 def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd.DataFrame:
     """The summary as the report shows it: one row per (data set, features, model), feature
-    sets in ``set_order`` (the config's), best first within one, with the Bayes limit and
-    the gap to it."""
+    sets in ``set_order`` (the config's), best first within one, with the Bayes limit, the
+    paired gap to it with its interval and verdict, TMVA's columns, KS D beside its p-value
+    and the validated AMS with its interval."""
     columns = {
         "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
-        "auc_low": "95% CI low", "auc_high": "95% CI high", "gap_to_bayes": "gap to Bayes",
+        "auc_low": "CI low", "auc_high": "CI high", "gap_to_bayes": "gap to limit",
+        "gap_low": "gap CI low", "gap_high": "gap CI high", "limit_verdict": "verdict",
         "eff_at_b01": "eff_S @ eff_B 1%", "eff_at_b10": "eff_S @ 10%", "eff_at_b30": "eff_S @ 30%",
-        "ks_p_signal": "KS p (S)", "ks_p_background": "KS p (B)", "ams": "AMS",
+        "ks_signal": "KS D (S)", "ks_p_signal": "KS p (S)", "ks_background": "KS D (B)",
+        "ks_p_background": "KS p (B)", "ams": "AMS", "ams_low": "AMS CI low",
+        "ams_high": "AMS CI high",
     }  # fmt: skip
+    return _ordered(summary, columns, set_order)
+
+
+def calibration_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd.DataFrame:
+    """Every probabilistic classifier's probabilities against the exact posterior: excess
+    log-loss, E|p - p*|, its 99th percentile, the logit slope and intercept, and the excess
+    log-loss after each recalibration fitted on the validation split."""
+    columns = {
+        "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
+        "excess_log_loss": "excess log-loss [nats]", "mean_abs_dp": "E|p - p*|",
+        "p99_abs_dp": "99% |p - p*|", "logit_slope": "logit slope",
+        "logit_intercept": "logit intercept",
+        **{f"excess_log_loss_{m}": f"after {m}" for m in ("isotonic", "platt", "temperature")},
+    }  # fmt: skip
+    rows = summary[summary["excess_log_loss"].notna() & (summary["model"] != "bayes_optimal")]
+    return _ordered(rows, columns, set_order)
+
+
+def _ordered(
+    summary: pd.DataFrame, columns: Mapping[str, str], set_order: Sequence[str]
+) -> pd.DataFrame:
+    """The named columns of the summary, renamed, sorted by feature set then AUC."""
     table = summary[[c for c in columns if c in summary]].copy()
     table["model"] = table["model"].replace({"bayes_optimal": "Bayes limit (exact)"})
     order = {name: k for k, name in enumerate(set_order)}

@@ -9,10 +9,11 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from mlhep.data.dimuon.acceptance import accepted_log_likelihood_ratio, check_pair_latents
 from mlhep.data.dimuon.physics import (
     INFORMATIVE_LATENTS,
     LOW_LEVEL_FEATURES,
-    bayes_log_likelihood_ratio,
+    PAIR_LATENTS,
     pair_kinematics,
 )
 
@@ -50,7 +51,7 @@ FEATURE_LABELS = {
 META_COLUMNS = ("event_id", "label", "weight")
 
 _MUON_COLUMNS = frozenset(c for c in LOW_LEVEL_FEATURES if c.startswith("mu_"))
-_PAIR_LATENTS = frozenset({"m", "pt", "y", "cos_theta"})
+_PAIR_LATENTS = frozenset(PAIR_LATENTS)
 #: Informative latents each column depends on (a superset is safe: it can only refuse).
 _DEPENDS_ON: dict[str, frozenset[str]] = {
     **{c: _PAIR_LATENTS for c in _MUON_COLUMNS},
@@ -100,12 +101,21 @@ def engineer(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def bayes_latents(columns: Iterable[str]) -> tuple[str, ...]:
-    """The informative latents whose density ratio is the Bayes limit of a feature set.
+    """The informative latents a feature set determines, when its Bayes limit is exact.
 
-    A feature set's limit is exact when every column is a function of latents the set
-    determines (the other latents are independent of them within each class). Raises
-    ``ValueError`` when a column carries information the set does not determine, since
-    then no exact limit is available.
+    The limit is the likelihood ratio of the accepted densities of these latents
+    (:func:`~mlhep.data.dimuon.acceptance.accepted_log_likelihood_ratio`). It is exact when
+
+    - every column is a function of latents the set determines (and of uninformative ones:
+      phi, phi*, met, met_phi), and
+    - the set determines all four pair latents (m, pT, y, cos theta*: the acceptance only
+      rescales their joint density), exactly one of them (its acceptance profile corrects
+      the marginal ratio), or none (the acceptance leaves n_jets independent).
+
+    Raises ``ValueError`` saying why otherwise: a column carries information the set does
+    not determine (delta_r alone, a single muon's momentum), or the set determines two or
+    three pair latents (their accepted density needs a multi-dimensional acceptance
+    integral, not computed).
     """
     cols = list(columns)
     unknown = sorted(set(cols) - set(_DEPENDS_ON))
@@ -120,10 +130,18 @@ def bayes_latents(columns: Iterable[str]) -> tuple[str, ...]:
             f"no exact Bayes limit: columns depend on {sorted(needed - determined)} "
             "which the feature set does not determine"
         )
-    return tuple(name for name in INFORMATIVE_LATENTS if name in determined)
+    latents = tuple(name for name in INFORMATIVE_LATENTS if name in determined)
+    check_pair_latents(latents)
+    return latents
 
 
 def bayes_scores(frame: pd.DataFrame, feature_columns: Iterable[str]) -> np.ndarray:
-    """Exact log-likelihood ratio of each event, limited to what ``feature_columns`` carry."""
+    """Exact log-likelihood ratio of each accepted event, log p(x | S, accepted) /
+    p(x | B, accepted), limited to what ``feature_columns`` carry (:func:`bayes_latents`).
+
+    Normalised: the exact posterior in a sample of n_S signal and n_B background events is
+    sigmoid(score + log(n_S / n_B)).
+    """
     latents = bayes_latents(feature_columns)
-    return bayes_log_likelihood_ratio({c: frame[c].to_numpy() for c in frame.columns}, latents)
+    obs = {c: frame[c].to_numpy() for c in LOW_LEVEL_FEATURES}
+    return accepted_log_likelihood_ratio(obs, latents)

@@ -5,7 +5,9 @@ A resonance (signal) decaying to two muons over a falling continuum (background)
 generated from pair-level latent variables with known densities, then mapped one-to-one
 onto the observed muons (ordered by charge). Because the map is a bijection shared by
 both classes, the likelihood ratio of the observed features equals the ratio of the
-latent densities (the Jacobian cancels), so the Bayes-optimal classifier is exact.
+latent densities (the Jacobian cancels), so the Bayes-optimal classifier is exact. The
+acceptance, which rescales each class's density and couples the pair latents, is handled
+in :mod:`mlhep.data.dimuon.acceptance`.
 See ``docs/DESIGN.md`` (section "The toy collider dataset").
 """
 
@@ -133,24 +135,47 @@ def cdf_cos_theta_background(c: Array) -> Array:
     return (3.0 * c + c**3 + 4.0) / 8.0
 
 
+#: The pair latents: the acceptance depends on them (and on phi* - phi) and couples them.
+PAIR_LATENTS = ("m", "pt", "y", "cos_theta")
+
+
+def log_pdf_latent(name: str, values: Array, signal: bool) -> Array:
+    """Generation-level (before acceptance) log density of one informative latent.
+
+    ``name`` is one of :data:`INFORMATIVE_LATENTS`; n_jets gets its log probability mass.
+    """
+    v = np.asarray(values)
+    if name == "m":
+        return log_pdf_m(v, signal)
+    if name == "pt":
+        shape, scale = (SIG_PT_SHAPE, SIG_PT_SCALE) if signal else (BKG_PT_SHAPE, BKG_PT_SCALE)
+        return stats.gamma.logpdf(v, shape, scale=scale)
+    if name == "y":
+        return stats.norm.logpdf(v, scale=SIG_Y_SIGMA if signal else BKG_Y_SIGMA)
+    if name == "cos_theta":  # signal 1/2 (spin 0), background 3/8 (1 + c^2); |c| <= 1
+        v = np.asarray(v, dtype=float)
+        return np.log(np.full(v.shape, 0.5) if signal else 0.375 * (1.0 + v * v))
+    if name == "n_jets":
+        return stats.poisson.logpmf(v, SIG_NJETS_MEAN if signal else BKG_NJETS_MEAN)
+    raise ValueError(f"unknown latent variable {name!r}; known: {INFORMATIVE_LATENTS}")
+
+
 def latent_log_terms(
     m: Array, pt: Array, y: Array, cos_theta: Array, n_jets: Array
 ) -> dict[str, Array]:
-    """Per-variable log-likelihood-ratio terms log p_S(v) - p_B(v) of the informative latents.
+    """Per-variable log-likelihood-ratio terms log p_S(v) - log p_B(v) of the informative
+    latents, at generation level (before acceptance).
 
     The uninformative latents (phi, phi*, met, met_phi) have equal densities in both classes
-    and contribute zero. Latents are independent within each class, so the ratio of any
-    subset of them is the sum of its terms.
+    and contribute zero. Latents are independent within each class at generation, so the
+    generation-level ratio of any subset of them is the sum of its terms. (After the
+    acceptance the pair latents are no longer independent: see
+    :mod:`mlhep.data.dimuon.acceptance`.)
     """
+    values = {"m": m, "pt": pt, "y": y, "cos_theta": cos_theta, "n_jets": n_jets}
     return {
-        "m": log_pdf_m(m, True) - log_pdf_m(m, False),
-        "pt": stats.gamma.logpdf(pt, SIG_PT_SHAPE, scale=SIG_PT_SCALE)
-        - stats.gamma.logpdf(pt, BKG_PT_SHAPE, scale=BKG_PT_SCALE),
-        "y": stats.norm.logpdf(y, scale=SIG_Y_SIGMA) - stats.norm.logpdf(y, scale=BKG_Y_SIGMA),
-        # signal 1/2 (spin 0), background 3/8 (1 + c^2)
-        "cos_theta": np.log(0.5) - np.log(0.375 * (1.0 + np.asarray(cos_theta) ** 2)),
-        "n_jets": stats.poisson.logpmf(n_jets, SIG_NJETS_MEAN)
-        - stats.poisson.logpmf(n_jets, BKG_NJETS_MEAN),
+        name: log_pdf_latent(name, v, True) - log_pdf_latent(name, v, False)
+        for name, v in values.items()
     }
 
 
@@ -341,11 +366,16 @@ def passes_acceptance(muons: Mapping[str, Array]) -> NDArray[np.bool_]:
 def bayes_log_likelihood_ratio(
     obs: Mapping[str, Array], latents: tuple[str, ...] = INFORMATIVE_LATENTS
 ) -> Array:
-    """Exact log-likelihood ratio log p_S(x) / p_B(x) from the observed low-level features.
+    """Generation-level log-likelihood ratio log p_S / p_B of ``latents``, from the observed
+    low-level features: the sum of their :func:`latent_log_terms`, before acceptance.
 
-    ``latents`` restricts the ratio to the latent variables a feature set carries (for
-    example without ``n_jets``). The acceptance rescales both densities by a constant, which
-    does not change the ranking; the generation-level normalisation is returned.
+    For accepted events this is the exact ratio up to a constant only when ``latents`` hold
+    all four pair latents (:data:`PAIR_LATENTS`; the acceptance then rescales each class's
+    density by its efficiency: add log(eff_B / eff_S) to normalise) or none of them (then it
+    is exact as it stands). For other subsets the acceptance couples the pair latents and
+    this is not the limit: use
+    :func:`mlhep.data.dimuon.acceptance.accepted_log_likelihood_ratio`, which returns the
+    normalised ratio of the accepted densities in every case it can compute.
     """
     unknown = set(latents) - set(INFORMATIVE_LATENTS)
     if unknown:

@@ -1,0 +1,100 @@
+"""Probabilities and uncertainties against a known truth: the calibration metrics, the
+recalibrations and the coverage of an ensemble's spread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from mlhep.evaluation.calibration import (
+    excess_log_loss,
+    posterior,
+    prior_log_odds,
+    recalibrated_metrics,
+    reliability,
+    truth_metrics,
+)
+from mlhep.evaluation.uncertainty import coverage
+
+
+def _truth(n: int = 200_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact posteriors from a Gaussian log-likelihood ratio and labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    p_star = posterior(rng.normal(0.0, 1.5, n), 0.0)
+    return p_star, (rng.random(n) < p_star).astype(int)
+
+
+def test_posterior_and_prior() -> None:
+    assert posterior(np.array([0.0]), np.log(3.0))[0] == pytest.approx(0.75)
+    assert prior_log_odds(np.array([1, 1, 1, 0])) == pytest.approx(np.log(3.0))
+    with pytest.raises(ValueError, match="both classes"):
+        prior_log_odds(np.ones(5))
+
+
+def test_perfect_probabilities_have_no_excess_and_unit_slope() -> None:
+    p_star, _ = _truth()
+    m = truth_metrics(p_star, p_star)
+    assert m["excess_log_loss"] == pytest.approx(0.0, abs=1e-12)
+    assert m["mean_abs_dp"] == 0.0 and m["p99_abs_dp"] == 0.0
+    assert m["logit_slope"] == pytest.approx(1.0) and m["logit_intercept"] == pytest.approx(
+        0.0, abs=1e-9
+    )
+
+
+def test_over_confidence_shows_in_slope_and_excess_log_loss() -> None:
+    p_star, _ = _truth()
+    over = special.expit(2.0 * special.logit(p_star) + 0.3)  # too sure, shifted
+    m = truth_metrics(over, p_star)
+    assert m["logit_slope"] == pytest.approx(2.0) and m["logit_intercept"] == pytest.approx(0.3)
+    # the excess log-loss is the expected log-loss minus the Bayes log-loss (labels ~ p*)
+    expected = np.mean(-p_star * np.log(over) - (1 - p_star) * np.log(1 - over))
+    bayes = np.mean(-p_star * np.log(p_star) - (1 - p_star) * np.log(1 - p_star))
+    assert m["excess_log_loss"] == pytest.approx(expected - bayes, rel=1e-9)
+    assert (excess_log_loss(over, p_star) >= 0).all()
+
+
+def test_recalibration_on_validation_repairs_a_monotone_distortion() -> None:
+    p_star, labels = _truth(seed=1)
+    val_star, val_labels = _truth(seed=2)
+    distort = lambda p: special.expit(2.0 * special.logit(p) + 0.3)  # noqa: E731
+    raw = truth_metrics(distort(p_star), p_star)["excess_log_loss"]
+    fixed = recalibrated_metrics(
+        ["isotonic", "platt", "temperature"],
+        (distort(val_star), val_labels),
+        distort(p_star),
+        p_star,
+    )
+    # Platt undoes an affine map of the logit exactly (up to the validation noise)
+    assert fixed["excess_log_loss_platt"] < 0.01 * raw
+    assert fixed["logit_slope_platt"] == pytest.approx(1.0, abs=0.03)
+    assert fixed["excess_log_loss_isotonic"] < 0.05 * raw
+    # temperature has no intercept: it cannot undo the shift
+    assert fixed["excess_log_loss_platt"] < fixed["excess_log_loss_temperature"] < raw
+    with pytest.raises(ValueError, match="unknown calibration method"):
+        recalibrated_metrics(["beta"], (p_star, labels), p_star, p_star)
+
+
+def test_reliability_against_truth_and_labels() -> None:
+    p_star, labels = _truth(seed=3)
+    r = reliability(p_star, p_star, labels, n_bins=10)
+    np.testing.assert_allclose(r["mean_p"], r["mean_p_star"])  # perfect against the truth
+    # against the labels only up to the label noise
+    np.testing.assert_allclose(r["label_fraction"], r["label_mean_p"], atol=0.01)
+    assert sum(r["count"]) == len(p_star)
+
+
+def test_coverage_of_an_honest_and_of_a_too_small_spread() -> None:
+    rng = np.random.default_rng(4)
+    n = 100_000
+    p_star = rng.uniform(0.1, 0.9, n)
+    spread = rng.uniform(0.01, 0.05, n)
+    mean = p_star + spread * rng.normal(size=n)  # errors drawn with the stated spread
+    honest = coverage(mean, spread, p_star)
+    assert honest["coverage_1"] == pytest.approx(0.6827, abs=0.01)
+    assert honest["coverage_2"] == pytest.approx(0.9545, abs=0.01)
+    assert honest["spread_scale_68"] == pytest.approx(1.0, abs=0.03)
+    assert honest["spearman_spread_error"] > 0.3  # larger spread, larger error
+    small = coverage(mean, spread / 3.0, p_star)
+    assert small["coverage_1"] < 0.35 and small["spread_scale_68"] == pytest.approx(3.0, rel=0.05)
+    assert small["coverage"] == sorted(small["coverage"]) and small["coverage"][0] == 0.0

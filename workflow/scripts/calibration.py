@@ -1,0 +1,30 @@
+"""Rule calibration: every probabilistic model on one feature set, its probabilities
+against the exact posterior and against the labels (reliability diagrams)."""
+
+import pandas as pd
+
+from mlhep import io, plotting
+from mlhep.data import get_kind
+from mlhep.evaluation.calibration import posterior, reliability
+from mlhep.evaluation.limit import limit_scores
+from mlhep.runlog import script_log
+
+with script_log(snakemake.log[0]) as log:
+    p = snakemake.params
+    test = pd.read_parquet(snakemake.input.test)
+    limit = limit_scores(get_kind(p.kind).limit, test, p.columns)
+    curves = {}
+    for model, path, record in zip(p.models, snakemake.input.predictions, snakemake.input.records,
+                                   strict=True):  # fmt: skip
+        pred = pd.read_parquet(path)
+        pred = pred[pred["split"] == "test"]
+        if "proba" not in pred:
+            continue  # a model without probabilities (perceptron, linear_mse)
+        p_star = posterior(
+            limit.reindex(pred["event_id"]).to_numpy(), io.read_json(record)["prior_log_odds"]
+        )
+        curves[model] = reliability(pred["proba"].to_numpy(), p_star, pred["label"].to_numpy())
+    log.info("reliability of %s", sorted(curves))
+    title = f"{snakemake.wildcards.dataset}, features: {snakemake.wildcards.features}"
+    plotting.reliability(curves, snakemake.output.plot, title=title)
+    io.write_json(snakemake.output.table, curves)
