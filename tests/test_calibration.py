@@ -34,9 +34,9 @@ def test_posterior_and_prior() -> None:
 
 def test_perfect_probabilities_have_no_excess_and_unit_slope() -> None:
     p_star, _ = _truth()
-    m = truth_metrics(p_star, p_star)
+    m = truth_metrics(p_star, special.logit(p_star))
     assert m["excess_log_loss"] == pytest.approx(0.0, abs=1e-12)
-    assert m["mean_abs_dp"] == 0.0 and m["p99_abs_dp"] == 0.0
+    assert m["mean_abs_dp"] < 1e-15 and m["p99_abs_dp"] < 1e-15
     assert m["logit_slope"] == pytest.approx(1.0) and m["logit_intercept"] == pytest.approx(
         0.0, abs=1e-9
     )
@@ -45,7 +45,7 @@ def test_perfect_probabilities_have_no_excess_and_unit_slope() -> None:
 def test_over_confidence_shows_in_slope_and_excess_log_loss() -> None:
     p_star, _ = _truth()
     over = special.expit(2.0 * special.logit(p_star) + 0.3)  # too sure, shifted
-    m = truth_metrics(over, p_star)
+    m = truth_metrics(over, special.logit(p_star))
     assert m["logit_slope"] == pytest.approx(2.0) and m["logit_intercept"] == pytest.approx(0.3)
     # the excess log-loss is the expected log-loss minus the Bayes log-loss (labels ~ p*)
     expected = np.mean(-p_star * np.log(over) - (1 - p_star) * np.log(1 - over))
@@ -58,12 +58,13 @@ def test_recalibration_on_validation_repairs_a_monotone_distortion() -> None:
     p_star, labels = _truth(seed=1)
     val_star, val_labels = _truth(seed=2)
     distort = lambda p: special.expit(2.0 * special.logit(p) + 0.3)  # noqa: E731
-    raw = truth_metrics(distort(p_star), p_star)["excess_log_loss"]
+    truth = special.logit(p_star)
+    raw = truth_metrics(distort(p_star), truth)["excess_log_loss"]
     fixed = recalibrated_metrics(
         ["isotonic", "platt", "temperature"],
         (distort(val_star), val_labels),
         distort(p_star),
-        p_star,
+        truth,
     )
     # Platt undoes an affine map of the logit exactly (up to the validation noise)
     assert fixed["excess_log_loss_platt"] < 0.01 * raw
@@ -72,7 +73,7 @@ def test_recalibration_on_validation_repairs_a_monotone_distortion() -> None:
     # temperature has no intercept: it cannot undo the shift
     assert fixed["excess_log_loss_platt"] < fixed["excess_log_loss_temperature"] < raw
     with pytest.raises(ValueError, match="unknown calibration method"):
-        recalibrated_metrics(["beta"], (p_star, labels), p_star, p_star)
+        recalibrated_metrics(["beta"], (p_star, labels), p_star, truth)
 
 
 def test_reliability_against_truth_and_labels() -> None:
@@ -84,17 +85,24 @@ def test_reliability_against_truth_and_labels() -> None:
     assert sum(r["count"]) == len(p_star)
 
 
-def test_coverage_of_an_honest_and_of_a_too_small_spread() -> None:
+def test_coverage_of_an_honest_and_of_a_biased_ensemble() -> None:
     rng = np.random.default_rng(4)
-    n = 100_000
+    n, members = 100_000, 4
     p_star = rng.uniform(0.1, 0.9, n)
-    spread = rng.uniform(0.01, 0.05, n)
-    mean = p_star + spread * rng.normal(size=n)  # errors drawn with the stated spread
-    honest = coverage(mean, spread, p_star)
-    assert honest["coverage_1"] == pytest.approx(0.6827, abs=0.01)
-    assert honest["coverage_2"] == pytest.approx(0.9545, abs=0.01)
+    sigma = rng.uniform(0.01, 0.05, n)
+    # an honest ensemble: members scattered without bias around p*, each its own draw
+    honest_members = p_star + sigma * rng.normal(size=(members, n))
+    mean, spread = honest_members.mean(axis=0), honest_members.std(axis=0, ddof=1)
+    honest = coverage(mean, spread, p_star, members)
+    # |mean - p*| / spread follows |t_3| / 2: 86% within one spread, not the Gaussian 68%
+    assert honest["coverage_honest_1"] == pytest.approx(0.8607, abs=1e-3)
+    for k in (1, 2, 3):
+        assert honest[f"coverage_{k}"] == pytest.approx(honest[f"coverage_honest_{k}"], abs=0.01)
     assert honest["spread_scale_68"] == pytest.approx(1.0, abs=0.03)
-    assert honest["spearman_spread_error"] > 0.3  # larger spread, larger error
-    small = coverage(mean, spread / 3.0, p_star)
-    assert small["coverage_1"] < 0.35 and small["spread_scale_68"] == pytest.approx(3.0, rel=0.05)
-    assert small["coverage"] == sorted(small["coverage"]) and small["coverage"][0] == 0.0
+    assert honest["spearman_spread_error"] > 0.1  # a larger spread flags a larger error
+    # a bias shared by every member, which no spread can show, breaks the coverage
+    biased = coverage(mean + 2 * sigma, spread, p_star, members)
+    assert biased["coverage_1"] < 0.5 and biased["spread_scale_68"] > 2
+    assert biased["coverage"] == sorted(biased["coverage"]) and biased["coverage"][0] == 0.0
+    with pytest.raises(ValueError, match="at least 2 members"):
+        coverage(mean, spread, p_star, 1)

@@ -123,7 +123,7 @@ def test_evaluate_reports_every_metric_and_detects_overtraining() -> None:
     assert over["ks_signal"] > 0.1
     assert over["generalization_gap"] > 0.1
     assert "bayes_auc" not in over
-    with pytest.raises(ValueError, match="1 of 4000 test events have no limit score"):
+    with pytest.raises(ValueError, match="1 of 4000 events have no limit score"):
         evaluate(fair, "bce", limit.iloc[1:], n_resamples=50)
 
 
@@ -174,3 +174,54 @@ def test_summary_table_and_markdown() -> None:
     md = summary_markdown(table)
     assert md.count("\n") == 4 and "| d | logistic | low |" in md
     assert "consistent with the limit" in md and "+0.0000 [+0.0000, +0.0000]" in md
+
+
+def _unequal_classes(mu: float = 0.8, seed: int = 12) -> tuple[pd.DataFrame, pd.Series]:
+    """Three signal events per background event in every split, x ~ N(+-mu, 1) per class:
+    the exact log-likelihood ratio is 2 mu x."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for split in ("train", "validation", "test"):
+        label = np.repeat([1, 0], [30_000, 10_000])
+        x = rng.normal(np.where(label == 1, mu, -mu), 1.0)
+        parts.append(pd.DataFrame({"split": split, "label": label, "weight": 1.0, "x": x}))
+    frame = pd.concat(parts, ignore_index=True)
+    frame.insert(1, "event_id", np.arange(len(frame)))
+    test = frame[frame.split == "test"]
+    return frame, pd.Series(2 * mu * test["x"].to_numpy(), index=test["event_id"].to_numpy())
+
+
+def test_probabilities_are_judged_at_the_prior_they_were_trained_at() -> None:
+    frame, limit = _unequal_classes()
+    llr = 2 * 0.8 * frame["x"]
+    prior = np.log(3.0)
+    # a model trained on the 3:1 sample learns the posterior at prior 3:1 ...
+    at_sample = frame.assign(score=llr + prior, proba=1 / (1 + np.exp(-(llr + prior))))
+    m = evaluate(at_sample, "bce", limit, prior, n_resamples=20, calibration_methods=["platt"])
+    assert m["excess_log_loss"] == pytest.approx(0.0, abs=1e-12)
+    assert m["logit_slope"] == pytest.approx(1.0) and m["logit_intercept"] == pytest.approx(
+        0.0, abs=1e-9
+    )
+    # ... judged at the wrong prior, it would look shifted by log 3
+    wrong = evaluate(at_sample, "bce", limit, 0.0, n_resamples=20)
+    assert wrong["logit_intercept"] == pytest.approx(prior) and wrong["excess_log_loss"] > 0.01
+    # a class-balanced model learns the posterior at 1:1; recalibrated on the 3:1 validation
+    # labels it becomes a posterior at 3:1, and is judged there
+    balanced = frame.assign(score=llr, proba=1 / (1 + np.exp(-llr)))
+    b = evaluate(balanced, "bce", limit, 0.0, n_resamples=20, calibration_methods=["platt"])
+    assert b["excess_log_loss"] == pytest.approx(0.0, abs=1e-12)
+    assert abs(b["logit_intercept_platt"]) < 0.05 and b["excess_log_loss_platt"] < 1e-3
+    assert b["gap_to_bayes"] == 0.0 and b["auc"] == m["auc"]
+    # DeLong cross-checks unweighted AUCs: with weights that vary within a class it is left out
+    varied = at_sample.assign(weight=np.random.default_rng(1).uniform(0.5, 2.0, len(frame)))
+    v = evaluate(varied, "bce", limit, prior, n_resamples=20)
+    assert np.isnan(v["delong_p"]) and not np.isnan(m["delong_p"])
+
+
+def test_training_prior_follows_the_trainer() -> None:
+    from mlhep.models import get_trainer
+    from mlhep.models.training import training_prior_log_odds
+
+    train = pd.DataFrame({"label": [1, 1, 1, 0]})
+    assert training_prior_log_odds(get_trainer("bdt"), train) == 0.0  # class-balanced weights
+    assert training_prior_log_odds(get_trainer("logistic"), train) == pytest.approx(np.log(3.0))

@@ -382,6 +382,8 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
           "bdt_shap": len(bdt_sets), "bdt_bootstrap": 1, "render_report": 1, "all": 1}),
         ("evaluation.confidence_level", {"evaluation": {"confidence_level": 0.9}},
          {"bayes_optimal": 1, "evaluate": len(trained), "summary": 1, "render_report": 1, "all": 1}),
+        ("evaluation.calibration", {"evaluation": {"calibration": ["platt"]}},  # not the limit's
+         {"evaluate": len(trained), "summary": 1, "render_report": 1, "all": 1}),
         ("studies.shap.n_events", {"studies": {"shap": {"n_events": 400}}},
          {"bdt_shap": len(bdt_sets), "render_report": 1, "all": 1}),
         ("device", {"device": "cpu"},

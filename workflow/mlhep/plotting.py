@@ -352,8 +352,8 @@ def ensemble_figure(
         ensemble_spread(labels, probabilities, path)
         return
     mean, spread = probabilities.mean(axis=0), probabilities.std(axis=0, ddof=1)
-    curve = (summary["coverage_k"], summary["coverage"])
-    ensemble_uncertainty(mean, spread, p_star, curve, path, title)
+    curves = (summary["coverage_k"], summary["coverage"], summary["coverage_honest"])
+    ensemble_uncertainty(mean, spread, p_star, curves, len(probabilities), path, title)
 
 
 @styled
@@ -361,27 +361,30 @@ def ensemble_uncertainty(
     mean: np.ndarray,
     spread: np.ndarray,
     p_star: np.ndarray,
-    curve: tuple[Sequence[float], Sequence[float]],
+    curves: tuple[Sequence[float], Sequence[float], Sequence[float]],
+    members: int,
     path: str | os.PathLike[str],
     title: str = "",
 ) -> None:
-    """An ensemble's per-event spread against its true error |mean - p*| (left; an honest
-    spread scatters around the diagonal) and the coverage of the error by k spreads
-    against the Gaussian expectation (right)."""
-    from scipy import special
-
+    """An ensemble's per-event spread against its true error |mean - p*| (left) and the
+    coverage of the error by k spreads (right), each beside what an honest ensemble of
+    ``members`` unbiased, independent members gives (error about spread / sqrt(M);
+    coverage from Student's t, :func:`mlhep.evaluation.uncertainty.honest_coverage`).
+    ``curves`` is (k, measured coverage, honest coverage)."""
     error = np.abs(mean - p_star)
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
     top = float(np.percentile(np.r_[spread, error], 99.5)) or 1e-3
     hb = left.hexbin(spread, error, gridsize=50, bins="log", cmap="viridis", mincnt=1,
                      extent=(0, top, 0, top))  # fmt: skip
     fig.colorbar(hb, ax=left, label="Events")
-    left.plot([0, top], [0, top], color="black", ls="--", lw=1.5, label="error = spread")
+    left.plot([0, top], [0, top / np.sqrt(members)], color="black", ls="--", lw=1.5,
+              label=rf"error = spread / $\sqrt{{{members}}}$")  # fmt: skip
     left.set(xlabel=r"Ensemble spread $\sigma$", ylabel=r"True error $|\bar p - p^*|$",
              xlim=(0, top), ylim=(0, top))  # fmt: skip
-    k = np.asarray(curve[0])
-    right.plot(k, special.erf(k / np.sqrt(2)), color="black", ls="--", lw=1, label="Gaussian")
-    right.plot(k, curve[1], lw=2, color=SIGNAL, label="ensemble")
+    left.legend(loc="upper left")
+    k, measured, honest = curves
+    right.plot(k, honest, color="black", ls="--", lw=1, label=f"honest ensemble of {members}")
+    right.plot(k, measured, lw=2, color=SIGNAL, label="this ensemble")
     right.set(xlabel=r"k (multiples of the spread $\sigma$)",
               ylabel=r"Fraction with $|\bar p - p^*| \leq k\sigma$", ylim=(0, 1.02))  # fmt: skip
     right.legend(loc="lower right")

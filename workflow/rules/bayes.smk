@@ -16,7 +16,8 @@ rule bayes_optimal:
     params:
         kind=dataset_kind,
         feature_sets=limit_sets,
-        evaluation=canonical(config["evaluation"]),
+        # what the limit's evaluation uses (not the recalibrations: p* needs none)
+        evaluation=canonical({k: v for k, v in config["evaluation"].items() if k != "calibration"}),
         seed=config["seed"],
     script:
         "../scripts/bayes_optimal.py"

@@ -6,7 +6,8 @@ import pandas as pd
 from mlhep import io, plotting
 from mlhep.data import get_kind
 from mlhep.evaluation.calibration import posterior, reliability
-from mlhep.evaluation.limit import limit_scores
+from mlhep.evaluation.limit import join_limit, limit_scores
+from mlhep.models.training import record_prior_log_odds
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]) as log:
@@ -16,13 +17,12 @@ with script_log(snakemake.log[0]) as log:
     curves = {}
     for model, path, record in zip(p.models, snakemake.input.predictions, snakemake.input.records,
                                    strict=True):  # fmt: skip
-        pred = pd.read_parquet(path)
-        pred = pred[pred["split"] == "test"]
-        if "proba" not in pred:
+        predictions = pd.read_parquet(path)
+        if "proba" not in predictions:
             continue  # a model without probabilities (perceptron, linear_mse)
-        p_star = posterior(
-            limit.reindex(pred["event_id"]).to_numpy(), io.read_json(record)["prior_log_odds"]
-        )
+        pred = predictions[predictions["split"] == "test"]
+        prior = record_prior_log_odds(io.read_json(record), predictions)
+        p_star = posterior(join_limit(limit, pred["event_id"]), prior)
         curves[model] = reliability(pred["proba"].to_numpy(), p_star, pred["label"].to_numpy())
     log.info("reliability of %s", sorted(curves))
     title = f"{snakemake.wildcards.dataset}, features: {snakemake.wildcards.features}"

@@ -8,7 +8,8 @@ import pandas as pd
 from mlhep import io, plotting
 from mlhep.data import get_kind
 from mlhep.evaluation.classification import evaluate
-from mlhep.evaluation.limit import limit_scores
+from mlhep.evaluation.limit import join_limit, limit_scores
+from mlhep.models.training import record_prior_log_odds
 from mlhep.runlog import script_log
 from mlhep.tracking import resume_run
 
@@ -20,7 +21,7 @@ with script_log(snakemake.log[0]) as log:
     limit = limit_scores(get_kind(p.kind).limit, test, record["columns"]) if p.limit else None
     settings = p.evaluation
     metrics = evaluate(
-        predictions, record["loss"], limit, record["prior_log_odds"],
+        predictions, record["loss"], limit, record_prior_log_odds(record, predictions),
         settings["bootstrap_resamples"], settings["confidence_level"],
         settings["ams_regularisation"], p.seed, settings["calibration"],
     )  # fmt: skip
@@ -32,7 +33,7 @@ with script_log(snakemake.log[0]) as log:
     y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
     plotting.roc(
         {title: (y, part["test"]["score"].to_numpy(), w)}, snakemake.output.roc,
-        bayes=(y, limit.reindex(part["test"]["event_id"]).to_numpy(), w) if limit is not None else None,
+        bayes=(y, join_limit(limit, part["test"]["event_id"]), w) if limit is not None else None,
     )  # fmt: skip
     by_class = {
         s: {c: part[s].loc[part[s]["label"] == k, "score"].to_numpy() for c, k in (("signal", 1), ("background", 0))}

@@ -59,11 +59,13 @@ def excess_log_loss(p: NDArray, p_star: NDArray) -> NDArray:
     return special.rel_entr(q, p) + special.rel_entr(1.0 - q, 1.0 - p)
 
 
-def truth_metrics(p: NDArray, p_star: NDArray) -> dict[str, float]:
-    """How far the probabilities ``p`` are from the exact posterior ``p_star``, per event."""
-    p, p_star = np.asarray(p, dtype=float), np.asarray(p_star, dtype=float)
+def truth_metrics(p: NDArray, logit_star: NDArray) -> dict[str, float]:
+    """How far the probabilities ``p`` are from the exact posterior p* = sigmoid(
+    ``logit_star``), per event (the logit given exactly, not recomputed from a rounded p*)."""
+    p, logit_star = np.asarray(p, dtype=float), np.asarray(logit_star, dtype=float)
+    p_star = special.expit(logit_star)
     diff = np.abs(p - p_star)
-    slope, intercept = np.polyfit(_logit(p_star), _logit(p), 1)
+    slope, intercept = np.polyfit(logit_star, _logit(p), 1)
     return {
         "excess_log_loss": float(excess_log_loss(p, p_star).mean()),
         "calibration_mse": float(np.mean(diff**2)),
@@ -82,7 +84,7 @@ def reliability(
     against the labels); empty bins are left out of both."""
     p, p_star = np.asarray(p, dtype=float), np.asarray(p_star, dtype=float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    index = np.searchsorted(edges[1:-1], p)  # the binning of calibration_curve
     count = np.bincount(index, minlength=n_bins)
     filled = count > 0
     mean_p = np.bincount(index, p, n_bins)[filled] / count[filled]
@@ -127,16 +129,18 @@ def recalibrated_metrics(
     methods: list[str],
     validation: tuple[NDArray, NDArray],
     test_p: NDArray,
-    test_p_star: NDArray,
+    test_logit_star: NDArray,
 ) -> dict[str, Any]:
     """For each method: fit it on the validation (probability, label) pairs, apply it to the
-    test probabilities and measure them against the truth; keys ``<metric>_<method>``."""
+    test probabilities and measure them against the truth, whose logit ``test_logit_star``
+    is taken at the validation sample's prior (the recalibrated probabilities are
+    posteriors at that prior); keys ``<metric>_<method>``."""
     unknown = sorted(set(methods) - set(CALIBRATORS))
     if unknown:
         raise ValueError(f"unknown calibration method(s) {unknown}; known: {sorted(CALIBRATORS)}")
     out: dict[str, Any] = {}
     for method in methods:
         calibrate = CALIBRATORS[method](*validation)
-        for key, value in truth_metrics(calibrate(test_p), test_p_star).items():
+        for key, value in truth_metrics(calibrate(test_p), test_logit_star).items():
             out[f"{key}_{method}"] = value
     return out

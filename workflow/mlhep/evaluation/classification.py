@@ -29,7 +29,9 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 
-from mlhep.evaluation.calibration import posterior, recalibrated_metrics, truth_metrics
+from mlhep.evaluation.calibration import prior_log_odds as prior_log_odds_of
+from mlhep.evaluation.calibration import recalibrated_metrics, truth_metrics
+from mlhep.evaluation.limit import join_limit
 from mlhep.evaluation.metrics import auc_with_ci, delong_test, limit_verdict, paired_gap
 
 BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
@@ -177,11 +179,7 @@ def evaluate(
     y, s, w = (test[c].to_numpy() for c in ("label", "score", "weight"))
     ref = None
     if limit_scores is not None:
-        ref = limit_scores.reindex(test["event_id"].to_numpy()).to_numpy()
-        if np.isnan(ref).any():
-            raise ValueError(
-                f"{int(np.isnan(ref).sum())} of {len(test)} test events have no limit score"
-            )
+        ref = join_limit(limit_scores, test["event_id"])
         auc = paired_gap(y, ref, s, w, n_resamples, confidence_level, seed)
     else:
         auc = auc_with_ci(y, s, w, n_resamples, confidence_level, seed)
@@ -213,7 +211,10 @@ def evaluate(
     }
     if ref is None:
         return out
-    delong = delong_test(y, ref, s)
+    # DeLong's test is for unweighted AUCs: it cross-checks the weighted gap only where the
+    # weights are constant within each class (then both AUCs are the same)
+    constant = all(np.ptp(w[y == c]) <= 1e-12 * np.abs(w[y == c]).max() for c in (0, 1))
+    delong = delong_test(y, ref, s) if constant else dict.fromkeys(("se", "z", "p"), np.nan)
     out.update(
         bayes_auc=out["auc"] + auc["gap"],
         gap_to_bayes=auc["gap"],
@@ -227,14 +228,15 @@ def evaluate(
     )
     if "proba" in test:
         p = test["proba"].to_numpy(dtype=float)
-        p_star = posterior(ref, prior_log_odds)
-        out.update(truth_metrics(p, p_star), prior_log_odds=prior_log_odds)
-        p_val = val["proba"].to_numpy(dtype=float)
+        out.update(truth_metrics(p, ref + prior_log_odds), prior_log_odds=prior_log_odds)
+        # a recalibration fitted on the validation labels gives posteriors at their prior
+        val_labels = val["label"].to_numpy()
         out.update(
             recalibrated_metrics(
-                list(calibration_methods), (p_val, val["label"].to_numpy()), p, p_star
+                list(calibration_methods), (val["proba"].to_numpy(dtype=float), val_labels),
+                p, ref + prior_log_odds_of(val_labels),
             )
-        )
+        )  # fmt: skip
     return out
 
 

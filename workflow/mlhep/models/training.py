@@ -66,6 +66,15 @@ def training_prior_log_odds(trainer: Trainer, train: pd.DataFrame) -> float:
     return 0.0 if trainer.balanced_classes else prior_log_odds(train["label"].to_numpy())
 
 
+def record_prior_log_odds(record: Mapping[str, Any], predictions: pd.DataFrame) -> float:
+    """The prior of a trained model's probabilities: its record's, or, for a record written
+    before records carried it, recomputed from the training rows of its predictions."""
+    if "prior_log_odds" in record:
+        return float(record["prior_log_odds"])
+    train = predictions[predictions["split"] == "train"]
+    return training_prior_log_odds(get_trainer(record["model"]), train)
+
+
 def training_record(
     job: TrainingJob,
     trainer: Trainer,

@@ -120,17 +120,21 @@ def ensemble_summary(record: Mapping[str, Any], what: str = "networks") -> str:
     )
     if "coverage_1" not in record:
         return text
+    scale = record["spread_scale_68"]
     verdict = (
-        "covers the true error as a Gaussian uncertainty would"
-        if 0.9 <= record["spread_scale_68"] <= 1.1
-        else f"must be scaled by {record['spread_scale_68']:.2f} to cover 68.3% of the true errors"
+        "covers the true error as the spread of an honest ensemble would"
+        if 0.9 <= scale <= 1.1
+        else f"would have to be {scale:.2f} times larger to cover the true error as an honest "
+        "ensemble's does"
     )
+    honest = ", ".join(f"{100 * record[f'coverage_honest_{k}']:.1f}%" for k in (1, 2, 3))
     return text + (
         f" Against the exact posterior: mean true error |p&#772; - p*| {record['mean_error']:.4f}; "
         f"p* lies within 1, 2, 3 spreads of the mean for {100 * record['coverage_1']:.1f}%, "
         f"{100 * record['coverage_2']:.1f}%, {100 * record['coverage_3']:.1f}% of the events "
-        f"(Gaussian: 68.3%, 95.4%, 99.7%): the spread {verdict}. Rank correlation of spread and "
-        f"error: {record['spearman_spread_error']:.2f}."
+        f"(an honest ensemble of {record['members']}, its members unbiased and independent: "
+        f"{honest}): the spread {verdict}. Rank correlation of spread and error: "
+        f"{record['spearman_spread_error']:.2f}."
     )
 
 

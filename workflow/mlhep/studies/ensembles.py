@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlhep.evaluation.calibration import posterior
+from mlhep.evaluation.limit import join_limit
 from mlhep.evaluation.uncertainty import coverage
 from mlhep.studies import ensemble_summary
 
@@ -56,6 +57,6 @@ def ensemble_result(
     summary = ensemble_summary(labels, probabilities)
     if limit_scores is None:
         return summary, None
-    p_star = posterior(limit_scores.reindex(test["event_id"]).to_numpy(), prior_log_odds)
+    p_star = posterior(join_limit(limit_scores, test["event_id"]), prior_log_odds)
     mean, spread = probabilities.mean(axis=0), probabilities.std(axis=0, ddof=1)
-    return {**summary, **coverage(mean, spread, p_star)}, p_star
+    return {**summary, **coverage(mean, spread, p_star, len(probabilities))}, p_star
