@@ -173,7 +173,7 @@ def test_summary_table_and_markdown() -> None:
     assert table["model"].tolist() == ["bayes_optimal", "logistic"]  # sorted by AUC
     md = summary_markdown(table)
     assert md.count("\n") == 4 and "| d | logistic | low |" in md
-    assert "consistent with the limit" in md and "+0.0000 [+0.0000, +0.0000]" in md
+    assert "consistent with the limit" in md and "+0.00000 [+0.00000, +0.00000]" in md
 
 
 def _unequal_classes(mu: float = 0.8, seed: int = 12) -> tuple[pd.DataFrame, pd.Series]:

@@ -331,6 +331,7 @@ def reliability(
               xlim=(0, 1), ylim=(0, 1), title="against the truth")  # fmt: skip
     labels.set(xlabel="Predicted signal probability $p$", ylabel="Fraction of signal labels",
                xlim=(0, 1), title="against the labels")  # fmt: skip
+    labels.tick_params(labelleft=True)
     truth.legend(fontsize=10, loc="upper left")
     if title:
         fig.suptitle(title)

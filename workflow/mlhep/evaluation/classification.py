@@ -273,7 +273,7 @@ def summary_markdown(frame: pd.DataFrame) -> str:
 
     for r in frame.to_dict("records"):
         gap = (
-            f"{f(r['gap_to_bayes'], '+.4f')} [{f(r['gap_low'], '+.4f')}, {f(r['gap_high'], '+.4f')}]"
+            f"{f(r['gap_to_bayes'], '+.5f')} [{f(r['gap_low'], '+.5f')}, {f(r['gap_high'], '+.5f')}]"
             if f(r["gap_to_bayes"], "g") else ""
         )  # fmt: skip
         lines.append(
