@@ -170,6 +170,11 @@ def test_logged_model_reloads_with_identical_predictions(tiny: Path) -> None:
         run = mlflow.get_run(record["mlflow_run_id"])
         assert run.data.tags["model"] == model and run.data.tags["features"] == "all"
         assert "auc" in run.data.metrics and "gap_to_bayes" in run.data.metrics
+        for key in ("gap_low", "gap_high", "ams_low", "ks_signal"):  # the new numbers too
+            assert key in run.data.metrics, key
+        if model != "perceptron" and model != "linear_mse":
+            assert "excess_log_loss" in run.data.metrics
+        assert run.data.tags["limit_verdict"] in ("consistent with the limit", "below the limit")
         loaded = mlflow.sklearn.load_model(record["model_uri"])
         assert {d.dataset.name for d in run.inputs.dataset_inputs} == {
             f"dimuon-{s}" for s in ("train", "validation", "test")

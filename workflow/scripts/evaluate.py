@@ -46,6 +46,8 @@ with script_log(snakemake.log[0]) as log:
     )  # fmt: skip
     with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
+        if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?
+            mlflow.set_tag("limit_verdict", metrics["limit_verdict"])
         mlflow.log_artifact(snakemake.output.roc, "plots")
         mlflow.log_artifact(snakemake.output.scores, "plots")
     io.write_json(snakemake.output.metrics, metrics)
