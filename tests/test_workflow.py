@@ -481,7 +481,7 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
                     "dimuon": {"n_signal": 3000, "n_background": 3000, "models": {}},
                     "small": {
                         "kind": "dimuon", "n_signal": 1000, "n_background": 1000,
-                        "feature_sets": {"pair": ["m_mumu", "pt_mumu"]},
+                        "feature_sets": {"pair": ["m_mumu", "n_jets"]},
                         "models": {"logistic": ["pair"], "bdt": ["pair"]},
                     },
                 },
