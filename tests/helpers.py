@@ -23,6 +23,20 @@ def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedPr
     return proc
 
 
+def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
+    """``config/test-tiny.yaml`` training only ``models`` (model -> feature sets), without
+    the Iris lecture, written to ``path``: every kind of job in a fraction of the time, each
+    shared job's results the same as the full tiny run's."""
+    import yaml
+
+    repo = Path(__file__).resolve().parent.parent
+    config = yaml.safe_load((repo / "config/test-tiny.yaml").read_text())
+    config["datasets"]["dimuon"]["models"] = models
+    config["lecture"] = {"perceptron_iris": {"activate": False}}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip a test whose system prerequisites are missing, saying how to enable it.
 

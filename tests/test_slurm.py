@@ -20,8 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import slurmcluster
-import yaml
-from helpers import require, snakemake
+from helpers import reduced_tiny_config, require, snakemake
 
 from mlhep.runlog import job_environment
 
@@ -118,12 +117,8 @@ def test_tiny_workflow_on_slurm_equals_local_run(
             monkeypatch.delenv(name)
     # the tiny config with fewer models (every kind of job, a third of the jobs): the
     # results of the jobs it shares with the local tiny run must be the same
-    config = yaml.safe_load((repo / "config/test-tiny.yaml").read_text())
-    config["datasets"]["dimuon"]["models"] = {"logistic": ["low"], "bdt": ["low", "high"],
-                                              "ann": ["high"]}  # fmt: skip
-    config["lecture"] = {"perceptron_iris": {"activate": False}}
-    config_file = tmp_path / "slurm-tiny.yaml"
-    config_file.write_text(yaml.safe_dump(config))
+    models = {"logistic": ["low"], "bdt": ["low", "high"], "ann": ["high"]}
+    config_file = reduced_tiny_config(tmp_path / "slurm-tiny.yaml", models)
     start = time.monotonic()
     proc = snakemake(
         repo,
