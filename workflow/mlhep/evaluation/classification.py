@@ -32,7 +32,14 @@ from sklearn.metrics import log_loss, roc_auc_score, roc_curve
 from mlhep.evaluation.calibration import prior_log_odds as prior_log_odds_of
 from mlhep.evaluation.calibration import recalibrated_metrics, truth_metrics
 from mlhep.evaluation.limit import join_limit
-from mlhep.evaluation.metrics import auc_with_ci, delong_test, limit_verdict, paired_gap
+from mlhep.evaluation.metrics import (
+    auc_with_ci,
+    delong_test,
+    limit_verdict,
+    paired_gap,
+    percentile_interval,
+    resampled_counts,
+)
 
 BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
 #: Columns of the summary table, in order.
@@ -127,14 +134,8 @@ def ams_validated(
     y, s, w = test
     selected = s >= chosen["ams_cut"]
     ws, wb = w * ((y == 1) & selected), w * ((y == 0) & selected)
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    reps = np.empty(n_resamples)
-    for r in range(n_resamples):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n)
-        reps[r] = ams(counts @ ws, counts @ wb, b_reg)
-    tail = 100.0 * (1.0 - level) / 2.0
-    low, high = np.percentile(reps, [tail, 100.0 - tail])
+    reps = [float(ams(c @ ws, c @ wb, b_reg)) for c in resampled_counts(len(y), n_resamples, seed)]
+    low, high = percentile_interval(np.array(reps), level)
     return {
         "ams": float(ams(ws.sum(), wb.sum(), b_reg)),
         "ams_low": float(low),

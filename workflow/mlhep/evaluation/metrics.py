@@ -2,10 +2,12 @@
 paired bootstrap intervals of AUC differences (the gap to the limit), and DeLong's test
 for two correlated ROC AUCs.
 
-The bootstrap is computed on tie groups, once sorted: a resample of the events is a vector
-of counts per event, and the weighted AUC of any count vector is two ``bincount`` calls and
-a cumulative sum, O(n) instead of a sort per resample. The same counts serve every score
-of a paired comparison, so the interval of a difference is that of a paired bootstrap.
+The point estimates are scikit-learn's ``roc_auc_score``. The bootstrap replicates sort each
+score once: a resample of the events is a vector of counts per event
+(:func:`resampled_counts`), and the weighted AUC of any count vector is then a gather and
+a cumulative sum in score order, O(n) instead of a sort per resample. The same counts serve
+every score of a paired comparison, so the interval of a difference is that of a paired
+bootstrap.
 
 References: B. Efron and R. Tibshirani, An Introduction to the Bootstrap (1993), ch. 13
 (percentile intervals); E. R. DeLong, D. M. DeLong and D. L. Clarke-Pearson, Biometrics 44
@@ -15,12 +17,13 @@ References: B. Efron and R. Tibshirani, An Introduction to the Bootstrap (1993),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,16 @@ class TieGroups:
         return float(signal @ below_half / (signal.sum() * through[-1]))
 
 
-def weighted_auc(labels: NDArray, scores: NDArray, weights: NDArray | None = None) -> float:
-    """Weighted ROC AUC (equal to scikit-learn's ``roc_auc_score`` with ``sample_weight``)."""
-    labels = np.asarray(labels)
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
-    return TieGroups.of(scores).auc(w * (labels == 1), w * (labels != 1))
+def resampled_counts(n: int, n_resamples: int, seed: int) -> Iterator[NDArray[np.intp]]:
+    """``n_resamples`` bootstrap resamples of ``n`` events, each as the number of times
+    every event is drawn (rows drawn with replacement; seeded)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_resamples):
+        yield np.bincount(rng.integers(0, n, n), minlength=n)
 
 
-def _interval(values: NDArray, level: float) -> tuple[float, float]:
-    """Percentile interval of bootstrap replicates."""
+def percentile_interval(values: NDArray, level: float) -> tuple[float, float]:
+    """Central percentile interval of bootstrap replicates at confidence ``level``."""
     tail = 100.0 * (1.0 - level) / 2.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return float(low), float(high)
@@ -91,9 +95,7 @@ def paired_bootstrap(
     groups = {name: TieGroups.of(s) for name, s in scores.items()}
     ordered = {name: (ws[g.order], wb[g.order]) for name, g in groups.items()}
     out = {name: np.empty(n_resamples) for name in scores}
-    rng = np.random.default_rng(seed)
-    for r in range(n_resamples):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+    for r, counts in enumerate(resampled_counts(n, n_resamples, seed)):
         for name, g in groups.items():
             c = counts[g.order]
             out[name][r] = g.sorted_auc(ordered[name][0] * c, ordered[name][1] * c)
@@ -102,7 +104,7 @@ def paired_bootstrap(
 
 def _summary(name: str, value: float, replicates: NDArray, level: float) -> dict[str, float]:
     """A statistic with its percentile interval and bootstrap standard error."""
-    low, high = _interval(replicates, level)
+    low, high = percentile_interval(replicates, level)
     return {
         name: value,
         f"{name}_low": low,
@@ -121,7 +123,7 @@ def auc_with_ci(
 ) -> dict[str, float]:
     """ROC AUC and its percentile-bootstrap confidence interval (events resampled)."""
     reps = paired_bootstrap(labels, {"s": scores}, weights, n_resamples, seed)["s"]
-    return _summary("auc", weighted_auc(labels, scores, weights), reps, level)
+    return _summary("auc", float(roc_auc_score(labels, scores, sample_weight=weights)), reps, level)
 
 
 def paired_gap(
@@ -137,8 +139,8 @@ def paired_gap(
     (``gap``, ``gap_low``, ``gap_high``, ``gap_std``), and the AUC of ``scores`` with its
     own interval from the same resamples."""
     reps = paired_bootstrap(labels, {"ref": reference, "s": scores}, weights, n_resamples, seed)
-    auc = weighted_auc(labels, scores, weights)
-    gap = weighted_auc(labels, reference, weights) - auc
+    auc = float(roc_auc_score(labels, scores, sample_weight=weights))
+    gap = float(roc_auc_score(labels, reference, sample_weight=weights)) - auc
     return {
         **_summary("auc", auc, reps["s"], level),
         **_summary("gap", gap, reps["ref"] - reps["s"], level),

@@ -118,11 +118,6 @@ def acceptance_efficiency(signal: bool, n: int, seed: int) -> tuple[float, float
     return eff, float(np.sqrt(eff * (1.0 - eff) / n))
 
 
-def efficiency(signal: bool) -> float:
-    """The precomputed acceptance efficiency of a class (:data:`ACCEPTANCE_SIGNAL`, ...)."""
-    return ACCEPTANCE_SIGNAL if signal else ACCEPTANCE_BACKGROUND
-
-
 # --- conditional acceptance profiles -------------------------------------------------------
 #: Tabulation nodes of each profile: |v| for y and cos(theta*) (A_c is even in both), a
 #: finer pT grid where the densities are, and |y| up to the acceptance edge 2.4.
