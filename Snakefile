@@ -24,6 +24,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/lecture.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/generalization.smk"
 include: "workflow/rules/report.smk"
 
 

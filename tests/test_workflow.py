@@ -21,6 +21,7 @@ from mlhep.config import load_config
 from mlhep.data.dimuon.features import ALL_FEATURES
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES
 from mlhep.plan import Plan
+from mlhep.studies.generalization import STUDIES as GENERALIZATION
 
 pytestmark = pytest.mark.workflow
 
@@ -28,7 +29,8 @@ RULES = (
     "mlflow_init", "generate", "features", "split", "bayes_optimal", "train", "train_gpu",
     "evaluate", "roc_comparison", "summary", "perceptron_iris", "loss_functions",
     "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble", "bdt_bootstrap",
-    "calibration", "plot_features", "training_curves", "render_report",
+    "calibration", "plot_features", "training_curves", "render_report", "generalization_point",
+    "generalization_summary", "generalization_selection",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
@@ -380,6 +382,12 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         "bdt_bootstrap": 1, "render_report": 1, "all": 1,
     }  # fmt: skip
     gpu_sets = {f for _, f in gpu}
+    studies = TINY.generalization_studies()
+    on_data = [s for s in studies if GENERALIZATION[s].data == "dataset"]
+    on_gpu = [s for s in studies if GENERALIZATION[s].gpu]
+    pulse = [s for s in studies if GENERALIZATION[s].data == "pulse"]
+    downstream_of_splits.update(generalization_jobs(on_data))
+    depths = TINY.config["studies"]["generalization"]["bdt_capacity"]["max_depth"]
     return [
         ("models.bdt.max_depth", {"models": {"bdt": {"max_depth": 3}}},
          {"train_gpu": len(bdt_sets), "evaluate": len(bdt_sets), "roc_comparison": len(bdt_sets),
@@ -395,7 +403,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
          {"train_gpu": len(gpu), "evaluate": len(gpu), "roc_comparison": len(TINY.trained_sets(d)),
           "calibration": len(gpu_sets & set(calibrated)), "summary": 1, "training_curves": 2,
           "bdt_shap": len(bdt_sets), "ann_importance": len(ann_sets), "ann_ensemble": 1,
-          "bdt_bootstrap": 1, "render_report": 1, "all": 1}),
+          "bdt_bootstrap": 1, "render_report": 1, "all": 1, **generalization_jobs(on_gpu)}),
         ("datasets.dimuon.feature_sets.mass",
          {"datasets": {d: {"feature_sets": {**TINY.feature_sets(d), "mass": ["m_mumu", "n_jets"]}}}},
          {"bayes_optimal": 1, "train": len(mass_models) - 1, "train_gpu": 1,
@@ -404,8 +412,26 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         ("splits", {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}}, downstream_of_splits),
         ("seed", {"seed": 8},
          {**downstream_of_splits, "generate": 1, "features": 1, "plot_features": 1,
-          "perceptron_iris": 1}),
+          "perceptron_iris": 1, **generalization_jobs(studies)}),
+        # one more grid value: its points (one per depth), the summary, the table, the report
+        ("studies.generalization.bdt_capacity.n_estimators",
+         {"studies": {"generalization": {"bdt_capacity": {"n_estimators": [5, 50, 7]}}}},
+         {"generalization_point": len(depths), "generalization_summary": 1,
+          "generalization_selection": 1, "render_report": 1, "all": 1}),
+        ("studies.generalization.pulse.noise",
+         {"studies": {"generalization": {"pulse": {"noise": 0.1}}}},
+         {**generalization_jobs(pulse), "render_report": 1, "all": 1}),
+        ("studies.generalization.activate", {"studies": {"generalization": {"activate": False}}},
+         {"render_report": 1, "all": 1}),
     ]  # fmt: skip
+
+
+def generalization_jobs(studies: list[str]) -> dict[str, int]:
+    """The jobs that re-run every point of ``studies``."""
+    if not studies:
+        return {}
+    return {"generalization_point": sum(len(TINY.study_points(s)) for s in studies),
+            "generalization_summary": len(studies), "generalization_selection": 1}  # fmt: skip
 
 
 def deep_update(base: dict, change: dict) -> dict:

@@ -207,6 +207,45 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
             f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
             f"set {ensemble['feature_set']!r}"
         )
+    return messages + _generalization_errors(config)
+
+
+def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
+    """The generalization studies' dataset, feature sets, models and grids."""
+    from mlhep.studies.generalization import STUDIES, grid_points
+
+    section = config["studies"]["generalization"]
+    if not section["activate"]:
+        return []
+    messages = []
+    key = "config key 'studies.generalization"
+    if "generalization" in config["datasets"]:
+        messages.append("config key 'datasets.generalization': the name is taken by the "
+                        "MLflow experiment of the generalization studies")  # fmt: skip
+    dataset = config["datasets"].get(section["dataset"])
+    wanted = [s for s, e in STUDIES.items() if e.data == "dataset" and section[s]["activate"]]
+    if wanted and dataset is None:
+        messages.append(f"{key}.dataset': no dataset {section['dataset']!r} (studies {wanted} "
+                        f"need one; datasets: {sorted(config['datasets'])})")  # fmt: skip
+    for study, entry in STUDIES.items():
+        settings = section[study]
+        if not settings["activate"]:
+            continue
+        try:
+            grid_points(study, settings)
+        except ValueError as error:
+            messages.append(str(error))
+        if entry.data != "dataset" or dataset is None or not dataset["activate"]:
+            continue
+        if "features" in settings and settings["features"] not in dataset["feature_sets"]:
+            messages.append(
+                f"{key}.{study}.features': dataset {section['dataset']!r} has no feature set "
+                f"{settings['features']!r} (it has {sorted(dataset['feature_sets'])})"
+            )
+        for model in settings.get("model", []):
+            if model not in MODELS or MODELS[model].kind != "classifier":
+                messages.append(f"{key}.{study}.model': {model!r} is not a classifier of "
+                                f"models.<name> ({sorted(MODELS)})")  # fmt: skip
     return messages
 
 

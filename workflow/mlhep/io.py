@@ -127,3 +127,15 @@ def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
     """Write a DataFrame as parquet (no index), atomically."""
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
+    """Write a DataFrame as CSV (no index), atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write text, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

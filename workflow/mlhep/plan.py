@@ -12,6 +12,9 @@ from typing import Any
 
 from mlhep.data import DatasetKind, get_kind
 from mlhep.models import MODELS
+from mlhep.models.base import hyperparameters
+from mlhep.studies.generalization import STUDIES as GENERALIZATION
+from mlhep.studies.generalization import grid_points
 
 SPLITS = ("train", "validation", "test")
 MLFLOW_READY = "results/mlflow/experiments.json"
@@ -25,6 +28,10 @@ STUDIES = {
 
 #: Ensemble studies (config section ``studies.<name>``) and the model each trains.
 ENSEMBLES = {"ensemble": "ann", "bdt_bootstrap": "bdt"}
+#: Where the generalization studies write (one folder per study).
+GENERALIZATION_DIR = "results/studies/generalization"
+#: The MLflow experiment (after the prefix) of the generalization studies.
+GENERALIZATION_EXPERIMENT = "generalization"
 
 
 def canonical(value: Any) -> Any:
@@ -141,9 +148,92 @@ class Plan:
         ]
 
     def experiments(self) -> list[str]:
-        """Datasets that get an MLflow experiment: the active ones, and Iris for the lecture."""
+        """MLflow experiments: one per active dataset, Iris for the lecture, and one for the
+        generalization studies (always: switching a study on must not re-run the store's
+        rule and with it every job that logs)."""
         iris = self.config["lecture"]["perceptron_iris"]["activate"]
-        return self.datasets + (["iris"] if iris else [])
+        return self.datasets + (["iris"] if iris else []) + [GENERALIZATION_EXPERIMENT]
+
+    # --- generalization studies -----------------------------------------------------------
+    @property
+    def _generalization(self) -> Mapping[str, Any]:
+        return self.config["studies"]["generalization"]
+
+    def generalization_studies(self) -> list[str]:
+        """The switched-on generalization studies, in registry order (a dataset study only
+        when its dataset is active)."""
+        section = self._generalization
+        if not section["activate"]:
+            return []
+        return [
+            s for s, entry in GENERALIZATION.items()
+            if section[s]["activate"]
+            and (entry.data != "dataset" or section["dataset"] in self.datasets)
+        ]  # fmt: skip
+
+    def study_points(self, study: str) -> dict[str, dict[str, Any]]:
+        """A study's grid points by name, in grid order."""
+        return grid_points(study, self._generalization[study])
+
+    def study_point(self, study: str, name: str) -> dict[str, Any]:
+        """One grid point; ``KeyError`` naming the grid if the name is not on it."""
+        points = self.study_points(study)
+        if name not in points:
+            raise KeyError(f"{name!r} is not a point of studies.generalization.{study}: "
+                           f"{sorted(points)}")  # fmt: skip
+        return points[name]
+
+    def study_settings(self, study: str, name: str) -> dict[str, Any]:
+        """What a point's job depends on besides its grid values: the study's own keys (not
+        its grid), the pulse or the dataset's columns, and the settings of the model it
+        starts from (a point of the learning curve: its own model's only), so that adding a
+        grid value leaves every other point's job unchanged."""
+        entry, section = GENERALIZATION[study], self._generalization
+        settings = {k: v for k, v in section[study].items()
+                    if k not in ("activate", *entry.axes)}  # fmt: skip
+        if entry.data == "pulse":
+            settings["pulse"] = dict(section["pulse"])
+        if entry.data == "dataset":
+            settings["dataset"] = section["dataset"]
+            settings["columns"] = self.columns(section["dataset"], settings["features"])
+            settings["n_validation"] = section["n_validation"]
+        model = self.study_point(study, name)["model"] if entry.model == "point" else entry.model
+        if model is not None:  # less what the grid sets: a change there changes no point
+            hp = hyperparameters(self.config["models"][model])
+            settings["model"] = {k: v for k, v in hp.items() if k not in entry.axes}
+        return canonical(settings)
+
+    def study_limit(self, study: str) -> str | None:
+        """The limit file whose AUC a dataset study is drawn against (``None`` where the
+        limit stage does not compute its feature set)."""
+        entry, section = GENERALIZATION[study], self._generalization
+        if entry.data != "dataset" or "features" not in section[study]:
+            return None
+        dataset = section["dataset"]
+        if section[study]["features"] in self.limit_sets(dataset):
+            return f"results/evaluation/{dataset}/bayes_optimal.json"
+        return None
+
+    def study_inputs(self, study: str) -> dict[str, str]:
+        """The input files of a study's points: the MLflow store and, for a dataset study,
+        the dataset's splits."""
+        inputs = {"experiments": MLFLOW_READY}
+        if GENERALIZATION[study].data == "dataset":
+            dataset = self._generalization["dataset"]
+            inputs.update({s: f"results/splits/{dataset}/{s}.parquet" for s in SPLITS})
+        return inputs
+
+    @staticmethod
+    def study_point_file(study: str, name: str) -> str:
+        """The result of one grid point."""
+        return f"{GENERALIZATION_DIR}/{study}/points/{name}.json"
+
+    @staticmethod
+    def generalization_files(study: str) -> dict[str, str]:
+        """A study's summary, its table of points and its figure."""
+        folder = f"{GENERALIZATION_DIR}/{study}"
+        return {"summary": f"{folder}/summary.json", "table": f"{folder}/points.csv",
+                "figure": f"{folder}/{study}.png"}  # fmt: skip
 
     def has_summary(self) -> bool:
         """Whether there is anything to summarise (a trained model or a limit)."""
@@ -218,6 +308,12 @@ class Plan:
             if iris
             else None,
             "loss_functions": "results/lecture/loss_functions.png" if losses else None,
+            "generalization": {
+                "studies": {s: self.generalization_files(s) for s in self.generalization_studies()},
+                "selection": f"{GENERALIZATION_DIR}/selection.csv",
+            }
+            if self.generalization_studies()
+            else None,
             "stages": self.stages(),
         }
 
@@ -247,6 +343,10 @@ class Plan:
             "details": None
             if curves
             else "switched off in the config (no model with training curves or studies is trained)",
+            "generalization": None
+            if self.generalization_studies()
+            else "switched off in the config (`studies.generalization.activate` and each "
+            "study's `activate`)",
             "reproducibility": None,
         }
 
@@ -256,6 +356,8 @@ class Plan:
         out = [MLFLOW_READY, *manifest_files(manifest)]
         if manifest["summary"]:
             out.append("results/evaluation/summary.md")
+        if manifest["generalization"]:
+            out.append(f"{GENERALIZATION_DIR}/selection.md")
         if self.config["report"]["activate"]:
             out.append("results/report/report.html")
         return list(dict.fromkeys(out))

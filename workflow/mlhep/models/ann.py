@@ -96,9 +96,11 @@ def train(
     device: torch.device,
     threads: int = 1,
     seed: int = 0,
+    keep_best: bool = True,
 ) -> tuple[MLP, dict[str, Any]]:
     """Train an :class:`MLP` per ``settings`` (the config section ``models.ann``); return
-    it with the best validation-loss weights and the per-epoch history.
+    it with the best validation-loss weights (the last epoch's if not ``keep_best``, for
+    the overtraining studies) and the per-epoch history.
 
     Early stopping: after at least ``min_epochs``, stop once the validation loss has not
     improved for ``patience`` epochs (the plateau before the network learns the dimuon mass
@@ -126,9 +128,10 @@ def train(
     generator = torch.Generator(device=device).manual_seed(seed)
     # the training AUC per epoch is measured on a fixed subsample (cheap, still unbiased)
     monitor = np.random.default_rng(seed).permutation(len(x))[:TRAIN_AUC_EVENTS]
-    x_monitor, y_monitor = x[torch.as_tensor(monitor, device=device)], y[monitor].cpu().numpy()
+    monitor_index = torch.as_tensor(monitor, device=device)
+    x_monitor, y_monitor = x[monitor_index], y[monitor_index].cpu().numpy()
     history: dict[str, list[float]] = {
-        "train": [], "validation": [], "train_auc": [], "validation_auc": []
+        "train": [], "validation": [], "train_auc": [], "validation_auc": [], "train_eval": []
     }  # fmt: skip
     best = (float("inf"), -1, None)
     start = time.perf_counter()
@@ -150,7 +153,11 @@ def train(
         history["train"].append(float(total) / len(x))
         history["validation"].append(val_loss)
         history["validation_auc"].append(float(roc_auc_score(y_val, val_logits)))
-        history["train_auc"].append(float(roc_auc_score(y_monitor, logits(model, x_monitor))))
+        monitor_logits = logits(model, x_monitor)
+        history["train_auc"].append(float(roc_auc_score(y_monitor, monitor_logits)))
+        history["train_eval"].append(float(loss_fn(
+            torch.as_tensor(monitor_logits, device=device).float(), y[monitor_index]
+        )))  # fmt: skip
         log.info(
             "epoch %3d  train loss %.5f  val loss %.5f  train AUC %.5f  val AUC %.5f  lr %.2e  %.0f s",
             epoch + 1, history["train"][-1], val_loss, history["train_auc"][-1],
@@ -162,12 +169,15 @@ def train(
         elif epoch + 1 >= settings["min_epochs"] and epoch - best[1] >= settings["patience"]:
             log.info("early stop after epoch %d; best epoch %d", epoch + 1, best[1] + 1)
             break
-    model.load_state_dict(best[2])
+    if keep_best:
+        model.load_state_dict(best[2])
     model.eval()
     info = {
         "best_epoch": best[1] + 1,
         "epochs_run": len(history["train"]),
         "history": {"train": history["train"], "validation": history["validation"]},
+        # the training loss in evaluation mode (no dropout) on the monitored events
+        "train_eval_loss": history["train_eval"],
         "auc_history": {"train": history["train_auc"], "validation": history["validation_auc"]},
         "train_seconds": time.perf_counter() - start,
         "events_per_second": len(x) * len(history["train"]) / (time.perf_counter() - start),

@@ -41,7 +41,8 @@ SECTIONS = {
     "classifiers": "4. Classifiers against the Bayes limit",
     "calibration": "5. Calibration and uncertainty against the truth",
     "details": "6. Training curves and studies in detail",
-    "reproducibility": "7. Reproducibility",
+    "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
+    "reproducibility": "8. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
@@ -136,6 +137,34 @@ def ensemble_summary(record: Mapping[str, Any], what: str = "networks") -> str:
         f"{honest}): the spread {verdict}. Rank correlation of spread and error: "
         f"{record['spearman_spread_error']:.2f}."
     )
+
+
+def generalization_caption(summary: Mapping[str, Any]) -> str:
+    """What a generalization study found, in a sentence or two: its choice on validation
+    with the test score, the limit, and for double descent the peak and the agreement with
+    the theory."""
+    parts = []
+    for row in summary["selection"]:
+        parts.append(
+            f"Chosen on validation: <b>{html.escape(row['chosen'])}</b> (validation "
+            f"{row['metric']} {row['validation']:.5g}); test {row['test']:.5g}, train "
+            f"{row['train']:.5g}, gap {row['gap']:+.3g}."
+        )
+    if summary.get("limit_auc") is not None:
+        parts.append(f"Bayes limit on the test split: AUC {summary['limit_auc']:.4f}.")
+    if summary.get("kfold_degree") is not None:
+        parts.append(f"k-fold cross-validation on train + validation picks degree "
+                     f"{summary['kfold_degree']}.")  # fmt: skip
+    if "peak_ratio" in summary:
+        parts.append(f"The minimum-norm risk peaks at p/n = {summary['peak_ratio']:g} "
+                     f"(risk {summary['peak_risk']:.3g}).")  # fmt: skip
+        if summary.get("max_relative_deviation_away_from_peak") is not None:
+            parts.append(
+                "Away from the peak (|p/n - 1| > 0.25) it is within "
+                f"{100 * summary['max_relative_deviation_away_from_peak']:.0f}% of the theory "
+                f"(largest at p/n = {summary['deviation_ratio']:g})."
+            )
+    return "<p>" + " ".join(parts) + "</p>"
 
 
 def preformatted(text: str) -> str:

@@ -1,0 +1,56 @@
+"""MLflow for the generalization studies: every grid point is a run of its own (logged by
+its job, so points run in parallel); the study's summary job opens the parent run and
+attaches the points to it through the ``mlflow.parentRunId`` tag, which the MLflow UI
+shows as nested runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mlhep.tracking import RunSpec, log_curves, mlflow_module, start_run
+
+
+def scalar_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numeric entries of a result (MLflow metrics)."""
+    out = {}
+    for key, value in result.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if value == value and abs(value) != float("inf"):
+            out[key] = float(value)
+    return out
+
+
+def log_point(
+    spec: RunSpec, study: str, name: str, point: Mapping[str, Any], result: Mapping[str, Any]
+) -> str:
+    """Log one point (its grid values as params, its scalars as metrics, its per-epoch
+    curves as metric histories); return the run id."""
+    mlflow = mlflow_module()
+    tags = {"study": study, "study_point": name}
+    with start_run(spec, run_name=f"{study} {name}", tags=tags) as run:
+        mlflow.log_params({k: str(v) for k, v in point.items()})
+        mlflow.log_metrics(scalar_metrics(result))
+        if isinstance(result.get("curves"), Mapping):
+            log_curves({f"curve_{k}": v for k, v in result["curves"].items()})
+        return str(run.info.run_id)
+
+
+def log_study(
+    spec: RunSpec, study: str, metrics: Mapping[str, float], artifacts: Iterable[str],
+    children: Iterable[str],
+) -> str:  # fmt: skip
+    """Open the study's parent run (its chosen point's metrics, its figure and table) and
+    make every point's run its child; return the parent's id."""
+    mlflow = mlflow_module()
+    with start_run(spec, run_name=study, tags={"study": study, "study_parent": "true"}) as run:
+        mlflow.log_metrics(scalar_metrics(metrics))
+        for path in artifacts:
+            mlflow.log_artifact(os.fspath(path))
+        parent = str(run.info.run_id)
+    client = mlflow.MlflowClient(tracking_uri=spec.uri)
+    for child in children:
+        client.set_tag(child, "mlflow.parentRunId", parent)
+    return parent

@@ -1,0 +1,26 @@
+"""Rule generalization_summary: a study's points in one table, its choice on validation,
+its figure, and its MLflow parent run."""
+
+from mlhep import io
+from mlhep.plan import GENERALIZATION_EXPERIMENT
+from mlhep.runlog import script_log
+from mlhep.studies.generalization import figures, summarise
+from mlhep.studies.generalization.tracking import log_study
+from mlhep.tracking import RunSpec
+
+with script_log(snakemake.log[0]) as log:
+    w, p = snakemake.wildcards, snakemake.params
+    points = [io.read_json(path) for path in snakemake.input.points]
+    limit = io.read_json(snakemake.input.limit) if snakemake.input.get("limit") else None
+    summary, table = summarise(w.study, points, limit, p.features)
+    log.info("%s: chosen %s", w.study, summary["chosen"])
+    io.write_csv(snakemake.output.table, table)
+    figures.draw(w.study, points, summary, snakemake.output.figure)
+    spec = RunSpec.for_job(snakemake.input.experiments, GENERALIZATION_EXPERIMENT, snakemake.rule,
+                           "workflow/scripts/generalization_summary.py", dict(p.items()))  # fmt: skip
+    chosen = summary["selection"][0] if summary["selection"] else {}
+    summary["mlflow_run_id"] = log_study(
+        spec, w.study, {k: v for k, v in chosen.items() if isinstance(v, float)},
+        [snakemake.output.figure, snakemake.output.table], [q["mlflow_run_id"] for q in points],
+    )  # fmt: skip
+    io.write_json(snakemake.output.summary, summary)
