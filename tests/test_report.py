@@ -211,7 +211,9 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     entry = plan.manifest()["datasets"]["dimuon"]
     studies = sum(len(files) for files in entry["studies"].values())
     expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["calibration"]) + len(entry["trained"])
-    assert len(images) == expected + len(entry["training"]) + studies
+    generalization = len(plan.manifest()["generalization"]["studies"])
+    assert generalization == len(plan.generalization_studies()) == 11  # one figure each
+    assert len(images) == expected + len(entry["training"]) + studies + generalization
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     assert all(min(image.size) > 100 for image in images)
     summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
@@ -228,10 +230,11 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 5, page.off
+    assert len(page.off) == 6, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
-                "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate"):  # fmt: skip
+                "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate",
+                "studies.generalization.activate"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 
@@ -260,6 +263,8 @@ def test_snakemake_report_groups_by_stage_model_and_features(
     trained = Plan(load_config(repo / "config/test-tiny.yaml")).trained("dimuon")
     assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained)
     assert any(n.endswith("distributions.png") for n in pngs)
+    studies = Plan(load_config(repo / "config/test-tiny.yaml")).generalization_studies()
+    assert {n.rsplit("/", 1)[-1] for n in pngs} >= {f"{s}.png" for s in studies}
     # and the analysis report itself, as one of its files
     assert any(n.endswith("/report.html") for n in names if n != index)
 

@@ -526,3 +526,40 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
     for path in ("results/data/small/events.root", "results/models/small/bdt/pair/train.json",
                  "results/evaluation/small/roc_pair.png"):  # fmt: skip
         assert path in proc.stdout, path
+
+
+def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
+    root = tiny / "results/studies/generalization"
+    selection = pd.read_csv(root / "selection.csv")
+    studies = TINY.generalization_studies()
+    chosen = [s for s in studies if GENERALIZATION[s].select]
+    # one row per study that chooses (learning curves: one per model), none for the others
+    models = TINY.config["studies"]["generalization"]["learning_curve"]["model"]
+    assert sorted(selection["study"]) == sorted(
+        [s for s in chosen if s != "learning_curve"] + ["learning_curve"] * len(models)
+    )
+    client = MlflowClient(json.loads((tiny / "results/mlflow/experiments.json").read_text())[
+        "tracking_uri"])  # fmt: skip
+    for study in studies:
+        summary = json.loads((root / study / "summary.json").read_text())
+        points = [json.loads((root / study / "points" / f"{name}.json").read_text())
+                  for name in TINY.study_points(study)]  # fmt: skip
+        assert summary["points"] == len(points) == len(TINY.study_points(study))
+        assert (root / study / f"{study}.png").stat().st_size > 10_000
+        # every point's run is a child of the study's parent run
+        for point in points:
+            run = client.get_run(point["mlflow_run_id"])
+            assert run.data.tags["mlflow.parentRunId"] == summary["mlflow_run_id"], study
+            assert run.data.tags["study"] == study and run.info.status == "FINISHED"
+        row = selection[selection["study"] == study]
+        for _, r in row.iterrows():  # the choice is the best validation score of its group
+            entry = GENERALIZATION[study]
+            group = [p for p in points if not entry.group
+                     or f"{entry.group} = {p['point'][entry.group]}," in r["chosen"] + ","]  # fmt: skip
+            values = [p["result"][entry.select] for p in group]
+            assert r["validation"] == pytest.approx(max(values) if entry.maximise else min(values))
+    dd = json.loads((root / "double_descent/summary.json").read_text())
+    assert dd["selection"] == [] and dd["peak_ratio"] > 0
+    # the dataset studies trained on the dataset's splits, the BDT and MLP on the right sizes
+    overfit = json.loads((root / "ann_overfit/points/n_train~300.json").read_text())["result"]
+    assert overfit["epochs_run"] == 6 and len(overfit["curves"]["train_loss"]) == 6

@@ -222,11 +222,14 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
     if "generalization" in config["datasets"]:
         messages.append("config key 'datasets.generalization': the name is taken by the "
                         "MLflow experiment of the generalization studies")  # fmt: skip
-    dataset = config["datasets"].get(section["dataset"])
+    name = section["dataset"]
+    if name is None:  # the first active dataset
+        name = next((n for n, d in config["datasets"].items() if d["activate"]), None)
+    dataset = config["datasets"].get(name) if name is not None else None
     wanted = [s for s, e in STUDIES.items() if e.data == "dataset" and section[s]["activate"]]
-    if wanted and dataset is None:
-        messages.append(f"{key}.dataset': no dataset {section['dataset']!r} (studies {wanted} "
-                        f"need one; datasets: {sorted(config['datasets'])})")  # fmt: skip
+    if wanted and section["dataset"] is not None and dataset is None:
+        messages.append(f"{key}.dataset': no dataset {name!r} (studies {wanted} need one; "
+                        f"datasets: {sorted(config['datasets'])})")  # fmt: skip
     for study, entry in STUDIES.items():
         settings = section[study]
         if not settings["activate"]:
@@ -239,7 +242,7 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
             continue
         if "features" in settings and settings["features"] not in dataset["feature_sets"]:
             messages.append(
-                f"{key}.{study}.features': dataset {section['dataset']!r} has no feature set "
+                f"{key}.{study}.features': dataset {name!r} has no feature set "
                 f"{settings['features']!r} (it has {sorted(dataset['feature_sets'])})"
             )
         for model in settings.get("model", []):

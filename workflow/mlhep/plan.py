@@ -159,6 +159,14 @@ class Plan:
     def _generalization(self) -> Mapping[str, Any]:
         return self.config["studies"]["generalization"]
 
+    def generalization_dataset(self) -> str | None:
+        """The dataset the dataset studies train on (``studies.generalization.dataset``, or
+        the first active dataset); ``None`` if it is not active."""
+        name = self._generalization["dataset"]
+        if name is None:
+            return self.datasets[0] if self.datasets else None
+        return name if name in self.datasets else None
+
     def generalization_studies(self) -> list[str]:
         """The switched-on generalization studies, in registry order (a dataset study only
         when its dataset is active)."""
@@ -168,7 +176,7 @@ class Plan:
         return [
             s for s, entry in GENERALIZATION.items()
             if section[s]["activate"]
-            and (entry.data != "dataset" or section["dataset"] in self.datasets)
+            and (entry.data != "dataset" or self.generalization_dataset() is not None)
         ]  # fmt: skip
 
     def study_points(self, study: str) -> dict[str, dict[str, Any]]:
@@ -194,8 +202,9 @@ class Plan:
         if entry.data == "pulse":
             settings["pulse"] = dict(section["pulse"])
         if entry.data == "dataset":
-            settings["dataset"] = section["dataset"]
-            settings["columns"] = self.columns(section["dataset"], settings["features"])
+            dataset = self.generalization_dataset()
+            settings["dataset"] = dataset
+            settings["columns"] = self.columns(dataset, settings["features"])
             settings["n_validation"] = section["n_validation"]
         model = self.study_point(study, name)["model"] if entry.model == "point" else entry.model
         if model is not None:  # less what the grid sets: a change there changes no point
@@ -209,8 +218,8 @@ class Plan:
         entry, section = GENERALIZATION[study], self._generalization
         if entry.data != "dataset" or "features" not in section[study]:
             return None
-        dataset = section["dataset"]
-        if section[study]["features"] in self.limit_sets(dataset):
+        dataset = self.generalization_dataset()
+        if dataset is not None and section[study]["features"] in self.limit_sets(dataset):
             return f"results/evaluation/{dataset}/bayes_optimal.json"
         return None
 
@@ -219,7 +228,7 @@ class Plan:
         the dataset's splits."""
         inputs = {"experiments": MLFLOW_READY}
         if GENERALIZATION[study].data == "dataset":
-            dataset = self._generalization["dataset"]
+            dataset = self.generalization_dataset()
             inputs.update({s: f"results/splits/{dataset}/{s}.parquet" for s in SPLITS})
         return inputs
 

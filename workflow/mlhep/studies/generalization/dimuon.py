@@ -156,7 +156,9 @@ def learning_curve_point(
 ) -> dict[str, Any]:  # fmt: skip
     """One model (``point["model"]``, its ``models.<name>`` settings, its own early stopping)
     trained on ``point["n_train"]`` events. The MLP trains for at least ``min_steps``
-    optimiser steps, so that a small training set is not also an undertrained network."""
+    optimiser steps (its best validation epoch kept), so that a small training set is not
+    also an undertrained network; on fewer than ten batches of events its batch shrinks to
+    a tenth of the set, so that an epoch is at least ten steps."""
     from mlhep.models import MODELS, get_trainer
 
     model, n_train = point["model"], point["n_train"]
@@ -165,6 +167,7 @@ def learning_curve_point(
     hp = dict(settings["model"])
     steps_per_epoch = None
     if model == "ann":
+        hp["batch_size"] = max(1, min(hp["batch_size"], n_train // 10))
         steps_per_epoch = math.ceil(n_train / hp["batch_size"])
         hp["epochs"] = max(hp["epochs"], math.ceil(settings["min_steps"] / steps_per_epoch))
         hp["min_epochs"] = hp["epochs"]  # keep the best validation epoch, never stop early
@@ -181,6 +184,7 @@ def learning_curve_point(
         **classifier_metrics(_labels(data), scores, proba),
         "train_seconds": seconds,
         "best_step": fitted.best_step,
+        "device": device,
     }
     if steps_per_epoch is not None:
         result["steps_per_epoch"] = steps_per_epoch

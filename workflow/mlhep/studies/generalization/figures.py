@@ -160,7 +160,9 @@ def random_features(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     ratio = _values(points, "ratio")
     for split in ("train", "test"):
         colour, style, marker = SPLIT_STYLE[split]
-        ax.errorbar(ratio, _values(points, f"{split}_mse"), _values(points, f"{split}_mse_error"),
+        mse = _values(points, f"{split}_mse")
+        floor = 0.3 * np.nanmin(_values(points, "test_mse"))
+        ax.errorbar(ratio, np.maximum(mse, floor), _values(points, f"{split}_mse_error"),
                     fmt=style, marker=marker, color=colour, label=f"{split}, min-norm")  # fmt: skip
     if "ridge_test_mse" in points[0]["result"]:
         ax.plot(ratio, _values(points, "ridge_test_mse"), "-", marker="s", color="#3f90da",
@@ -173,7 +175,9 @@ def random_features(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
         a.axvline(1.0, color="0.5", lw=1, ls="--")
         a.set_xscale("log")
         a.set_xlabel(f"p / n (n = {points[0]['result']['n']})")
-    ax.set(yscale="log", ylabel="MSE of the label")
+    # past p = n the fit interpolates: its training MSE is rounding error, drawn at the floor
+    floor = 0.3 * np.nanmin(_values(points, "test_mse"))
+    ax.set(yscale="log", ylabel="MSE of the label (train 0 past p = n)", ylim=(floor, None))
     auc.set_ylabel("test ROC AUC")
     ax.legend(fontsize=12)
     auc.legend(fontsize=12)
