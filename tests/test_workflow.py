@@ -30,7 +30,7 @@ RULES = (
     "evaluate", "roc_comparison", "summary", "perceptron_iris", "loss_functions",
     "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble", "bdt_bootstrap",
     "calibration", "plot_features", "training_curves", "render_report", "generalization_point",
-    "generalization_summary", "generalization_selection",
+    "generalization_point_gpu", "generalization_summary", "generalization_selection",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
@@ -416,7 +416,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         # one more grid value: its points (one per depth), the summary, the table, the report
         ("studies.generalization.bdt_capacity.n_estimators",
          {"studies": {"generalization": {"bdt_capacity": {"n_estimators": [5, 50, 7]}}}},
-         {"generalization_point": len(depths), "generalization_summary": 1,
+         {"generalization_point_gpu": len(depths), "generalization_summary": 1,
           "generalization_selection": 1, "render_report": 1, "all": 1}),
         ("studies.generalization.pulse.noise",
          {"studies": {"generalization": {"pulse": {"noise": 0.1}}}},
@@ -427,11 +427,15 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
 
 
 def generalization_jobs(studies: list[str]) -> dict[str, int]:
-    """The jobs that re-run every point of ``studies``."""
-    if not studies:
-        return {}
-    return {"generalization_point": sum(len(TINY.study_points(s)) for s in studies),
-            "generalization_summary": len(studies), "generalization_selection": 1}  # fmt: skip
+    """The jobs that re-run every point of ``studies`` (GPU studies: ``..._gpu``)."""
+    jobs = {"generalization_point": 0, "generalization_point_gpu": 0}
+    for study in studies:
+        rule = "generalization_point_gpu" if GENERALIZATION[study].gpu else "generalization_point"
+        jobs[rule] += len(TINY.study_points(study))
+    jobs = {rule: n for rule, n in jobs.items() if n}
+    if jobs:
+        jobs.update({"generalization_summary": len(studies), "generalization_selection": 1})
+    return jobs
 
 
 def deep_update(base: dict, change: dict) -> dict:

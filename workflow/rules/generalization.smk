@@ -1,6 +1,8 @@
 from mlhep.studies.generalization import STUDIES as GENERALIZATION_STUDIES
 
 GENERALIZATION = PLAN.generalization_studies()
+GPU_STUDIES = [s for s in GENERALIZATION if GENERALIZATION_STUDIES[s].gpu]
+CPU_STUDIES = [s for s in GENERALIZATION if not GENERALIZATION_STUDIES[s].gpu]
 
 
 wildcard_constraints:
@@ -18,20 +20,39 @@ rule generalization_point:
         "results/logs/generalization_point/{study}/{point}.log",
     benchmark:
         "results/benchmarks/generalization_point/{study}/{point}.tsv"
+    wildcard_constraints:
+        study="|".join(CPU_STUDIES) or "no-study",
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=lambda wildcards: GPU_REQUEST if GENERALIZATION_STUDIES[wildcards.study].gpu else 0,
     params:
         point=lambda wildcards: PLAN.study_point(wildcards.study, wildcards.point),
         settings=lambda wildcards: PLAN.study_settings(wildcards.study, wildcards.point),
-        device=lambda wildcards: (
-            config["device"] if GENERALIZATION_STUDIES[wildcards.study].gpu else "cpu"
-        ),
+        device="cpu",
         seed=config["seed"],
     script:
         "../scripts/generalization_point.py"
+
+
+# The same rule for the studies that train on a GPU where there is one (BDT, MLP), apart
+# only so that a cluster profile can give these jobs a GPU (set-resources).
+use rule generalization_point as generalization_point_gpu with:
+    log:
+        "results/logs/generalization_point_gpu/{study}/{point}.log",
+    benchmark:
+        "results/benchmarks/generalization_point_gpu/{study}/{point}.tsv"
+    wildcard_constraints:
+        study="|".join(GPU_STUDIES) or "no-study",
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU_REQUEST,
+    params:
+        point=lambda wildcards: PLAN.study_point(wildcards.study, wildcards.point),
+        settings=lambda wildcards: PLAN.study_settings(wildcards.study, wildcards.point),
+        device=config["device"],
+        seed=config["seed"],
 
 
 rule generalization_summary:
