@@ -23,16 +23,31 @@ def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedPr
     return proc
 
 
+#: The generalization points of the reduced tiny config: one CPU, one GPU study.
+REDUCED_STUDIES = {
+    "polynomial_degree": {"degree": [6]},
+    "bdt_capacity": {"max_depth": [2], "n_estimators": [5]},
+}
+
+
 def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
     """``config/test-tiny.yaml`` training only ``models`` (model -> feature sets), without
-    the Iris lecture, written to ``path``: every kind of job in a fraction of the time, each
-    shared job's results the same as the full tiny run's."""
+    the Iris lecture, and with one point of one CPU and one GPU generalization study (points
+    of the full tiny run), written to ``path``: every kind of job in a fraction of the time,
+    each shared job's results the same as the full tiny run's."""
     import yaml
+
+    from mlhep.studies.generalization import STUDIES
 
     repo = Path(__file__).resolve().parent.parent
     config = yaml.safe_load((repo / "config/test-tiny.yaml").read_text())
     config["datasets"]["dimuon"]["models"] = models
     config["lecture"] = {"perceptron_iris": {"activate": False}}
+    studies = config["studies"]["generalization"]
+    for study in STUDIES:
+        studies.setdefault(study, {})["activate"] = study in REDUCED_STUDIES
+    for study, grid in REDUCED_STUDIES.items():
+        studies[study].update(grid)
     path.write_text(yaml.safe_dump(config))
     return path
 

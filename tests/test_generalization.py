@@ -8,6 +8,7 @@ import itertools
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -235,3 +236,36 @@ def test_switching_the_studies_off_empties_the_section(repo) -> None:
     assert "studies.generalization.activate" in plan.stages()["generalization"]
     assert "generalization" in plan.experiments()  # the store's rule does not change
     assert not any("generalization" in p for p in plan.outputs())
+
+
+def test_learning_curve_point_of_a_model_without_probabilities() -> None:
+    from mlhep.studies.generalization.dimuon import learning_curve_point
+
+    rng = np.random.default_rng(0)
+
+    def frame(n: int) -> pd.DataFrame:
+        x = rng.standard_normal((n, 2))
+        return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": (x[:, 0] > 0).astype(int)})
+
+    splits = {"train": frame(400), "validation": frame(200), "test": frame(200)}
+    settings = {"columns": ["a", "b"], "min_steps": 10,
+                "model": {"learning_rate": 0.01, "epochs": 5, "init": "zeros", "pocket": True}}  # fmt: skip
+    out = learning_curve_point(settings, {"model": "perceptron", "n_train": 300}, splits,
+                               FitContext(1))  # fmt: skip
+    assert out["test_auc"] > 0.95 and np.isnan(out["test_loss"])
+    with pytest.raises(ValueError, match=re.escape("learning_curve.n_train': 500 training events")):
+        learning_curve_point(settings, {"model": "perceptron", "n_train": 500}, splits,
+                             FitContext(1))  # fmt: skip
+
+
+def test_divergence_finds_where_early_stopping_would_stop() -> None:
+    from mlhep import report
+    from mlhep.studies.generalization import divergence
+
+    point = {"point": {"n_train": 10}, "result": {"curves": {
+        "validation_loss": [1.0, 0.5, 0.7, 2.0], "train_loss": [1.0, 0.4, 0.2, 0.01]}}}  # fmt: skip
+    found = divergence(point)
+    assert found["min_validation_epoch"] == 2 and found["train_loss_there"] == 0.4
+    assert found["final_validation_loss"] == 2.0 and found["epochs"] == 4
+    caption = report.generalization_caption({"selection": [], "divergence": [found]})
+    assert "least at epoch 2 of 4" in caption

@@ -33,7 +33,7 @@ import pandas as pd
 import psutil
 import psycopg2
 import pytest
-from helpers import reduced_tiny_config, require, snakemake
+from helpers import REDUCED_STUDIES, reduced_tiny_config, require, snakemake
 
 from mlhep.tracking.server import (
     Server,
@@ -332,9 +332,11 @@ def test_every_run_arrived_in_postgres(logged: Path, postgres: Postgres, tiny: P
     local = {row[1]: row for row in store_rows(tiny, RUNS_SQL)}
     remote = {row[1]: row for row in postgres.query(RUNS_SQL)}
     assert len(remote) == len(postgres.query(RUNS_SQL)), "run names are unique"
-    # one run per trained model and one for the limit, each also in the full tiny run
+    # one run per trained model, one for the limit and one per generalization point and
+    # study (the study's parent run), each also in the full tiny run
     n_trained = sum(len(sets) for sets in SERVER_MODELS.values())
-    assert set(remote) <= set(local) and len(remote) == n_trained + 1
+    n_studies = 2 * len(REDUCED_STUDIES)  # one point each
+    assert set(remote) <= set(local) and len(remote) == n_trained + 1 + n_studies
     for name, (experiment, _, status, user, _) in remote.items():
         assert experiment == local[name][0] and status == "FINISHED", name
         assert user == USER, name  # the server records the authenticated user

@@ -140,7 +140,7 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
         *(tiny / "results/evaluation").rglob("*.png"),
         *(tiny / "results/lecture").rglob("*.png"),
     ]
-    studies = list((tiny / "results/studies").rglob("*.png"))
+    studies = list((tiny / "results/studies/dimuon").rglob("*.png"))
     # evaluate: 2 per trained pair; a ROC comparison per feature set; GD 1; training curves
     # per model with steps; Iris 2 and losses 1
     entry = TINY.manifest()["datasets"]["dimuon"]
@@ -292,7 +292,8 @@ def test_disabled_stages_are_not_run(minimal: Path) -> None:
     assert not (tmp_path / "results/lecture").exists()
     assert not (tmp_path / "results/studies").exists()
     experiments = json.loads((tmp_path / "results/mlflow/experiments.json").read_text())
-    assert set(experiments["experiments"]) == {"dimuon"}
+    # the generalization experiment is always made (switching studies on re-runs nothing)
+    assert set(experiments["experiments"]) == {"dimuon", "generalization"}
     assert experiments["experiments"]["dimuon"]["name"] == "tiny-dimuon"
 
 
@@ -387,6 +388,9 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     on_gpu = [s for s in studies if GENERALIZATION[s].gpu]
     pulse = [s for s in studies if GENERALIZATION[s].data == "pulse"]
     downstream_of_splits.update(generalization_jobs(on_data))
+    # the summaries drawn against the limit follow it (the limit's file is their input)
+    limit_summaries = {"generalization_summary": sum(bool(TINY.study_limit(s)) for s in studies),
+                       "generalization_selection": 1}  # fmt: skip
     depths = TINY.config["studies"]["generalization"]["bdt_capacity"]["max_depth"]
     return [
         ("models.bdt.max_depth", {"models": {"bdt": {"max_depth": 3}}},
@@ -394,7 +398,8 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
           "calibration": len(set(bdt_sets) & set(calibrated)), "summary": 1, "training_curves": 1,
           "bdt_shap": len(bdt_sets), "bdt_bootstrap": 1, "render_report": 1, "all": 1}),
         ("evaluation.confidence_level", {"evaluation": {"confidence_level": 0.9}},
-         {"bayes_optimal": 1, "evaluate": len(trained), "summary": 1, "render_report": 1, "all": 1}),
+         {"bayes_optimal": 1, "evaluate": len(trained), "summary": 1, "render_report": 1, "all": 1,
+          **limit_summaries}),
         ("evaluation.calibration", {"evaluation": {"calibration": ["platt"]}},  # not the limit's
          {"evaluate": len(trained), "summary": 1, "render_report": 1, "all": 1}),
         ("studies.shap.n_events", {"studies": {"shap": {"n_events": 400}}},
@@ -408,7 +413,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
          {"datasets": {d: {"feature_sets": {**TINY.feature_sets(d), "mass": ["m_mumu", "n_jets"]}}}},
          {"bayes_optimal": 1, "train": len(mass_models) - 1, "train_gpu": 1,
           "evaluate": len(mass_models), "roc_comparison": 1, "calibration": 1, "summary": 1,
-          "training_curves": 1, "bdt_shap": 1, "render_report": 1, "all": 1}),
+          "training_curves": 1, "bdt_shap": 1, "render_report": 1, "all": 1, **limit_summaries}),
         ("splits", {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}}, downstream_of_splits),
         ("seed", {"seed": 8},
          {**downstream_of_splits, "generate": 1, "features": 1, "plot_features": 1,
@@ -472,9 +477,11 @@ def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) ->
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = job_counts(proc.stdout)
     # the number arrived as one: the evaluations and the limit re-run with it
+    limited = sum(bool(TINY.study_limit(s)) for s in TINY.generalization_studies())
     assert got == {
         "bayes_optimal": 1, "evaluate": len(TINY.trained("dimuon")), "summary": 1,
-        "render_report": 1, "all": 1,
+        "render_report": 1, "all": 1, "generalization_summary": limited,
+        "generalization_selection": 1,
     }  # fmt: skip
 
 

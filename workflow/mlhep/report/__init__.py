@@ -155,6 +155,13 @@ def generalization_caption(summary: Mapping[str, Any]) -> str:
     if summary.get("kfold_degree") is not None:
         parts.append(f"k-fold cross-validation on train + validation picks degree "
                      f"{summary['kfold_degree']}.")  # fmt: skip
+    for d in summary.get("divergence", []):
+        parts.append(
+            f"With {d['n_train']} training events the validation loss is least at epoch "
+            f"{d['min_validation_epoch']} of {d['epochs']} ({d['min_validation_loss']:.3f}, "
+            f"train {d['train_loss_there']:.3f}); at the last epoch train {d['final_train_loss']:.3g} "
+            f"against validation {d['final_validation_loss']:.3g}."
+        )
     if "peak_ratio" in summary:
         parts.append(f"The minimum-norm risk peaks at p/n = {summary['peak_ratio']:g} "
                      f"(risk {summary['peak_risk']:.3g}).")  # fmt: skip

@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import roc_auc_score
 
 
 def sample_rows(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -25,6 +23,8 @@ def importance_table(
 ) -> pd.DataFrame:
     """Mean and standard deviation of the ROC AUC drop when each column is shuffled,
     largest first."""
+    from sklearn.inspection import permutation_importance  # light package import for the plan
+
     result = permutation_importance(
         estimator, frame[list(columns)], frame["label"].to_numpy(), scoring="roc_auc",
         n_repeats=repeats, random_state=seed,
@@ -48,6 +48,8 @@ def shap_ranking(values: np.ndarray, columns: Sequence[str]) -> pd.DataFrame:
 def ensemble_summary(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
     """AUC of each member and of the ensemble mean; the per-event spread (standard deviation
     across members) overall and per class. ``probabilities`` has one row per member."""
+    from sklearn.metrics import roc_auc_score
+
     mean = probabilities.mean(axis=0)
     spread = probabilities.std(axis=0, ddof=1)
     return {

@@ -64,8 +64,7 @@ STUDIES: dict[str, Study] = {
     "ann_dropout": Study("dimuon:ann_point", ("dropout",), "dataset", "MLP dropout",
                          model="ann", select="validation_loss", gpu=True),
     "ann_overfit": Study("dimuon:ann_point", ("n_train",), "dataset",
-                         "Over-sized MLP without early stopping", model="ann",
-                         select="validation_loss", gpu=True),
+                         "Over-sized MLP without early stopping", model="ann", gpu=True),
     "learning_curve": Study("dimuon:learning_curve_point", ("model", "n_train"), "dataset",
                             "Learning curves", model="point", select="validation_auc",
                             maximise=True, group="model", gpu=True),
@@ -208,7 +207,27 @@ def summarise(
         summary["kfold_degree"] = int(table.loc[table["kfold_mse"].idxmin(), "degree"])
     if study == "double_descent":
         summary.update(double_descent_findings(table))
+    if study == "ann_overfit":
+        summary["divergence"] = [divergence(p) for p in points]
     return summary, table
+
+
+def divergence(point: Mapping[str, Any]) -> dict[str, Any]:
+    """Where an over-sized network trained without early stopping starts to overfit: the
+    epoch of least validation loss (where early stopping would have stopped), and the
+    losses there and at the last epoch."""
+    curves = point["result"]["curves"]
+    validation = curves["validation_loss"]
+    best = min(range(len(validation)), key=validation.__getitem__)
+    return {
+        **point["point"],
+        "min_validation_epoch": best + 1,
+        "min_validation_loss": validation[best],
+        "train_loss_there": curves["train_loss"][best],
+        "epochs": len(validation),
+        "final_validation_loss": validation[-1],
+        "final_train_loss": curves["train_loss"][-1],
+    }
 
 
 def double_descent_findings(table: pd.DataFrame, away: float = 0.25) -> dict[str, Any]:

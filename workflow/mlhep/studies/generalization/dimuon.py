@@ -41,12 +41,16 @@ def classifier_metrics(
     probabilities: Mapping[str, np.ndarray],
 ) -> dict[str, float]:  # fmt: skip
     """AUC and log-loss on every split, the generalization gaps (train - test AUC, test -
-    train loss) and the KS statistic of train against test scores per class."""
+    train loss) and the KS statistic of train against test scores per class. A model
+    without probabilities (the perceptron; empty ``probabilities``) has no log-loss (NaN)."""
     out: dict[str, float] = {}
     for split in labels:
         out[f"{split}_auc"] = float(roc_auc_score(labels[split], scores[split]))
-        p = np.clip(probabilities[split], 1e-7, 1 - 1e-7)
-        out[f"{split}_loss"] = float(log_loss(labels[split], p, labels=[0, 1]))
+        if split in probabilities:
+            p = np.clip(probabilities[split], 1e-7, 1 - 1e-7)
+            out[f"{split}_loss"] = float(log_loss(labels[split], p, labels=[0, 1]))
+        else:
+            out[f"{split}_loss"] = float("nan")
     out["auc_gap"] = out["train_auc"] - out["test_auc"]
     out["loss_gap"] = out["test_loss"] - out["train_loss"]
     for cls, name in ((1, "signal"), (0, "background")):
@@ -179,7 +183,7 @@ def learning_curve_point(
     seconds = time.perf_counter() - start
     outputs = {s: trainer.predict(fitted, data[s], settings["columns"]) for s in SPLITS}
     scores = {s: o["score"].to_numpy() for s, o in outputs.items()}
-    proba = {s: o["proba"].to_numpy() for s, o in outputs.items()}
+    proba = {s: o["proba"].to_numpy() for s, o in outputs.items() if "proba" in o}
     result: dict[str, Any] = {
         **classifier_metrics(_labels(data), scores, proba),
         "train_seconds": seconds,
