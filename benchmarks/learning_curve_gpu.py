@@ -14,31 +14,16 @@ Needs numpy, scipy, pandas, scikit-learn and torch only (no uproot, no MLflow).
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import time
-import types
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
-if importlib.util.find_spec("uproot") is None:  # the device image has no uproot
-    sys.modules["uproot"] = types.ModuleType("uproot")
-
-import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
+from toy_sample import ANN, default_splits
 
 from mlhep.data.dimuon import KIND
-from mlhep.data.dimuon.features import engineer
-from mlhep.data.dimuon.physics import generate_chunks
 from mlhep.evaluation.limit import limit_scores
-from mlhep.features.splits import make_splits
 from mlhep.models.base import FitContext
 from mlhep.studies.generalization import run_point
-
-ANN = {"layers": 3, "width": 128, "activation": "silu", "dropout": 0.0, "weight_decay": 0.0,
-       "learning_rate": 0.01, "schedule": "cosine", "batch_size": 2048, "epochs": 20,
-       "min_epochs": 15, "patience": 5}  # fmt: skip
 
 
 def main() -> None:
@@ -55,11 +40,7 @@ def main() -> None:
     if args.device == "cuda":
         print("CUDA:", torch.cuda.get_device_name(0), "torch", torch.__version__)
     t0 = time.perf_counter()
-    chunks = list(
-        generate_chunks(args.events, args.events, args.seed, 1000 / args.events, 1e5 / args.events)
-    )
-    frame = engineer(pd.concat([pd.DataFrame(c.columns) for c in chunks], ignore_index=True))
-    splits, _ = make_splits(frame, {"train": 0.6, "validation": 0.2, "test": 0.2}, args.seed)
+    frame, splits = default_splits(args.events, args.seed)
     columns = KIND.feature_sets[args.features]
     test = splits["test"]
     limit = roc_auc_score(test["label"], limit_scores(KIND.limit, test, columns))

@@ -184,22 +184,32 @@ def random_features(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     return fig
 
 
+def capacity_lines(
+    ax: plt.Axes, points: Points, line: str, x: str, label: Callable[[Any], str]
+) -> list[tuple[str, Points]]:
+    """Train (dashed) and validation (solid) AUC against ``x``, one colour per value of the
+    grid axis ``line``; returns each line's colour and points, sorted along ``x``."""
+    lines = []
+    for k, value in enumerate(sorted({p["point"][line] for p in points})):
+        sub = sorted((p for p in points if p["point"][line] == value),
+                     key=lambda p: p["result"].get(x, p["point"].get(x)))  # fmt: skip
+        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        ax.plot(_values(sub, x), _values(sub, "train_auc"), "--", color=colour, marker="o")
+        ax.plot(_values(sub, x), _values(sub, "validation_auc"), "-", color=colour, marker="s",
+                label=label(value))  # fmt: skip
+        lines.append((colour, sub))
+    return lines
+
+
 @styled
 def bdt_capacity(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     """AUC against the number of trees for each depth (train dashed, validation solid) and
     the KS overtraining statistic."""
     fig, (ax, ks) = plt.subplots(1, 2, figsize=(16, 6.5))
-    depths = sorted({p["point"]["max_depth"] for p in points})
-    for k, depth in enumerate(depths):
-        sub = sorted((p for p in points if p["point"]["max_depth"] == depth),
-                     key=lambda p: p["point"]["n_estimators"])  # fmt: skip
-        trees = _values(sub, "n_estimators")
-        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
-        ax.plot(trees, _values(sub, "train_auc"), "--", color=colour, marker="o")
-        ax.plot(trees, _values(sub, "validation_auc"), "-", color=colour, marker="s",
-                label=f"depth {depth}")  # fmt: skip
-        ks.plot(trees, np.maximum(_values(sub, "ks_signal"), _values(sub, "ks_background")),
-                "-", color=colour, marker="o", label=f"depth {depth}")  # fmt: skip
+    for colour, sub in capacity_lines(ax, points, "max_depth", "n_estimators", "depth {}".format):
+        ks.plot(_values(sub, "n_estimators"),
+                np.maximum(_values(sub, "ks_signal"), _values(sub, "ks_background")),
+                "-", color=colour, marker="o")  # fmt: skip
     _limit(ax, summary)
     ax.set(xscale="log", xlabel="trees", ylabel="ROC AUC (train dashed, validation solid)")
     ks.set(xscale="log", xlabel="trees", ylabel="KS statistic D, train vs test (larger class)")
@@ -214,18 +224,12 @@ def _limit(ax: plt.Axes, summary: Mapping[str, Any]) -> None:
 
 @styled
 def ann_capacity(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
-    """AUC against the number of parameters, one line per depth."""
+    """AUC against the number of parameters, one line per depth; the loss gap."""
     fig, (ax, gap) = plt.subplots(1, 2, figsize=(16, 6.5))
-    for k, layers in enumerate(sorted({p["point"]["layers"] for p in points})):
-        sub = sorted((p for p in points if p["point"]["layers"] == layers),
-                     key=lambda p: p["result"]["parameters"])  # fmt: skip
-        x = _values(sub, "parameters")
-        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
-        ax.plot(x, _values(sub, "train_auc"), "--", color=colour, marker="o")
-        ax.plot(x, _values(sub, "validation_auc"), "-", color=colour, marker="s",
-                label=f"{layers} hidden layer(s)")  # fmt: skip
-        gap.plot(x, _values(sub, "loss_gap"), "-", color=colour, marker="o",
-                 label=f"{layers} hidden layer(s)")  # fmt: skip
+    for colour, sub in capacity_lines(ax, points, "layers", "parameters",
+                                      "{} hidden layer(s)".format):  # fmt: skip
+        gap.plot(_values(sub, "parameters"), _values(sub, "loss_gap"), "-", color=colour,
+                 marker="o", label=f"{sub[0]['point']['layers']} hidden layer(s)")  # fmt: skip
     _limit(ax, summary)
     ax.set(
         xscale="log",
