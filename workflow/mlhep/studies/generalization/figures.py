@@ -90,7 +90,9 @@ def fit_panel(ax: plt.Axes, point: Mapping[str, Any]) -> list[Any]:
     return artists
 
 
-def _penalty_figure(points: Points, summary: Mapping[str, Any], symbol: str) -> plt.Figure:
+def _penalty_figure(
+    points: Points, summary: Mapping[str, Any], symbol: str, sparse: bool = False
+) -> plt.Figure:
     fig, (ax, norm) = plt.subplots(1, 2, figsize=(16, 6.5))
     penalty = _values(points, "penalty")
     positive = penalty > 0
@@ -105,9 +107,10 @@ def _penalty_figure(points: Points, summary: Mapping[str, Any], symbol: str) -> 
     norm.set(
         xscale="log", yscale="log", xlabel=symbol, ylabel="norm of the weights (bias excluded)"
     )
-    twin = norm.twinx()
-    twin.plot(x, _values(points, "nonzero_weights"), "s--", color="#94a4a2")
-    twin.set_ylabel("non-zero weights", color="#717581")
+    if sparse:  # the lasso sets weights to zero; ridge only shrinks them
+        twin = norm.twinx()
+        twin.plot(x, _values(points, "nonzero_weights"), "s--", color="#94a4a2")
+        twin.set_ylabel("non-zero weights (dashed)", color="#717581")
     return fig
 
 
@@ -120,7 +123,7 @@ def polynomial_ridge(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
 @styled
 def polynomial_lasso(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     """MSE, the weights' norm and their number against the lasso penalty."""
-    return _penalty_figure(points, summary, r"lasso penalty $\alpha$")
+    return _penalty_figure(points, summary, r"lasso penalty $\alpha$", sparse=True)
 
 
 @styled
@@ -350,7 +353,11 @@ assert set(FIGURES) == set(STUDIES), "every study needs a figure"
 def draw(
     study: str, points: Points, summary: Mapping[str, Any], path: str | os.PathLike[str]
 ) -> None:
-    """Draw a study's figure, titled, to ``path``."""
+    """Draw a study's figure, titled, to ``path`` (the points of a one-axis study in the
+    order of their values, whatever the order of the grid in the config)."""
+    axes = STUDIES[study].axes
+    if len(axes) == 1:
+        points = sorted(points, key=lambda p: p["point"][axes[0]])
     fig = FIGURES[study](points, summary)
     fig.suptitle(STUDIES[study].title, fontsize=18)
     save(fig, path)
