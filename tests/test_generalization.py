@@ -156,12 +156,12 @@ def test_choice_is_made_on_validation_per_group_and_reports_the_test_gap() -> No
         for m, n, v, tr, te in [("a", 10, 0.7, 0.9, 0.95), ("a", 100, 0.8, 0.85, 0.6),
                                  ("b", 10, 0.75, 0.8, 0.7), ("b", 100, 0.74, 0.99, 0.99)]
     ]  # fmt: skip
-    chosen = choose("learning_curve", point_frame("learning_curve", results))
+    chosen = choose("learning_curve", point_frame(results))
     assert list(chosen["point"]) == ["ma_n100", "mb_n10"]  # the test AUC played no part
     rows = selection_rows("learning_curve", chosen)
     assert rows[0]["chosen"] == "model = a, n_train = 100"
     assert rows[0]["gap"] == pytest.approx(0.85 - 0.6) and rows[1]["test"] == 0.7
-    mse = point_frame("polynomial_degree", [
+    mse = point_frame([
         {"name": "d1", "point": {"degree": 1},
          "result": {"validation_mse": 2.0, "train_mse": 1.0, "test_mse": 3.0}},
         {"name": "d2", "point": {"degree": 2},
@@ -248,7 +248,7 @@ def test_learning_curve_point_of_a_model_without_probabilities() -> None:
         return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": (x[:, 0] > 0).astype(int)})
 
     splits = {"train": frame(400), "validation": frame(200), "test": frame(200)}
-    settings = {"columns": ["a", "b"], "min_steps": 10,
+    settings = {"columns": ["a", "b"], "min_steps": 10, "study": "learning_curve",
                 "model": {"learning_rate": 0.01, "epochs": 5, "init": "zeros", "pocket": True}}  # fmt: skip
     out = learning_curve_point(settings, {"model": "perceptron", "n_train": 300}, splits,
                                FitContext(1))  # fmt: skip

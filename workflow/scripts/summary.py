@@ -9,8 +9,6 @@ with script_log(snakemake.log[0]) as log:
     for path in snakemake.input.bayes:
         rows.extend(bayes_rows(io.read_json(path)))
     table = summary_table(rows)
-    with io.atomic_path(snakemake.output.csv) as tmp:
-        table.to_csv(tmp, index=False)
-    with io.atomic_path(snakemake.output.md) as tmp:
-        tmp.write_text(summary_markdown(table))
+    io.write_csv(snakemake.output.csv, table)
+    io.write_text(snakemake.output.md, summary_markdown(table))
     log.info("summary of %d rows:\n%s", len(table), summary_markdown(table))

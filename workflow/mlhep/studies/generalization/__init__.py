@@ -70,9 +70,6 @@ STUDIES: dict[str, Study] = {
                             maximise=True, group="model", gpu=True),
 }  # fmt: skip
 
-#: Keys of a study's section that are not passed to its points.
-BOOKKEEPING = ("activate",)
-
 
 def format_value(value: Any) -> str:
     """A grid value as it appears in a point's name (``repr`` of floats: exact and short)."""
@@ -103,7 +100,7 @@ def grid_points(study: str, section: Mapping[str, Any]) -> dict[str, dict[str, A
     return {point_name(p): p for p in points}
 
 
-def point_frame(study: str, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def point_frame(points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per point: its grid values and scalar results (curves and lists left out)."""
     rows = []
     for result in points:
@@ -133,8 +130,10 @@ def run_point(
     study: str, settings: Mapping[str, Any], point: Mapping[str, Any],
     splits: Mapping[str, pd.DataFrame] | None, context: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run one point of ``study``. A dataset study monitors and chooses on a seeded
-    subsample of ``n_validation`` validation events (every epoch scores it)."""
+    """Run one point of ``study`` (its runner sees the study's name as ``settings["study"]``).
+    A dataset study monitors and chooses on a seeded subsample of ``n_validation``
+    validation events (every epoch scores it)."""
+    settings = {**settings, "study": study}
     if STUDIES[study].data == "dataset":
         if splits is None:
             raise ValueError(f"study {study!r} needs the dataset's splits")
@@ -142,10 +141,7 @@ def run_point(
 
         validation = splits["validation"]
         n = min(settings["n_validation"], len(validation))
-        splits = {
-            **splits,
-            "validation": subsample(validation, n, context.seed + 1, "n_validation"),
-        }
+        splits = {**splits, "validation": subsample(validation, n, context.seed + 1, "")}
     return STUDIES[study].run()(settings, point, splits, context)
 
 
@@ -188,7 +184,7 @@ def summarise(
     """A study's summary (its choice on validation, with the test score; the limit's AUC
     where known; study-specific findings) and its table of points."""
     entry = STUDIES[study]
-    table = point_frame(study, points)
+    table = point_frame(points)
     chosen = choose(study, table)
     summary: dict[str, Any] = {
         "study": study,
@@ -203,13 +199,21 @@ def summarise(
     if limit is not None and features in limit["feature_sets"]:
         summary["limit_auc"] = limit["feature_sets"][features]["auc"]
         summary["limit_loss"] = limit["feature_sets"][features]["test_loss"]
-    if study == "polynomial_degree" and table["kfold_mse"].notna().any():
-        summary["kfold_degree"] = int(table.loc[table["kfold_mse"].idxmin(), "degree"])
-    if study == "double_descent":
-        summary.update(double_descent_findings(table))
-    if study == "ann_overfit":
-        summary["divergence"] = [divergence(p) for p in points]
+    if study in FINDINGS:
+        summary.update(FINDINGS[study](table, points))
     return summary, table
+
+
+def kfold_findings(table: pd.DataFrame, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The degree k-fold cross-validation would choose (where it ran)."""
+    if not table["kfold_mse"].notna().any():
+        return {}
+    return {"kfold_degree": int(table.loc[table["kfold_mse"].idxmin(), "degree"])}
+
+
+def overfit_findings(table: pd.DataFrame, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Where each over-sized network diverges (:func:`divergence`)."""
+    return {"divergence": [divergence(p) for p in points]}
 
 
 def divergence(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,7 +234,9 @@ def divergence(point: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def double_descent_findings(table: pd.DataFrame, away: float = 0.25) -> dict[str, Any]:
+def double_descent_findings(
+    table: pd.DataFrame, points: Sequence[Mapping[str, Any]] = (), away: float = 0.25
+) -> dict[str, Any]:
     """Where the empirical min-norm risk peaks, and its largest relative deviation from the
     theory (the finite-n formula below the threshold) at |p/n - 1| > ``away``."""
     peak = table.loc[table["minimum_norm_risk"].idxmax()]
@@ -242,6 +248,14 @@ def double_descent_findings(table: pd.DataFrame, away: float = 0.25) -> dict[str
         "max_relative_deviation_away_from_peak": float(deviation.max()) if len(far) else None,
         "deviation_ratio": float(far.loc[deviation.idxmax(), "ratio"]) if len(far) else None,
     }
+
+
+#: Study-specific findings added to a study's summary: (table, points) -> entries.
+FINDINGS: dict[str, Callable[[pd.DataFrame, Sequence[Mapping[str, Any]]], dict[str, Any]]] = {
+    "polynomial_degree": kfold_findings,
+    "double_descent": double_descent_findings,
+    "ann_overfit": overfit_findings,
+}
 
 
 def selection_markdown(table: pd.DataFrame) -> str:

@@ -65,8 +65,16 @@ def _labels(splits: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     return {s: splits[s]["label"].to_numpy() for s in SPLITS}
 
 
-def _train_split(splits: Mapping[str, pd.DataFrame], n: int, seed: int, key: str) -> dict:
-    return {**splits, "train": subsample(splits["train"], n, seed, key)}
+def _n_train_key(settings: Mapping[str, Any]) -> str:
+    """The config key of a study's training-set size (for error messages)."""
+    return f"studies.generalization.{settings['study']}.n_train"
+
+
+def _train_split(
+    splits: Mapping[str, pd.DataFrame], settings: Mapping[str, Any], n: int, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The splits with the training split cut to ``n`` seeded events."""
+    return {**splits, "train": subsample(splits["train"], n, seed, _n_train_key(settings))}
 
 
 def bdt_capacity(
@@ -79,8 +87,7 @@ def bdt_capacity(
 
     from mlhep.models import bdt
 
-    data = _train_split(splits, settings["n_train"], context.seed, "studies.generalization."
-                        "bdt_capacity.n_train")  # fmt: skip
+    data = _train_split(splits, settings, settings["n_train"], context.seed)
     columns = settings["columns"]
     params = bdt.booster_params({**settings["model"], "max_depth": point["max_depth"]},
                                 context.device, context.threads, context.seed)  # fmt: skip
@@ -128,7 +135,7 @@ def ann_point(
     from mlhep.models import ann
 
     n_train = point.get("n_train", settings.get("n_train"))
-    data = _train_split(splits, n_train, context.seed, "studies.generalization.n_train")
+    data = _train_split(splits, settings, n_train, context.seed)
     hp = ann_settings(settings, point)
     net, info = ann.train(
         data["train"], data["validation"], settings["columns"], hp, torch.device(context.device),
@@ -166,8 +173,7 @@ def learning_curve_point(
     from mlhep.models import MODELS, get_trainer
 
     model, n_train = point["model"], point["n_train"]
-    data = _train_split(splits, n_train, context.seed, "studies.generalization.learning_curve."
-                        "n_train")  # fmt: skip
+    data = _train_split(splits, settings, n_train, context.seed)
     hp = dict(settings["model"])
     steps_per_epoch = None
     if model == "ann":
@@ -214,8 +220,7 @@ def random_features_point(
                 for s, f in held.items()}  # fmt: skip
     draws = []
     for k in range(settings["repeats"]):
-        train = subsample(splits["train"], n, context.seed + k,
-                          "studies.generalization.random_features.n_train")  # fmt: skip
+        train = subsample(splits["train"], n, context.seed + k, _n_train_key(settings))
         draws.append(random_feature_fit(
             (train[list(columns)].to_numpy(float), train["label"].to_numpy(float)),
             evaluate, p, context.seed + 1000 + k, penalties,

@@ -5,6 +5,7 @@ shows as nested runs."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,13 +15,10 @@ from mlhep.tracking import RunSpec, log_curves, mlflow_module, start_run
 
 def scalar_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     """The finite numeric entries of a result (MLflow metrics)."""
-    out = {}
-    for key, value in result.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if value == value and abs(value) != float("inf"):
-            out[key] = float(value)
-    return out
+    return {
+        key: float(value) for key, value in result.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }  # fmt: skip
 
 
 def log_point(
