@@ -140,14 +140,18 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
     key = f"datasets.{name}"
     kind_name = settings["kind"]
     kind = get_kind(kind_name)
-    messages: list[str] = []
-    sets = settings.setdefault("feature_sets", {k: list(v) for k, v in kind.feature_sets.items()})
+    problems = kind.check(settings) if kind.check else []
+    messages = [f"config key '{key}.{name}': {problem}" for name, problem in problems]
+    if messages:
+        return messages
+    sets = settings.setdefault("feature_sets", kind.feature_sets_for(settings))
+    known = kind.columns_for(settings)
     for set_name, columns in sets.items():
-        unknown = [c for c in columns if c not in kind.columns]
+        unknown = [c for c in columns if c not in known]
         if unknown:
             messages.append(
                 f"config key '{key}.feature_sets.{set_name}': unknown column(s) {unknown} "
-                f"(known: {list(kind.columns)})"
+                f"(known: {list(known)})"
             )
     if messages:
         return messages
@@ -167,7 +171,9 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
             except ValueError as exc:
                 messages.append(f"config key '{key}.limit': {set_name!r}: {exc}")
     if "models" not in settings:
-        defaults = kind.default_models or {m: list(sets) for m in MODELS}
+        defaults = kind.default_models or {
+            m: list(sets) for m, entry in MODELS.items() if entry.kind == kind.model_kind
+        }
         settings["models"] = {
             m: [f for f in fs if f in sets] for m, fs in defaults.items() if m in MODELS
         }
@@ -176,6 +182,12 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
         if model not in MODELS:
             messages.append(
                 f"config key '{key}.models.{model}': unknown model (known: {sorted(MODELS)})"
+            )
+        elif MODELS[model].kind != kind.model_kind:
+            fitting = sorted(m for m, e in MODELS.items() if e.kind == kind.model_kind)
+            messages.append(
+                f"config key '{key}.models.{model}': a {MODELS[model].kind} cannot train on a "
+                f"{kind.task} dataset of kind {kind_name!r} (its models: {fitting})"
             )
         for set_name in model_sets:
             if set_name not in sets:
@@ -200,7 +212,8 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
     if messages:
         return messages
     ensemble = config["studies"]["ensemble"]
-    active = {n: d for n, d in config["datasets"].items() if d["activate"]}
+    active = {n: d for n, d in config["datasets"].items()
+              if d["activate"] and get_kind(d["kind"]).task == "classification"}  # fmt: skip
     wanted = ensemble["activate"] and active and config["models"]["ann"]["activate"]
     if wanted and not any(ensemble["feature_set"] in d["feature_sets"] for d in active.values()):
         messages.append(
@@ -223,8 +236,9 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
         messages.append("config key 'datasets.generalization': the name is taken by the "
                         "MLflow experiment of the generalization studies")  # fmt: skip
     name = section["dataset"]
-    if name is None:  # the first active dataset
-        name = next((n for n, d in config["datasets"].items() if d["activate"]), None)
+    if name is None:  # the first active classification dataset
+        name = next((n for n, d in config["datasets"].items()
+                     if d["activate"] and get_kind(d["kind"]).task == "classification"), None)  # fmt: skip
     dataset = config["datasets"].get(name) if name is not None else None
     wanted = [s for s, e in STUDIES.items() if e.data == "dataset" and section[s]["activate"]]
     if wanted and section["dataset"] is not None and dataset is None:
@@ -240,6 +254,10 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
             messages.append(str(error))
         if entry.data != "dataset" or dataset is None or not dataset["activate"]:
             continue
+        if get_kind(dataset["kind"]).task != "classification":
+            messages.append(f"{key}.dataset': {name!r} is a {get_kind(dataset['kind']).task} "
+                            f"dataset; the studies {wanted} need a classification one")  # fmt: skip
+            break
         if "features" in settings and settings["features"] not in dataset["feature_sets"]:
             messages.append(
                 f"{key}.{study}.features': dataset {name!r} has no feature set "

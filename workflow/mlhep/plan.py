@@ -61,6 +61,16 @@ class Plan:
         """The plug-in of a dataset."""
         return get_kind(self.config["datasets"][dataset]["kind"])
 
+    @cached_property
+    def classification_datasets(self) -> list[str]:
+        """The active datasets whose task is classification (the classifier stages)."""
+        return [d for d in self.datasets if self.kind(d).task == "classification"]
+
+    @cached_property
+    def regression_datasets(self) -> list[str]:
+        """The active datasets whose task is regression (the pulse stages)."""
+        return [d for d in self.datasets if self.kind(d).task == "regression"]
+
     def feature_sets(self, dataset: str) -> dict[str, list[str]]:
         """The named feature sets of a dataset."""
         return dict(self.config["datasets"][dataset]["feature_sets"])
@@ -164,8 +174,9 @@ class Plan:
         the first active dataset); ``None`` if it is not active."""
         name = self._generalization["dataset"]
         if name is None:
-            return self.datasets[0] if self.datasets else None
-        return name if name in self.datasets else None
+            first = self.classification_datasets
+            return first[0] if first else None
+        return name if name in self.classification_datasets else None
 
     def generalization_studies(self) -> list[str]:
         """The switched-on generalization studies, in registry order (a dataset study only
@@ -244,9 +255,34 @@ class Plan:
         return {"summary": f"{folder}/summary.json", "table": f"{folder}/points.csv",
                 "figure": f"{folder}/{study}.png"}  # fmt: skip
 
+    # --- regression (pulse) datasets ------------------------------------------------------
+    @staticmethod
+    def regression_files(dataset: str) -> dict[str, str]:
+        """What the evaluation of a regression dataset writes: every method against the
+        Cramer-Rao bound (tables and figures)."""
+        folder = f"results/evaluation/{dataset}/regression"
+        return {"summary": f"{folder}/summary.json", "table": f"{folder}/resolution.csv",
+                "resolution": f"{folder}/resolution.png", "phase": f"{folder}/phase.png",
+                "pulls": f"{folder}/pulls.png", "pulses": f"{folder}/pulses.png",
+                "training": f"{folder}/training.png"}  # fmt: skip
+
+    def regression_entry(self, dataset: str) -> dict[str, Any]:
+        """The report's entry of one regression dataset."""
+        return {
+            "kind": self.kind(dataset).name,
+            "description": self.kind(dataset).description,
+            "generation": f"results/data/{dataset}/generation.json",
+            "splits": f"results/splits/{dataset}/splits.json",
+            "trained": [
+                {"model": m, "features": f, "record": f"{self.model_dir(dataset, m, f)}/train.json"}
+                for m, f in self.trained(dataset)
+            ],
+            **self.regression_files(dataset),
+        }
+
     def has_summary(self) -> bool:
         """Whether there is anything to summarise (a trained model or a limit)."""
-        return any(self.trained(d) or self.limit_sets(d) for d in self.datasets)
+        return any(self.trained(d) or self.limit_sets(d) for d in self.classification_datasets)
 
     # --- the report's manifest and the final outputs --------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -256,7 +292,7 @@ class Plan:
         iris = lecture["perceptron_iris"]["activate"]
         losses = lecture["loss_functions"]["activate"]
         datasets = {}
-        for d in self.datasets:
+        for d in self.classification_datasets:
             studies = self.study_files(d)
             datasets[d] = {
                 "kind": self.kind(d).name,
@@ -323,6 +359,10 @@ class Plan:
             }
             if self.generalization_studies()
             else None,
+            "regression": {
+                d: self.regression_entry(d) for d in self.regression_datasets if self.trained(d)
+            }
+            or None,
             "stages": self.stages(),
         }
 
@@ -330,8 +370,9 @@ class Plan:
         """For each report section: ``None`` when it has something to show, else why it is
         empty (naming the config key that switches it on)."""
         lecture = self.config["lecture"]
-        trained = any(self.trained(d) for d in self.datasets)
-        curves = any(self.curve_models(d) or self.study_files(d) for d in self.datasets)
+        classified = self.classification_datasets
+        trained = any(self.trained(d) for d in classified)
+        curves = any(self.curve_models(d) or self.study_files(d) for d in classified)
         return {
             "data": None
             if self.datasets
@@ -346,7 +387,7 @@ class Plan:
             if trained
             else "no classifier is switched on (`models.<name>.activate`, `datasets.<name>.models`)",
             "calibration": None
-            if any(self.calibration_sets(d) or self.ensemble_files(d) for d in self.datasets)
+            if any(self.calibration_sets(d) or self.ensemble_files(d) for d in classified)
             else "no trained feature set has an exact limit and no ensemble is switched on "
             "(`datasets.<name>.limit`, `studies.ensemble.activate`, `studies.bdt_bootstrap.activate`)",
             "details": None
@@ -356,6 +397,10 @@ class Plan:
             if self.generalization_studies()
             else "switched off in the config (`studies.generalization.activate` and each "
             "study's `activate`)",
+            "regression": None
+            if any(self.trained(d) for d in self.regression_datasets)
+            else "no pulse dataset with a regressor is switched on (`datasets.<name>.kind: "
+            "pulse`, `models.<name>.activate`)",
             "reproducibility": None,
         }
 

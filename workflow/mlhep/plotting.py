@@ -393,3 +393,12 @@ def ensemble_uncertainty(
         fig.suptitle(title)
     fig.tight_layout()
     save(fig, path)
+
+
+@styled
+def placeholder(path: str | os.PathLike[str], message: str) -> None:
+    """A small figure that says why there is nothing to draw (a rule's output must exist)."""
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13)
+    ax.set_axis_off()
+    save(fig, path)

@@ -66,6 +66,43 @@ def model_threads(wildcards):
     return config["models"][wildcards.model].get("threads", 1)
 
 
+def regressor_physics(wildcards):
+    """What a regressor knows of its dataset (the readout: shape, sampling, noise, pile-up
+    crossings); nothing for a classifier."""
+    if MODELS[wildcards.model].kind != "regressor":
+        return {}
+    return dataset_settings(wildcards)
+
+
+def classifier_evaluation():
+    """The evaluation settings of a classifier (not the regressors' part)."""
+    return canonical({k: v for k, v in config["evaluation"].items() if k != "regression"})
+
+
+def regression_predictions(wildcards):
+    """Predictions of every regressor trained on a regression dataset, by model label."""
+    return {
+        label: f"{Plan.model_dir(wildcards.dataset, m, f)}/predictions.parquet"
+        for label, (m, f) in regression_methods(wildcards).items()
+    }
+
+
+def regression_records(wildcards):
+    """Training records of every regressor trained on a regression dataset."""
+    return [
+        f"{Plan.model_dir(wildcards.dataset, m, f)}/train.json"
+        for m, f in PLAN.trained(wildcards.dataset)
+    ]
+
+
+def regression_methods(wildcards):
+    """Label -> (model, feature set) of the regressors of a dataset: the model's name, with
+    the feature set where a model trains on several."""
+    trained = PLAN.trained(wildcards.dataset)
+    sets = {m: [f for n, f in trained if n == m] for m, _ in trained}
+    return {(m if len(sets[m]) == 1 else f"{m} ({f})"): (m, f) for m, f in trained}
+
+
 def device_of(wildcards):
     """The device setting a GPU-capable model trains with; `cpu` for the others."""
     return config["device"] if wildcards.model in GPU_MODELS else "cpu"
@@ -93,13 +130,19 @@ def limit_sets(wildcards):
 def summary_metrics(wildcards):
     """Metrics files of every (dataset, model, feature set)."""
     return [
-        f"results/evaluation/{d}/{m}/{f}/metrics.json" for d in DATASETS for m, f in PLAN.trained(d)
+        f"results/evaluation/{d}/{m}/{f}/metrics.json"
+        for d in PLAN.classification_datasets
+        for m, f in PLAN.trained(d)
     ]
 
 
 def summary_limits(wildcards):
     """Limit files of every dataset whose limit stage is on."""
-    return [f"results/evaluation/{d}/bayes_optimal.json" for d in DATASETS if PLAN.limit_sets(d)]
+    return [
+        f"results/evaluation/{d}/bayes_optimal.json"
+        for d in PLAN.classification_datasets
+        if PLAN.limit_sets(d)
+    ]
 
 
 def close_unfinished_runs():

@@ -29,7 +29,7 @@ rule evaluate:
     params:
         kind=dataset_kind,
         limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
-        evaluation=canonical(config["evaluation"]),
+        evaluation=classifier_evaluation(),
         seed=config["seed"],
     script:
         "../scripts/evaluate.py"

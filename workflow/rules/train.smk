@@ -23,6 +23,7 @@ rule train:
         columns=columns_of,
         settings=model_settings,
         device=device_of,
+        physics=regressor_physics,
         seed=config["seed"],
     script:
         "../scripts/train.py"

@@ -11,7 +11,7 @@ with script_log(snakemake.log[0]) as log:
     device = resolve_device(p.device, MODELS[w.model].gpu)
     job = TrainingJob(
         model=w.model, dataset=w.dataset, features=w.features, columns=p.columns,
-        settings=p.settings, context=FitContext(p.seed, device, snakemake.threads),
+        settings=p.settings, context=FitContext(p.seed, device, snakemake.threads, p.physics),
         model_dir=snakemake.output.model, predictions=snakemake.output.predictions,
         record=snakemake.output.record,
     )  # fmt: skip

@@ -58,7 +58,12 @@ class DatasetKind:
     - ``labels``: an axis label (with unit) per column, for plots;
     - ``limit``: its exact Bayes-optimal discriminant, or ``None``;
     - ``default_models``: the models trained on which of its feature sets when the config
-      does not say (``None``: every model on every feature set).
+      does not say (``None``: every model of its task on every feature set);
+    - ``task``: ``classification`` (label and weight, classifiers) or ``regression`` (the
+      ``targets`` columns, regressors);
+    - ``layout(settings)``: the columns and default feature sets where they depend on the
+      settings (the number of samples of a pulse), else ``columns`` and ``feature_sets``;
+    - ``check(settings)``: what its schema cannot say, as (key, message) pairs.
     """
 
     name: str
@@ -71,6 +76,26 @@ class DatasetKind:
     labels: Mapping[str, str] = field(default_factory=dict)
     limit: ExactLimit | None = None
     default_models: Mapping[str, Sequence[str]] | None = None
+    task: str = "classification"
+    targets: tuple[str, ...] = ()
+    layout: (
+        Callable[[Mapping[str, Any]], tuple[Sequence[str], Mapping[str, Sequence[str]]]] | None
+    ) = None
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+
+    @property
+    def model_kind(self) -> str:
+        """The kind of model (:data:`mlhep.models.MODELS`) this dataset's task trains."""
+        return "classifier" if self.task == "classification" else "regressor"
+
+    def columns_for(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
+        """The feature columns of a dataset with these settings."""
+        return tuple(self.layout(settings)[0]) if self.layout else self.columns
+
+    def feature_sets_for(self, settings: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The default feature sets of a dataset with these settings."""
+        sets = self.layout(settings)[1] if self.layout else self.feature_sets
+        return {name: list(columns) for name, columns in sets.items()}
 
     def label(self, column: str) -> str:
         """Axis label of a column (the column's name where the plug-in gives none)."""
@@ -84,6 +109,7 @@ class DatasetKind:
 #: Each dataset kind and the module that defines it (its attribute ``KIND``).
 KINDS: dict[str, str] = {
     "dimuon": "mlhep.data.dimuon",
+    "pulse": "mlhep.data.pulse",
 }
 
 

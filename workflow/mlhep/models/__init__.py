@@ -5,7 +5,8 @@ what kind of model it is and whether it can use a GPU.
 The registry is light (no torch or XGBoost import) so that the workflow reads it while it
 parses; :func:`get_trainer` imports a family only when a job trains it. Adding a model is
 its trainer in a family module, one line here, and its config keys. Kinds: ``classifier``
-now; ``regressor`` and ``generator`` models go through the same path.
+(datasets whose task is classification) and ``regressor`` (the pulse dataset: amplitude
+and arrival time); ``generator`` models will go through the same path.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ MODELS: dict[str, ModelEntry] = {
     "hist_gbdt": ModelEntry("mlhep.models.sklearn", curves="boosting iteration"),
     "bdt": ModelEntry("mlhep.models.bdt", gpu=True, curves="boosting round"),
     "ann": ModelEntry("mlhep.models.ann", gpu=True, curves="epoch"),
+    # regressors of pulse amplitude and arrival time: the classical estimators, then networks
+    "peak_sample": ModelEntry("mlhep.models.pulse", kind="regressor"),
+    "optimal_filter_fixed": ModelEntry("mlhep.models.pulse", kind="regressor"),
+    "optimal_filter": ModelEntry("mlhep.models.pulse", kind="regressor"),
+    "template_fit": ModelEntry("mlhep.models.pulse", kind="regressor"),
+    "template_fit_pileup": ModelEntry("mlhep.models.pulse", kind="regressor"),
+    "pulse_mlp": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
+    "pulse_cnn": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
 }
 
 

@@ -40,6 +40,17 @@ def split_curves(
     }
 
 
+#: The outputs of a pulse regressor: estimates of amplitude and arrival time, and their
+#: predicted uncertainties (NaN where a method gives none).
+REGRESSION_OUTPUTS = ("amplitude_hat", "t0_hat", "amplitude_sigma", "t0_sigma")
+
+
+def regression_frame(index: pd.Index, outputs: np.ndarray) -> pd.DataFrame:
+    """Regressor outputs (columns :data:`REGRESSION_OUTPUTS`) from an ``(n, 4)`` array."""
+    return pd.DataFrame(np.asarray(outputs, dtype=np.float64), index=index,
+                        columns=list(REGRESSION_OUTPUTS))  # fmt: skip
+
+
 def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
     """Classifier outputs from a log-odds score: ``score`` and ``proba`` = sigmoid(score)."""
     return pd.DataFrame({"score": score, "proba": 1.0 / (1.0 + np.exp(-score))}, index=index)
@@ -47,11 +58,14 @@ def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FitContext:
-    """Where and how a job trains: the seed, the resolved device and the job's threads."""
+    """Where and how a job trains: the seed, the resolved device, the job's threads and,
+    for a regressor, the physics of its dataset (the readout the classical estimators
+    know: shape, sampling, noise)."""
 
     seed: int
     device: str = "cpu"
     threads: int = 1
+    physics: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

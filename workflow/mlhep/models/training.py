@@ -49,7 +49,8 @@ def prediction_frame(
     trainer: Trainer, fitted: Fitted, splits: Mapping[str, pd.DataFrame], columns: Sequence[str]
 ) -> pd.DataFrame:
     """Every split's rows with the model's outputs: split, event_id, label, weight, then
-    the outputs (``score``, ``proba`` for a classifier)."""
+    the outputs (``score``, ``proba`` for a classifier; estimates and their uncertainties
+    for a regressor)."""
     parts = []
     for split in SPLIT_NAMES:
         frame = splits[split]
@@ -82,7 +83,7 @@ def training_record(
     fit_seconds: float,
     run: Any,
     model_uri: str,
-    prior_log_odds: float,
+    prior_log_odds: float | None,
 ) -> dict[str, Any]:
     """The uniform record of a training: what was trained on what, the curves per step and
     the kept step, timing, the prior its probabilities refer to, the MLflow run and model,
@@ -159,7 +160,8 @@ def train(
             mltracking.mlflow_module().log_metrics(metrics)
             mltracking.log_curves(fitted.curves)
             model_uri = trainer.log_model(fitted, features_of(splits["train"].head(5), job.columns))
-    prior = training_prior_log_odds(trainer, splits["train"])
+    classifier = MODELS[job.model].kind == "classifier"
+    prior = training_prior_log_odds(trainer, splits["train"]) if classifier else None
     record = training_record(job, trainer, fitted, fit_seconds, run, model_uri, prior)
     _write_model_dir(trainer, fitted, job.model_dir)
     io.write_parquet(job.predictions, predictions)

@@ -5,8 +5,8 @@ n RC integrators) to a charge deposited at time t0,
 
 normalised so that the peak is A, reached at the peaking time t0 + tau (H. Spieler,
 Semiconductor Detector Systems, OUP 2005, ch. 4). The generalization studies fit noisy,
-finely sampled pulses with polynomials; the pulse-regression studies sample them at the
-bunch-crossing clock.
+finely sampled pulses with polynomials; the ``pulse`` dataset (:mod:`.readout`) samples
+them at the bunch-crossing clock.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ def crrc_pulse(
     after = x > 0
     out[after] = amplitude * x[after] ** order * np.exp(order * (1.0 - x[after]))
     return out
+
+
+def crrc_derivative(
+    t: np.ndarray, amplitude: float | np.ndarray = 1.0, t0: float | np.ndarray = 0.0,
+    peaking_time: float = 25.0, order: int = 2,
+) -> np.ndarray:  # fmt: skip
+    """d f / d t of :func:`crrc_pulse` at times ``t`` (per ns): the template's slope, which
+    carries the timing information (the Fisher information and the optimal filter need it).
+    ``amplitude`` and ``t0`` broadcast against ``t``."""
+    x = (np.asarray(t, dtype=float) - t0) / peaking_time
+    safe = np.where(x > 0, x, 1.0)
+    slope = order / peaking_time * safe ** (order - 1) * np.exp(order * (1.0 - safe)) * (1.0 - safe)
+    return np.where(x > 0, amplitude * slope, 0.0)
 
 
 @dataclass(frozen=True)

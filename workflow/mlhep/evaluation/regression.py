@@ -1,0 +1,160 @@
+"""Pulse regressors against the Cramer-Rao bound: bias, resolution (RMS and a robust width)
+and pulls of the amplitude and the arrival time, overall, in bins of A/sigma, in bins of
+the phase and, where there is pile-up, with and without it.
+
+Every error is also divided by each pulse's own bound (:func:`mlhep.data.pulse.bound.
+cramer_rao` at the true A and t0), so that ``rms_ratio`` = 1 is an efficient unbiased
+estimator whatever the mix of pulses in a bin. The bound holds for unbiased estimators
+only: a biased one (a network shrinking towards the typical pulse at low amplitude) can
+fall below it, so ``bias_ratio`` is given beside every ``rms_ratio``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlhep.data.pulse.bound import cramer_rao
+from mlhep.data.pulse.readout import Readout
+
+#: The regression targets, the prediction columns of each, and the unit of its error.
+VARIABLES = {"amplitude": ("amplitude_hat", "amplitude_sigma", "sigma"),
+             "t0": ("t0_hat", "t0_sigma", "ns")}  # fmt: skip
+#: The one-sigma quantiles of a Gaussian: half their distance is its sigma.
+ONE_SIGMA = (0.15865525393145707, 0.8413447460685429)
+
+
+def robust_width(values: np.ndarray) -> float:
+    """Half the distance between the 15.9% and 84.1% quantiles: the standard deviation of a
+    Gaussian, and insensitive to tails (pile-up, failed fits)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return float("nan")
+    lo, hi = np.quantile(values, ONE_SIGMA)
+    return float(0.5 * (hi - lo))
+
+
+def truth_table(test: pd.DataFrame, readout: Readout) -> pd.DataFrame:
+    """The test pulses' truth, A/sigma, pile-up flag and Cramer-Rao bounds, by event id."""
+    bound_amplitude, bound_t0 = cramer_rao(test["amplitude"].to_numpy(), test["t0"].to_numpy(),
+                                           readout)  # fmt: skip
+    return pd.DataFrame({
+        "amplitude": test["amplitude"].to_numpy(), "t0": test["t0"].to_numpy(),
+        "a_over_sigma": test["amplitude"].to_numpy() / readout.noise,
+        "pileup": test["pileup"].to_numpy().astype(bool),
+        "bound_amplitude": bound_amplitude, "bound_t0": bound_t0,
+    }, index=pd.Index(test["event_id"].to_numpy(), name="event_id"))  # fmt: skip
+
+
+def error_statistics(
+    error: np.ndarray, bound: np.ndarray, sigma: np.ndarray | None
+) -> dict[str, float]:
+    """Bias, RMS and robust width of ``error``, of ``error / bound`` (``*_ratio``) and,
+    where the method predicts an uncertainty ``sigma``, of the pull ``error / sigma``."""
+    finite = np.isfinite(error)
+    error, bound = error[finite], bound[finite]
+    ratio = error / bound
+    out = {
+        "n": int(finite.sum()), "n_failed": int((~finite).sum()),
+        "bias": float(error.mean()) if len(error) else float("nan"),
+        "rms": float(np.sqrt(np.mean(error**2))) if len(error) else float("nan"),
+        "robust": robust_width(error),
+        "bound": float(np.sqrt(np.mean(bound**2))) if len(bound) else float("nan"),
+        "bias_ratio": float(ratio.mean()) if len(ratio) else float("nan"),
+        "rms_ratio": float(np.sqrt(np.mean(ratio**2))) if len(ratio) else float("nan"),
+        "std_ratio": float(ratio.std()) if len(ratio) else float("nan"),
+        "robust_ratio": robust_width(ratio),
+    }  # fmt: skip
+    if sigma is not None:
+        sigma = sigma[finite]
+        ok = np.isfinite(sigma) & (sigma > 0)
+        if ok.any():
+            pull = error[ok] / sigma[ok]
+            out.update(pull_mean=float(pull.mean()), pull_width=float(pull.std()),
+                       pull_robust=robust_width(pull))  # fmt: skip
+    return out
+
+
+def slices(
+    truth: pd.DataFrame, amplitude_bins: Sequence[float], phase_bins: int,
+    t0_range: Sequence[float], phase_min_amplitude: float,
+) -> Iterator[tuple[str, float, float, np.ndarray]]:  # fmt: skip
+    """(axis, low, high, mask) of every row of the table: all pulses; A/sigma bins; phase
+    bins (pulses above ``phase_min_amplitude``); with and without pile-up where any."""
+    yield "all", float("nan"), float("nan"), np.ones(len(truth), bool)
+    a = truth["a_over_sigma"].to_numpy()
+    for lo, hi in pairwise(amplitude_bins):
+        last = hi == amplitude_bins[-1]
+        yield "amplitude", float(lo), float(hi), (a >= lo) & ((a <= hi) if last else (a < hi))
+    edges = np.linspace(t0_range[0], t0_range[1], phase_bins + 1)
+    t0 = truth["t0"].to_numpy()
+    for i, (lo, hi) in enumerate(pairwise(edges)):
+        inside = (t0 >= lo) & ((t0 <= hi) if i == phase_bins - 1 else (t0 < hi))
+        yield "phase", float(lo), float(hi), inside & (a >= phase_min_amplitude)
+    if truth["pileup"].any():
+        for flag in (0, 1):
+            yield "pileup", float(flag), float(flag), truth["pileup"].to_numpy() == bool(flag)
+
+
+def resolution_table(
+    truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame], amplitude_bins: Sequence[float],
+    phase_bins: int, t0_range: Sequence[float], phase_min_amplitude: float,
+) -> pd.DataFrame:  # fmt: skip
+    """One row per (method, variable, slice) with :func:`error_statistics`; ``predictions``
+    are each method's test rows indexed by event id."""
+    rows = []
+    cuts = list(slices(truth, amplitude_bins, phase_bins, t0_range, phase_min_amplitude))
+    for method, frame in predictions.items():
+        frame = frame.reindex(truth.index)
+        for variable, (estimate, sigma_column, unit) in VARIABLES.items():
+            error = frame[estimate].to_numpy() - truth[variable].to_numpy()
+            bound = truth[f"bound_{variable}"].to_numpy()
+            sigma = frame[sigma_column].to_numpy() if sigma_column in frame else None
+            if sigma is not None and not np.isfinite(sigma).any():
+                sigma = None
+            for axis, lo, hi, mask in cuts:
+                stats = error_statistics(error[mask], bound[mask],
+                                         sigma[mask] if sigma is not None else None)  # fmt: skip
+                rows.append({"method": method, "variable": variable, "unit": unit,
+                             "axis": axis, "low": lo, "high": hi, **stats})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, Any]:
+    """Per method and variable: the ratios to the bound (and biases) over all pulses and at
+    low, medium and high A/sigma (the first, middle and last bins), and the pull widths."""
+    names = {"low": 0, "medium": (len(amplitude_bins) - 1) // 2, "high": len(amplitude_bins) - 2}
+    out: dict[str, Any] = {"ranges": {k: [amplitude_bins[i], amplitude_bins[i + 1]]
+                                      for k, i in names.items()}, "methods": {}}  # fmt: skip
+    for (method, variable), part in table.groupby(["method", "variable"], sort=False):
+        entry = {}
+        overall = part[part["axis"] == "all"].iloc[0]
+        entry["all"] = overall.drop(["method", "variable", "axis", "low", "high"]).to_dict()
+        binned = part[part["axis"] == "amplitude"].reset_index(drop=True)
+        for name, i in names.items():
+            if i < len(binned):
+                row = binned.iloc[i]
+                entry[name] = {k: row[k] for k in ("rms_ratio", "bias_ratio", "robust_ratio",
+                                                   "rms", "bias", "bound", "n")}  # fmt: skip
+        pileup = part[part["axis"] == "pileup"]
+        for _, row in pileup.iterrows():
+            key = "with_pileup" if row["low"] == 1 else "without_pileup"
+            entry[key] = {k: row[k] for k in ("rms_ratio", "bias_ratio", "robust_ratio", "n")}
+        out["methods"].setdefault(method, {})[variable] = entry
+    return out
+
+
+def headline_metrics(summary_entry: Mapping[str, Any]) -> dict[str, float]:
+    """Flat MLflow metrics of one method (``amplitude_rms_ratio_low``, ``t0_pull_width``, ...)."""
+    metrics = {}
+    for variable, entry in summary_entry.items():
+        for part, values in entry.items():
+            suffix = "" if part == "all" else f"_{part}"
+            for key, value in values.items():
+                if isinstance(value, int | float) and np.isfinite(value) and key != "n_failed":
+                    metrics[f"{variable}_{key}{suffix}"] = float(value)
+    return metrics

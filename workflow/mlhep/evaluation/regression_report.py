@@ -1,0 +1,75 @@
+"""The evaluation of one regression (pulse) dataset, as rule ``evaluate_regression`` runs
+it: every method's test predictions against the truth and the Cramer-Rao bound, the table,
+the summary, the figures, and the metrics each method's MLflow run gets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlhep import io, plotting
+from mlhep.data.pulse.bound import cramer_rao
+from mlhep.data.pulse.readout import Readout
+from mlhep.evaluation import regression, regression_figures
+
+
+def test_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """A predictions file's test rows, indexed by event id."""
+    return predictions[predictions["split"] == "test"].set_index("event_id")
+
+
+def evaluate_dataset(
+    test: pd.DataFrame,
+    predictions: Mapping[str, pd.DataFrame],
+    records: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, Sequence[str]],
+    readout_settings: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    outputs: Mapping[str, str | os.PathLike[str]],
+    dataset: str = "",
+) -> dict[str, Any]:
+    """Evaluate every method (``predictions`` by label, in the order of ``records``) on the
+    test split; write the table and the figures to ``outputs`` (keys as
+    :meth:`mlhep.plan.Plan.regression_files`); return the summary and each record's
+    MLflow metrics."""
+    readout = Readout.from_settings(readout_settings)
+    truth = regression.truth_table(test, readout)
+    tests = {label: test_rows(frame) for label, frame in predictions.items()}
+    bins = list(settings["amplitude_bins"])
+    table = regression.resolution_table(truth, tests, bins, settings["phase_bins"],
+                                        readout_settings["t0_range"],
+                                        settings["phase_min_amplitude"])  # fmt: skip
+    summary = regression.summary(table, bins)
+    amplitude_bound, t0_bound = cramer_rao(truth["amplitude"], truth["t0"], readout)
+    summary.update(
+        dataset=dataset, n_test=len(truth), pileup_fraction=float(truth["pileup"].mean()),
+        bound={"amplitude_rms": float(np.sqrt(np.mean(amplitude_bound**2))),
+               "t0_rms_times_a_over_sigma": float(np.sqrt(np.mean(
+                   (t0_bound * truth["a_over_sigma"]) ** 2)))},
+        readout=dict(readout_settings), settings=dict(settings),
+    )  # fmt: skip
+    io.write_csv(outputs["table"], table)
+    methods = list(predictions)
+    title = f"{dataset}: pile-up in {100 * summary['pileup_fraction']:.0f}% of the pulses"
+    regression_figures.ratio_figure(table, "amplitude", methods, outputs["resolution"], title)
+    regression_figures.ratio_figure(
+        table, "phase", methods, outputs["phase"],
+        f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}",
+    )  # fmt: skip
+    regression_figures.pulls_figure(truth, tests, outputs["pulls"], title)
+    label = next((k for k, r in zip(methods, records, strict=True)
+                  if r["model"] == "template_fit"), None)  # fmt: skip
+    any_columns = next(iter(columns.values()))
+    regression_figures.pulses_figure(test, any_columns, readout, outputs["pulses"],
+                                     tests[label] if label else None)  # fmt: skip
+    curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}
+    if curves:
+        plotting.training_history(curves, outputs["training"], "epoch")
+    else:
+        plotting.placeholder(outputs["training"], "no network regressor is trained")
+    metrics = [regression.headline_metrics(summary["methods"][k]) for k in methods]
+    return {"summary": summary, "metrics": metrics}

@@ -1,0 +1,305 @@
+"""Classical estimators of a pulse's amplitude A and arrival time t0, which know the shape,
+the sampling and the noise of the readout (its dataset's settings) and learn nothing:
+
+- the peak sample: A = the largest sample, t0 = its time less the peaking time;
+- the optimal filter of Cleland and Stern (NIM A338 (1994) 467), as in the ATLAS liquid-
+  argon calorimeter: weights a, b with a.g = 1, a.h = 0, b.g = 0, b.h = -1 and least noise,
+  so that A = a.s and A tau = b.s for a pulse shifted by tau from the phase the weights are
+  built at; ``optimal_filter_fixed`` builds them at one reference phase, ``optimal_filter``
+  re-centres them on its own phase estimate a few times;
+- the least-squares template fit (the maximum-likelihood estimate in Gaussian noise): A is
+  profiled analytically, t0 found on a grid and refined by Gauss-Newton steps;
+  ``template_fit_pileup`` also fits a second pulse at each pile-up crossing of the dataset
+  and keeps it where the chi-square improves significantly.
+
+Each is a scikit-learn estimator (``predict`` gives A, t0 and their uncertainties, the
+Cramer-Rao values at the estimate), saved with joblib and logged in the sklearn flavour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from mlhep.data.pulse.bound import fisher_terms
+from mlhep.data.pulse.readout import Readout
+from mlhep.models.base import FitContext, Fitted, Trainer, features_of, regression_frame
+
+#: Pulses processed at once by the grid searches (bounded memory).
+CHUNK = 20_000
+
+
+class PulseEstimator(RegressorMixin, BaseEstimator):
+    """An estimator that knows the readout (``readout``: the dataset's settings) and the
+    range of arrival times (``t0_range``); ``fit`` learns nothing."""
+
+    def __init__(self, readout: Mapping[str, Any] | None = None,
+                 t0_range: Sequence[float] = (0.0, 25.0)) -> None:  # fmt: skip
+        self.readout = readout
+        self.t0_range = t0_range
+
+    @property
+    def readout_(self) -> Readout:
+        """The :class:`Readout` of the settings."""
+        return Readout.from_settings(self.readout or {})
+
+    def fit(self, x: Any, y: Any = None) -> PulseEstimator:
+        """Nothing to learn: the shape and the noise are known."""
+        self.n_features_in_ = np.asarray(x).shape[1]
+        return self
+
+    def uncertainties(self, amplitude: np.ndarray, t0: np.ndarray) -> np.ndarray:
+        """The Cramer-Rao sigma_A and sigma_t0 at the estimates (what the fit's covariance
+        gives)."""
+        from mlhep.data.pulse.bound import cramer_rao
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.column_stack(cramer_rao(amplitude, t0, self.readout_))
+
+
+class PeakSample(PulseEstimator):
+    """The largest sample and its time less the peaking time (no uncertainty)."""
+
+    def predict(self, x: Any) -> np.ndarray:
+        """A, t0, NaN, NaN per pulse."""
+        x = np.asarray(x, dtype=float)
+        readout = self.readout_
+        k = x.argmax(axis=1)
+        nan = np.full(len(x), np.nan)
+        return np.column_stack([x[np.arange(len(x)), k], readout.times[k] - readout.peaking_time,
+                                nan, nan])  # fmt: skip
+
+
+def filter_weights(readout: Readout, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The optimal-filter weights a and b (``(len(phase), n)`` each) built at each phase."""
+    g, h, p = readout.template(phase), readout.slope(phase), readout.precision
+    q1, q2, q3 = fisher_terms(g, h, p)
+    det = (q1 * q2 - q3**2)[:, None]
+    pg, ph = g @ p, h @ p
+    a = (q2[:, None] * pg - q3[:, None] * ph) / det
+    b = (q3[:, None] * pg - q1[:, None] * ph) / det
+    return a, b
+
+
+class OptimalFilter(PulseEstimator):
+    """Cleland and Stern's optimal filter, built at ``reference_phase`` (the middle of the
+    arrival-time range by default) and re-centred ``iterations`` times on its own phase
+    estimate (weights tabulated every ``step`` ns; the phase clamped to the range widened by
+    ``margin`` ns, which keeps low-amplitude pulses from running away)."""
+
+    def __init__(self, readout: Mapping[str, Any] | None = None,
+                 t0_range: Sequence[float] = (0.0, 25.0), iterations: int = 3,
+                 reference_phase: float | None = None, step: float = 0.1,
+                 margin: float = 5.0) -> None:  # fmt: skip
+        super().__init__(readout, t0_range)
+        self.iterations = iterations
+        self.reference_phase = reference_phase
+        self.step = step
+        self.margin = margin
+
+    def grid(self) -> np.ndarray:
+        """The phases the weights are tabulated at."""
+        lo, hi = self.t0_range
+        return np.arange(lo - self.margin, hi + self.margin + 0.5 * self.step, self.step)
+
+    def predict(self, x: Any) -> np.ndarray:
+        """A, t0 and their Cramer-Rao uncertainties at the final phase."""
+        x = np.asarray(x, dtype=float)
+        grid = self.grid()
+        a, b = filter_weights(self.readout_, grid)
+        reference = self.reference_phase
+        if reference is None:
+            reference = 0.5 * (self.t0_range[0] + self.t0_range[1])
+        index = np.full(len(x), np.abs(grid - reference).argmin())
+        for iteration in range(self.iterations + 1):
+            amplitude = np.einsum("ij,ij->i", x, a[index])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shift = np.einsum("ij,ij->i", x, b[index]) / amplitude
+            t0 = np.clip(grid[index] + np.nan_to_num(shift), grid[0], grid[-1])
+            if iteration < self.iterations:
+                index = np.rint((t0 - grid[0]) / self.step).astype(int)
+        return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
+
+
+def _parabola_vertex(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Offset (in grid steps, within +-0.5) of the vertex of the parabola through each row's
+    maximum at ``index`` and its neighbours (0 at the edges)."""
+    rows = np.arange(len(values))
+    inner = (index > 0) & (index < values.shape[1] - 1)
+    i = np.clip(index, 1, values.shape[1] - 2)
+    left, mid, right = values[rows, i - 1], values[rows, i], values[rows, i + 1]
+    curvature = left - 2 * mid + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    return np.where(inner, np.clip(offset, -0.5, 0.5), 0.0)
+
+
+class TemplateFit(PulseEstimator):
+    """Least-squares fit of the known shape, chi2 = (s - m)' R^-1 (s - m): every amplitude
+    is profiled (linear), t0 found on a grid of ``step`` ns over the arrival-time range
+    widened by ``margin`` ns, refined by a parabola and ``polish`` Gauss-Newton steps.
+
+    ``pileup_crossings`` (offsets in clock periods): also fit a second pulse at each, and
+    keep the best where the chi-square falls by more than the ``1 - p_value`` quantile of
+    a chi-square with one degree of freedom (Bonferroni over the crossings)."""
+
+    def __init__(self, readout: Mapping[str, Any] | None = None,
+                 t0_range: Sequence[float] = (0.0, 25.0), step: float = 0.25,
+                 margin: float = 5.0, polish: int = 3, pileup_crossings: Sequence[int] = (),
+                 p_value: float = 0.001) -> None:  # fmt: skip
+        super().__init__(readout, t0_range)
+        self.step = step
+        self.margin = margin
+        self.polish = polish
+        self.pileup_crossings = pileup_crossings
+        self.p_value = p_value
+
+    def grid(self) -> np.ndarray:
+        """The arrival times scanned."""
+        lo, hi = self.t0_range
+        return np.arange(lo - self.margin, hi + self.margin + 0.5 * self.step, self.step)
+
+    def _designs(self, t0: np.ndarray, offset: float | None) -> np.ndarray:
+        """Unit pulses at ``t0`` (and at ``t0 + offset``): ``(len(t0), n, 1 or 2)``."""
+        readout = self.readout_
+        columns = [readout.template(t0)]
+        if offset is not None:
+            columns.append(readout.template(t0 + offset))
+        return np.stack(columns, axis=-1)
+
+    def _profile(self, x: np.ndarray, designs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each pulse and grid point: the fitted amplitudes and the chi-square reduction
+        s'PM (M'PM)^-1 M'Ps (the larger, the better the fit)."""
+        p = self.readout_.precision
+        mp = np.einsum("gnk,nm->gkm", designs, p)  # (grid, k, n)
+        gram_inverse = np.linalg.inv(np.einsum("gkn,gnl->gkl", mp, designs))
+        u = np.einsum("cn,gkn->cgk", x, mp)
+        amplitudes = np.einsum("gkl,cgl->cgk", gram_inverse, u)
+        return amplitudes, np.einsum("cgk,cgk->cg", u, amplitudes)
+
+    def _fit(
+        self, x: np.ndarray, offset: float | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Amplitudes (``(n, 1 or 2)``), t0 and chi-square reduction of each pulse."""
+        grid = self.grid()
+        _, gain = self._profile(x, self._designs(grid, offset))
+        best = gain.argmax(axis=1)
+        t0 = grid[best] + _parabola_vertex(gain, best) * self.step
+        designs = self._designs(t0, offset)  # (c, n, k): the amplitudes at the refined t0
+        p = self.readout_.precision
+        mp = np.einsum("cnk,nm->ckm", designs, p)
+        gram = np.einsum("ckn,cnl->ckl", mp, designs)
+        u = np.einsum("ckn,cn->ck", mp, x)
+        amplitudes = np.linalg.solve(gram, u[..., None])[..., 0]
+        return amplitudes, t0, np.einsum("ck,ck->c", u, amplitudes)
+
+    def _polish(self, x: np.ndarray, amplitude: np.ndarray, t0: np.ndarray,
+                pileup: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Gauss-Newton steps on (A, t0) with any pile-up pulse held fixed."""
+        readout, p = self.readout_, self.readout_.precision
+        lo, hi = self.grid()[[0, -1]]
+        rest = x - (pileup if pileup is not None else 0.0)
+        for _ in range(self.polish):
+            g, h = readout.template(t0), readout.slope(t0)
+            r = rest - amplitude[:, None] * g
+            q1, q2, q3 = fisher_terms(g, h, p)
+            jr_a, jr_t = (g @ p * r).sum(1), -amplitude * (h @ p * r).sum(1)
+            a12 = -amplitude * q3
+            a22 = amplitude**2 * q2
+            det = q1 * a22 - a12**2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_amplitude = (a22 * jr_a - a12 * jr_t) / det
+                d_t0 = (q1 * jr_t - a12 * jr_a) / det
+            ok = np.isfinite(d_amplitude) & np.isfinite(d_t0) & (det > 0)
+            amplitude = np.where(ok, amplitude + d_amplitude, amplitude)
+            t0 = np.where(ok, np.clip(t0 + d_t0, lo, hi), t0)
+        return amplitude, t0
+
+    def predict(self, x: Any) -> np.ndarray:
+        """A, t0 and their Cramer-Rao uncertainties at the estimate."""
+        x = np.asarray(x, dtype=float)
+        parts = [self._predict_chunk(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+        return np.concatenate(parts) if parts else np.empty((0, 4))
+
+    def _predict_chunk(self, x: np.ndarray) -> np.ndarray:
+        amplitudes, t0, gain = self._fit(x, None)
+        amplitude, pileup = amplitudes[:, 0], None
+        if len(self.pileup_crossings):
+            period = self.readout_.clock_period
+            fits = [self._fit(x, c * period) for c in self.pileup_crossings]
+            gains = np.stack([f[2] for f in fits], axis=1)
+            which = gains.argmax(axis=1)
+            threshold = chi2.isf(self.p_value / len(self.pileup_crossings), df=1)
+            use = gains[np.arange(len(x)), which] - gain > threshold
+            rows = np.arange(len(x))
+            pu_amplitudes = np.stack([f[0] for f in fits], axis=1)[rows, which]  # (c, 2)
+            pu_t0 = np.stack([f[1] for f in fits], axis=1)[rows, which]
+            amplitude = np.where(use, pu_amplitudes[:, 0], amplitude)
+            t0 = np.where(use, pu_t0, t0)
+            offsets = np.asarray(self.pileup_crossings)[which] * period
+            second = np.where(use, pu_amplitudes[:, 1], 0.0)
+            pileup = second[:, None] * self.readout_.template(t0 + offsets)
+        amplitude, t0 = self._polish(x, amplitude, t0, pileup)
+        return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
+
+
+class PulseTrainer(Trainer):
+    """A classical estimator built from the dataset's readout and the model's settings."""
+
+    artifact: ClassVar[str] = "model.joblib"
+    loss: ClassVar[str] = "squared_error"
+
+    def __init__(self, estimator: type[PulseEstimator], pileup_aware: bool = False,
+                 fixed: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.estimator = estimator
+        self.pileup_aware = pileup_aware
+        self.fixed = dict(fixed or {})
+
+    def build(self, settings: Mapping[str, Any], physics: Mapping[str, Any]) -> PulseEstimator:
+        """The estimator for a dataset's readout (``physics``) and the model's settings."""
+        keys = set(self.estimator().get_params()) - {"readout", "t0_range", "pileup_crossings"}
+        extra = {**{k: settings[k] for k in keys if k in settings}, **self.fixed}
+        if self.pileup_aware:
+            extra["pileup_crossings"] = tuple(physics.get("pileup_crossings", ()))
+        readout = {k: v for k, v in physics.items() if k in Readout.__dataclass_fields__}
+        return self.estimator(readout=readout, t0_range=tuple(physics.get("t0_range", (0.0, 25.0))),
+                              **extra)  # fmt: skip
+
+    def fit(self, splits: Mapping[str, pd.DataFrame], columns: Sequence[str],
+            settings: Mapping[str, Any], context: FitContext) -> Fitted:  # fmt: skip
+        """Build the estimator (nothing is learned from the splits)."""
+        if not context.physics:
+            raise ValueError(f"{self.estimator.__name__} needs the dataset's readout settings")
+        estimator = self.build(settings, context.physics)
+        return Fitted(estimator.fit(features_of(splits["train"].head(1), columns)))
+
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """A, t0 and their uncertainties of every pulse."""
+        return regression_frame(frame.index, fitted.model.predict(features_of(frame, columns)))
+
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """Pickle the estimator with joblib."""
+        joblib.dump(fitted.model, path)
+
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """The sklearn flavour; its pyfunc predicts A, t0 and their uncertainties."""
+        from mlhep.tracking.models import log_sklearn
+
+        return log_sklearn(fitted.model, example, probabilistic=False)
+
+
+#: The trainers of this family by model name.
+TRAINERS: dict[str, Trainer] = {
+    "peak_sample": PulseTrainer(PeakSample),
+    "optimal_filter_fixed": PulseTrainer(OptimalFilter, fixed={"iterations": 0}),
+    "optimal_filter": PulseTrainer(OptimalFilter),
+    "template_fit": PulseTrainer(TemplateFit),
+    "template_fit_pileup": PulseTrainer(TemplateFit, pileup_aware=True),
+}

@@ -1,0 +1,229 @@
+"""Neural regressors of a pulse's amplitude and arrival time, with their uncertainty: an MLP
+(``pulse_mlp``) and a small 1-D CNN (``pulse_cnn``) over the samples.
+
+The samples are divided by the largest one (clamped at the noise level) and that scale's
+logarithm is appended, so that the network sees the shape apart from the size (one network
+for A/sigma from 2 to 200). It predicts A / scale, the standardised t0 and the logarithm of
+each one's standard deviation; the loss is the Gaussian negative log-likelihood (a
+heteroscedastic head: D. A. Nix and A. S. Weigend, ICNN 1994; A. Kendall and Y. Gal,
+NeurIPS 2017), so the predicted sigma can be checked with pulls. The saved network takes
+raw samples and gives A, t0, sigma_A and sigma_t0 in physical units.
+
+Training: AdamW with a cosine schedule, early stopping on the validation loss with the
+best weights kept; on CPU bit-identical for a fixed seed (as :mod:`mlhep.models.ann`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mlhep.models.base import FitContext, Fitted, Trainer, regression_frame
+
+log = logging.getLogger(__name__)
+
+#: Bounds on the predicted log standard deviation (relative units), for a stable loss.
+LOG_SIGMA_RANGE = (-9.0, 4.0)
+
+
+class PulseNet(nn.Module):
+    """Scale by the largest sample, a body (``mlp`` or ``cnn``), and four outputs in
+    physical units: A, t0, sigma_A, sigma_t0."""
+
+    def __init__(self, n_samples: int, body: str, width: int = 64, layers: int = 3,
+                 channels: int = 16) -> None:  # fmt: skip
+        super().__init__()
+        self.body = body
+        self.register_buffer("floor", torch.tensor(1.0))
+        self.register_buffer("t0_mean", torch.tensor(0.0))
+        self.register_buffer("t0_scale", torch.tensor(1.0))
+        if body == "mlp":
+            blocks: list[nn.Module] = []
+            size = n_samples + 1
+            for _ in range(layers):
+                blocks += [nn.Linear(size, width), nn.SiLU()]
+                size = width
+            self.conv = None
+            self.head = nn.Sequential(*blocks, nn.Linear(size, 4))
+        elif body == "cnn":
+            self.conv = nn.Sequential(
+                nn.Conv1d(1, channels, 3, padding=1), nn.SiLU(),
+                nn.Conv1d(channels, channels, 3, padding=1), nn.SiLU(),
+            )  # fmt: skip
+            blocks = [nn.Linear(channels * n_samples + 1, width), nn.SiLU()]
+            for _ in range(layers - 1):
+                blocks += [nn.Linear(width, width), nn.SiLU()]
+            self.head = nn.Sequential(*blocks, nn.Linear(width, 4))
+        else:
+            raise ValueError(f"unknown body {body!r} (mlp or cnn)")
+
+    def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scale of each pulse and the network's four outputs in relative units."""
+        scale = x.amax(dim=1).clamp_min(self.floor)
+        shape = x / scale[:, None]
+        log_scale = torch.log(scale)[:, None]
+        if self.conv is not None:
+            shape = self.conv(shape[:, None, :]).flatten(1)
+        return scale, self.head(torch.cat([shape, log_scale], dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A, t0, sigma_A, sigma_t0 of each pulse (raw samples in)."""
+        scale, out = self.raw(x)
+        log_sigma = out[:, 2:].clamp(*LOG_SIGMA_RANGE)
+        return torch.stack([
+            scale * out[:, 0], self.t0_mean + self.t0_scale * out[:, 1],
+            scale * torch.exp(log_sigma[:, 0]), self.t0_scale * torch.exp(log_sigma[:, 1]),
+        ], dim=1)  # fmt: skip
+
+
+def gaussian_nll(net: PulseNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean Gaussian negative log-likelihood of the targets (A, t0) in the network's
+    relative units (A / scale, standardised t0), constant dropped."""
+    scale, out = net.raw(x)
+    target = torch.stack([y[:, 0] / scale, (y[:, 1] - net.t0_mean) / net.t0_scale], dim=1)
+    log_sigma = out[:, 2:].clamp(*LOG_SIGMA_RANGE)
+    pull = (target - out[:, :2]) * torch.exp(-log_sigma)
+    return (0.5 * pull**2 + log_sigma).sum(dim=1).mean()
+
+
+def build(n_samples: int, body: str, settings: Mapping[str, Any]) -> PulseNet:
+    """The network of a model's config section."""
+    return PulseNet(n_samples, body, settings["width"], settings["layers"],
+                    settings.get("channels", 16))  # fmt: skip
+
+
+@torch.no_grad()
+def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
+    """A, t0, sigma_A, sigma_t0 of every pulse, batched, in evaluation mode."""
+    net.eval()
+    device = next(net.parameters()).device
+    values = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+    out = [net(values[i : i + batch]) for i in range(0, len(values), batch)]
+    return torch.cat(out).double().cpu().numpy() if out else np.empty((0, 4))
+
+
+def train(
+    frames: Mapping[str, pd.DataFrame], columns: Sequence[str], body: str,
+    settings: Mapping[str, Any], device: torch.device, threads: int = 1, seed: int = 0,
+    noise: float = 1.0,
+) -> tuple[PulseNet, dict[str, Any]]:  # fmt: skip
+    """Train a :class:`PulseNet` on ``frames["train"]`` (targets ``amplitude``, ``t0``)
+    with early stopping on ``frames["validation"]``; return it with the best weights and
+    its per-epoch losses."""
+    torch.manual_seed(seed)
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(True)
+
+    def tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.as_tensor(frame[list(columns)].to_numpy(np.float32, copy=True), device=device)
+        y = torch.as_tensor(
+            frame[["amplitude", "t0"]].to_numpy(np.float32, copy=True), device=device
+        )
+        return x, y
+
+    x, y = tensors(frames["train"])
+    x_val, y_val = tensors(frames["validation"])
+    net = build(len(columns), body, settings).to(device)
+    net.floor.fill_(noise)
+    net.t0_mean.fill_(float(y[:, 1].mean()))
+    net.t0_scale.fill_(float(y[:, 1].std().clamp_min(1e-6)))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["learning_rate"],
+                                  weight_decay=settings["weight_decay"])  # fmt: skip
+    batch = int(settings["batch_size"])
+    steps = math.ceil(len(x) / batch)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings["epochs"] * steps)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    history: dict[str, list[float]] = {"train": [], "validation": []}
+    best, best_state, best_epoch, start = math.inf, None, 0, time.perf_counter()
+    for epoch in range(1, settings["epochs"] + 1):
+        net.train()
+        order = torch.randperm(len(x), generator=generator).to(device)
+        total = torch.zeros((), device=device)
+        for i in range(steps):
+            rows = order[i * batch : (i + 1) * batch]
+            loss = gaussian_nll(net, x[rows], y[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.detach() * len(rows)
+        net.eval()
+        with torch.no_grad():
+            validation = float(gaussian_nll(net, x_val, y_val))
+        history["train"].append(float(total) / len(x))
+        history["validation"].append(validation)
+        if validation < best:
+            best, best_epoch = validation, epoch
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        log.info("%s epoch %d: train %.4f, validation %.4f", body, epoch,
+                 history["train"][-1], validation)  # fmt: skip
+        if epoch >= settings["min_epochs"] and epoch - best_epoch >= settings["patience"]:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    seconds = time.perf_counter() - start
+    info = {"history": history, "best_epoch": best_epoch, "epochs_run": len(history["train"]),
+            "train_seconds": seconds,
+            "pulses_per_second": len(x) * len(history["train"]) / seconds}  # fmt: skip
+    return net, info
+
+
+class PulseNetTrainer(Trainer):
+    """:func:`train` for one body; the network saved with torch and logged in the
+    pytorch flavour (raw samples in, A, t0 and their sigmas out)."""
+
+    artifact: ClassVar[str] = "model.pt"
+    loss: ClassVar[str] = "gaussian_nll"
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+    def fit(self, splits: Mapping[str, pd.DataFrame], columns: Sequence[str],
+            settings: Mapping[str, Any], context: FitContext) -> Fitted:  # fmt: skip
+        """Train on the job's device and threads."""
+        net, info = train(splits, columns, self.body, settings, torch.device(context.device),
+                          context.threads, context.seed, float(context.physics.get("noise", 1.0)))  # fmt: skip
+        log.info("%s: best epoch %d of %d, %.0f pulses/s", self.body, info["best_epoch"],
+                 info["epochs_run"], info["pulses_per_second"])  # fmt: skip
+        curves = {f"{split}_loss": values for split, values in info.pop("history").items()}
+        return Fitted(net, curves, best_step=info["best_epoch"], info=info)
+
+    def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """A, t0 and their predicted uncertainties."""
+        return regression_frame(frame.index, predict(fitted.model, frame[list(columns)].to_numpy()))
+
+    def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
+        """The state dict (on the CPU)."""
+        torch.save(fitted.model.cpu().state_dict(), path)
+
+    def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
+        """The pytorch flavour, with the library's code and the pinned torch."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        from mlhep.tracking.models import LIBRARY_DIR
+
+        net = fitted.model.cpu().eval()
+        x = example.to_numpy(np.float32, copy=True)
+        with torch.no_grad():
+            output = net(torch.as_tensor(x)).numpy()
+        info = mlflow.pytorch.log_model(
+            net, name="model", input_example=x, signature=infer_signature(x, output),
+            code_paths=[str(LIBRARY_DIR)], pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )  # fmt: skip
+        return info.model_uri
+
+
+#: The trainers of this family by model name.
+TRAINERS: dict[str, Trainer] = {"pulse_mlp": PulseNetTrainer("mlp"),
+                                "pulse_cnn": PulseNetTrainer("cnn")}  # fmt: skip

@@ -1,0 +1,25 @@
+"""Rule evaluate_regression: every pulse regressor of a dataset against the Cramer-Rao
+bound (tables, figures), its metrics logged into each regressor's MLflow run."""
+
+import mlflow
+import pandas as pd
+
+from mlhep import io
+from mlhep.evaluation.regression_report import evaluate_dataset
+from mlhep.runlog import script_log
+from mlhep.tracking import resume_run
+
+with script_log(snakemake.log[0]) as log:
+    p = snakemake.params
+    predictions = {label: pd.read_parquet(snakemake.input[label]) for label in p.methods}
+    records = [io.read_json(path) for path in snakemake.input.records]
+    test = pd.read_parquet(snakemake.input.test)
+    result = evaluate_dataset(test, predictions, records, p.columns, p.readout, p.regression,
+                              dict(snakemake.output.items()), snakemake.wildcards.dataset)  # fmt: skip
+    for record, metrics in zip(records, result["metrics"], strict=True):
+        with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifact(snakemake.output.resolution, "plots")
+        log.info("%s: %s", record["model"], {k: round(v, 4) for k, v in metrics.items()
+                                              if k.endswith("ratio")})  # fmt: skip
+    io.write_json(snakemake.output.summary, result["summary"])
