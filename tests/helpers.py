@@ -31,8 +31,8 @@ REDUCED_STUDIES = {
 
 
 def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
-    """``config/test-tiny.yaml`` training only ``models`` (model -> feature sets), without
-    the Iris lecture, and with one point of one CPU and one GPU generalization study (points
+    """``config/test-tiny.yaml`` training only ``models`` (model -> feature sets) on the
+    dimuon dataset alone, without the Iris lecture, and with one point of one CPU and one GPU generalization study (points
     of the full tiny run), written to ``path``: every kind of job in a fraction of the time,
     each shared job's results the same as the full tiny run's."""
     import yaml
@@ -42,6 +42,9 @@ def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
     repo = Path(__file__).resolve().parent.parent
     config = yaml.safe_load((repo / "config/test-tiny.yaml").read_text())
     config["datasets"]["dimuon"]["models"] = models
+    for name, dataset in config["datasets"].items():
+        if name != "dimuon":
+            dataset["activate"] = False
     config["lecture"] = {"perceptron_iris": {"activate": False}}
     studies = config["studies"]["generalization"]
     for study in STUDIES:

@@ -144,7 +144,8 @@ def _parabola_vertex(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 class TemplateFit(PulseEstimator):
     """Least-squares fit of the known shape, chi2 = (s - m)' R^-1 (s - m): every amplitude
     is profiled (linear), t0 found on a grid of ``step`` ns over the arrival-time range
-    widened by ``margin`` ns, refined by a parabola and ``polish`` Gauss-Newton steps.
+    widened by ``margin`` ns, refined by a parabola and ``polish`` Gauss-Newton steps on
+    all parameters together.
 
     ``pileup_crossings`` (offsets in clock periods): also fit a second pulse at each, and
     keep the best where the chi-square falls by more than the ``1 - p_value`` quantile of
@@ -161,10 +162,16 @@ class TemplateFit(PulseEstimator):
         self.pileup_crossings = pileup_crossings
         self.p_value = p_value
 
-    def grid(self) -> np.ndarray:
-        """The arrival times scanned."""
+    def grid(self, pileup: bool = False) -> np.ndarray:
+        """The arrival times scanned. With a pile-up pulse the margin shrinks so that the
+        range spans at most one clock period: a pair of pulses one period apart fits equally
+        well with either as the in-time one, and the range is what tells them apart."""
         lo, hi = self.t0_range
-        return np.arange(lo - self.margin, hi + self.margin + 0.5 * self.step, self.step)
+        margin = self.margin
+        if pileup:
+            period = self.readout_.clock_period
+            margin = min(margin, max(0.0, 0.5 * (period - (hi - lo))))
+        return np.arange(lo - margin, hi + margin + 0.5 * self.step, self.step)
 
     def _designs(self, t0: np.ndarray, offset: float | None) -> np.ndarray:
         """Unit pulses at ``t0`` (and at ``t0 + offset``): ``(len(t0), n, 1 or 2)``."""
@@ -188,7 +195,7 @@ class TemplateFit(PulseEstimator):
         self, x: np.ndarray, offset: float | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Amplitudes (``(n, 1 or 2)``), t0 and chi-square reduction of each pulse."""
-        grid = self.grid()
+        grid = self.grid(pileup=offset is not None)
         _, gain = self._profile(x, self._designs(grid, offset))
         best = gain.argmax(axis=1)
         t0 = grid[best] + _parabola_vertex(gain, best) * self.step
@@ -200,27 +207,31 @@ class TemplateFit(PulseEstimator):
         amplitudes = np.linalg.solve(gram, u[..., None])[..., 0]
         return amplitudes, t0, np.einsum("ck,ck->c", u, amplitudes)
 
-    def _polish(self, x: np.ndarray, amplitude: np.ndarray, t0: np.ndarray,
-                pileup: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Gauss-Newton steps on (A, t0) with any pile-up pulse held fixed."""
+    def _polish(self, x: np.ndarray, amplitudes: np.ndarray, t0: np.ndarray,
+                offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Gauss-Newton steps on the amplitudes and t0 together (``amplitudes``: ``(c, 1)``,
+        or ``(c, 2)`` with a pile-up pulse at ``t0 + offset``); returns A and t0."""
         readout, p = self.readout_, self.readout_.precision
-        lo, hi = self.grid()[[0, -1]]
-        rest = x - (pileup if pileup is not None else 0.0)
+        lo, hi = self.grid(pileup=offset is not None)[[0, -1]]
+        amplitudes = amplitudes.copy()
         for _ in range(self.polish):
-            g, h = readout.template(t0), readout.slope(t0)
-            r = rest - amplitude[:, None] * g
-            q1, q2, q3 = fisher_terms(g, h, p)
-            jr_a, jr_t = (g @ p * r).sum(1), -amplitude * (h @ p * r).sum(1)
-            a12 = -amplitude * q3
-            a22 = amplitude**2 * q2
-            det = q1 * a22 - a12**2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d_amplitude = (a22 * jr_a - a12 * jr_t) / det
-                d_t0 = (q1 * jr_t - a12 * jr_a) / det
-            ok = np.isfinite(d_amplitude) & np.isfinite(d_t0) & (det > 0)
-            amplitude = np.where(ok, amplitude + d_amplitude, amplitude)
-            t0 = np.where(ok, np.clip(t0 + d_t0, lo, hi), t0)
-        return amplitude, t0
+            shapes = [readout.template(t0)]
+            slope = amplitudes[:, :1] * readout.slope(t0)
+            if offset is not None:
+                shapes.append(readout.template(t0 + offset))
+                slope = slope + amplitudes[:, 1:2] * readout.slope(t0 + offset)
+            design = np.stack(shapes, axis=-1)  # (c, n, k)
+            residual = x - np.einsum("cnk,ck->cn", design, amplitudes)
+            jacobian = np.concatenate([design, -slope[..., None]], axis=-1)  # (c, n, k + 1)
+            jp = np.einsum("cnk,nm->ckm", jacobian, p)
+            normal = np.einsum("ckn,cnl->ckl", jp, jacobian)
+            gradient = np.einsum("ckn,cn->ck", jp, residual)
+            ok = np.linalg.det(normal) > 0
+            step = np.zeros_like(gradient)
+            step[ok] = np.linalg.solve(normal[ok], gradient[ok][..., None])[..., 0]
+            amplitudes = amplitudes + step[:, :-1]
+            t0 = np.clip(t0 + step[:, -1], lo, hi)
+        return amplitudes[:, 0], t0
 
     def predict(self, x: Any) -> np.ndarray:
         """A, t0 and their Cramer-Rao uncertainties at the estimate."""
@@ -230,7 +241,7 @@ class TemplateFit(PulseEstimator):
 
     def _predict_chunk(self, x: np.ndarray) -> np.ndarray:
         amplitudes, t0, gain = self._fit(x, None)
-        amplitude, pileup = amplitudes[:, 0], None
+        amplitude, t0 = self._polish(x, amplitudes, t0, None)
         if len(self.pileup_crossings):
             period = self.readout_.clock_period
             fits = [self._fit(x, c * period) for c in self.pileup_crossings]
@@ -238,15 +249,13 @@ class TemplateFit(PulseEstimator):
             which = gains.argmax(axis=1)
             threshold = chi2.isf(self.p_value / len(self.pileup_crossings), df=1)
             use = gains[np.arange(len(x)), which] - gain > threshold
-            rows = np.arange(len(x))
-            pu_amplitudes = np.stack([f[0] for f in fits], axis=1)[rows, which]  # (c, 2)
-            pu_t0 = np.stack([f[1] for f in fits], axis=1)[rows, which]
-            amplitude = np.where(use, pu_amplitudes[:, 0], amplitude)
-            t0 = np.where(use, pu_t0, t0)
-            offsets = np.asarray(self.pileup_crossings)[which] * period
-            second = np.where(use, pu_amplitudes[:, 1], 0.0)
-            pileup = second[:, None] * self.readout_.template(t0 + offsets)
-        amplitude, t0 = self._polish(x, amplitude, t0, pileup)
+            for k, (pu_amplitudes, pu_t0, _) in enumerate(fits):
+                rows = use & (which == k)
+                if rows.any():
+                    offset = np.full(rows.sum(), self.pileup_crossings[k] * period)
+                    amplitude[rows], t0[rows] = self._polish(
+                        x[rows], pu_amplitudes[rows], pu_t0[rows], offset
+                    )
         return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
 
 

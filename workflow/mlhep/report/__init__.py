@@ -42,7 +42,8 @@ SECTIONS = {
     "calibration": "5. Calibration and uncertainty against the truth",
     "details": "6. Training curves and studies in detail",
     "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
-    "reproducibility": "8. Reproducibility",
+    "regression": "8. Readout pulses: amplitude and time against the Cramer-Rao bound",
+    "reproducibility": "9. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
@@ -172,6 +173,45 @@ def generalization_caption(summary: Mapping[str, Any]) -> str:
                 f"(largest at p/n = {summary['deviation_ratio']:g})."
             )
     return "<p>" + " ".join(parts) + "</p>"
+
+
+def regression_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per pulse regressor: the RMS of its error over the Cramer-Rao bound (and the
+    bias over the bound) of A and t0 at low, medium and high A/sigma, with pile-up the
+    robust width over the bound of the pulses that have it, and the pull widths."""
+    ranges = {k: "{:g}-{:g}".format(*summary["ranges"][k]) for k in ("low", "medium", "high")}
+    rows = []
+    for method, variables in summary["methods"].items():
+        row: dict[str, Any] = {"method": method}
+        for variable, entry in variables.items():
+            short = "A" if variable == "amplitude" else "t0"
+            for part, span in ranges.items():
+                if part in entry:
+                    values = entry[part]
+                    row[f"{short}, A/sigma {span}"] = (
+                        f"{values['rms_ratio']:.2f} ({values['bias_ratio']:+.2f})"
+                    )
+            if "with_pileup" in entry:
+                row[f"{short}, with pile-up (robust)"] = f"{entry['with_pileup']['robust_ratio']:.2f}"
+            pull = entry["all"].get("pull_width")
+            row[f"{short} pull width"] = "" if pull is None or pd.isna(pull) else f"{pull:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def regression_caption(summary: Mapping[str, Any]) -> str:
+    """The bound the table is measured against, and how to read the table."""
+    bound = summary["bound"]
+    pileup = summary["pileup_fraction"]
+    return (
+        f"<p>{summary['n_test']} test pulses"
+        + (f", {100 * pileup:.0f}% with pile-up" if pileup > 0 else ", no pile-up")
+        + f". The Cramer-Rao bound, averaged (RMS) over the phase: sigma_A = "
+        f"{bound['amplitude_rms']:.3f} sigma, sigma_t0 = {bound['t0_rms_times_a_over_sigma']:.1f} ns "
+        "/ (A/sigma). Each cell is the RMS of the error divided by each pulse's bound (1: "
+        "efficient and unbiased) and, in brackets, the bias over the bound: below 1 is possible "
+        "only for a biased estimator, so read the two together.</p>"
+    )
 
 
 def preformatted(text: str) -> str:
