@@ -192,7 +192,9 @@ def regression_table(summary: Mapping[str, Any]) -> pd.DataFrame:
                         f"{values['rms_ratio']:.2f} ({values['bias_ratio']:+.2f})"
                     )
             if "with_pileup" in entry:
-                row[f"{short}, with pile-up (robust)"] = f"{entry['with_pileup']['robust_ratio']:.2f}"
+                row[f"{short}, with pile-up (robust)"] = (
+                    f"{entry['with_pileup']['robust_ratio']:.2f}"
+                )
             pull = entry["all"].get("pull_width")
             row[f"{short} pull width"] = "" if pull is None or pd.isna(pull) else f"{pull:.2f}"
         rows.append(row)
