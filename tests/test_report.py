@@ -96,6 +96,7 @@ def test_stage_status_names_the_switch(repo: Path) -> None:
         off["models"][name]["activate"] = False
     status = Plan(off).stages()
     assert "models.<name>.activate" in status["classifiers"]
+    assert "models.<name>.activate" in status["regression"]
     assert "training curves or studies" in status["details"]
 
 
@@ -213,7 +214,8 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["calibration"]) + len(entry["trained"])
     generalization = len(plan.manifest()["generalization"]["studies"])
     assert generalization == len(plan.generalization_studies()) == 11  # one figure each
-    assert len(images) == expected + len(entry["training"]) + studies + generalization
+    regression = 5 * len(plan.manifest()["regression"])  # five figures per pulse dataset
+    assert len(images) == expected + len(entry["training"]) + studies + generalization + regression
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     assert all(min(image.size) > 100 for image in images)
     summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
@@ -230,11 +232,11 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 6, page.off
+    assert len(page.off) == 7, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
                 "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate",
-                "studies.generalization.activate"):  # fmt: skip
+                "studies.generalization.activate", "datasets.<name>.kind: pulse"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 

@@ -31,6 +31,7 @@ RULES = (
     "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble", "bdt_bootstrap",
     "calibration", "plot_features", "training_curves", "render_report", "generalization_point",
     "generalization_point_gpu", "generalization_summary", "generalization_selection",
+    "evaluate_regression",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
@@ -137,7 +138,7 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
         np.testing.assert_allclose(rows["bayes_auc"], bayes["feature_sets"][f]["auc"])
     assert (tiny / "results/evaluation/summary.md").read_text().count("| dimuon |") == len(summary)
     pngs = [
-        *(tiny / "results/evaluation").rglob("*.png"),
+        *(tiny / "results/evaluation/dimuon").rglob("*.png"),
         *(tiny / "results/lecture").rglob("*.png"),
     ]
     studies = list((tiny / "results/studies/dimuon").rglob("*.png"))
@@ -262,6 +263,7 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
         "results/splits/dimuon/splits.json",
         "results/evaluation/dimuon/bayes_optimal.json",
         *(f"results/evaluation/dimuon/{m}/low/metrics.json" for m in ("perceptron", "linear_bce")),
+        "results/models/pulse/pulse_mlp/samples/predictions.parquet",
     ]
     config = str(repo / "config/test-tiny.yaml")
     proc = snakemake(repo, tmp_path, *targets, "--cores", "2", "--configfile", config)
@@ -282,6 +284,9 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
         )
         a.pop("mlflow_run_id"), b.pop("mlflow_run_id")
         assert a == b, model
+    # the pulses, their splits and a network's predictions (on the CPU) too
+    rel = "results/models/pulse/pulse_mlp/samples/predictions.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(tiny / rel), pd.read_parquet(tmp_path / rel))
 
 
 def test_disabled_stages_are_not_run(minimal: Path) -> None:
@@ -382,6 +387,15 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         "bdt_shap": len(bdt_sets), "ann_importance": len(ann_sets), "ann_ensemble": 1,
         "bdt_bootstrap": 1, "render_report": 1, "all": 1,
     }  # fmt: skip
+    # the pulse datasets: their regressors (the networks on the GPU rule) and evaluation
+    regressed = [(r, m) for r in TINY.regression_datasets for m, _ in TINY.trained(r)]
+    nets = sum(m in ("pulse_mlp", "pulse_cnn") for _, m in regressed)
+    pulse_training = {"train": len(regressed) - nets, "train_gpu": nets,
+                      "evaluate_regression": len(TINY.regression_datasets)}  # fmt: skip
+    for rule, n in pulse_training.items():
+        downstream_of_splits[rule] = downstream_of_splits.get(rule, 0) + n
+    downstream_of_splits["split"] += len(TINY.regression_datasets)
+    pulse_data = {"generate": 1, "features": 1, "split": 1, **pulse_training}
     gpu_sets = {f for _, f in gpu}
     studies = TINY.generalization_studies()
     on_data = [s for s in studies if GENERALIZATION[s].data == "dataset"]
@@ -405,7 +419,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         ("studies.shap.n_events", {"studies": {"shap": {"n_events": 400}}},
          {"bdt_shap": len(bdt_sets), "render_report": 1, "all": 1}),
         ("device", {"device": "cpu"},
-         {"train_gpu": len(gpu), "evaluate": len(gpu), "roc_comparison": len(TINY.trained_sets(d)),
+         {"train_gpu": len(gpu) + nets, "evaluate_regression": 1, "evaluate": len(gpu), "roc_comparison": len(TINY.trained_sets(d)),
           "calibration": len(gpu_sets & set(calibrated)), "summary": 1, "training_curves": 2,
           "bdt_shap": len(bdt_sets), "ann_importance": len(ann_sets), "ann_ensemble": 1,
           "bdt_bootstrap": 1, "render_report": 1, "all": 1, **generalization_jobs(on_gpu)}),
@@ -416,7 +430,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
           "training_curves": 1, "bdt_shap": 1, "render_report": 1, "all": 1, **limit_summaries}),
         ("splits", {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}}, downstream_of_splits),
         ("seed", {"seed": 8},
-         {**downstream_of_splits, "generate": 1, "features": 1, "plot_features": 1,
+         {**downstream_of_splits, "generate": 2, "features": 2, "plot_features": 1,
           "perceptron_iris": 1, **generalization_jobs(studies)}),
         # one more grid value: its points (one per depth), the summary, the table, the report
         ("studies.generalization.bdt_capacity.n_estimators",
@@ -428,6 +442,13 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
          {**generalization_jobs(pulse), "render_report": 1, "all": 1}),
         ("studies.generalization.activate", {"studies": {"generalization": {"activate": False}}},
          {"render_report": 1, "all": 1}),
+        # the pulse dataset: its readout re-runs it alone; its evaluation and one network
+        ("datasets.pulse.pileup_probability", {"datasets": {"pulse": {"pileup_probability": 0.5}}},
+         {**pulse_data, "render_report": 1, "all": 1}),
+        ("evaluation.regression.phase_bins", {"evaluation": {"regression": {"phase_bins": 4}}},
+         {"evaluate_regression": 1, "render_report": 1, "all": 1}),
+        ("models.pulse_cnn.channels", {"models": {"pulse_cnn": {"channels": 5}}},
+         {"train_gpu": 1, "evaluate_regression": 1, "render_report": 1, "all": 1}),
     ]  # fmt: skip
 
 
@@ -574,3 +595,35 @@ def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
     # the dataset studies trained on the dataset's splits, the BDT and MLP on the right sizes
     overfit = json.loads((root / "ann_overfit/points/n_train~300.json").read_text())["result"]
     assert overfit["epochs_run"] == 6 and len(overfit["curves"]["train_loss"]) == 6
+
+
+def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
+    folder = tiny / "results/evaluation/pulse/regression"
+    summary = json.loads((folder / "summary.json").read_text())
+    methods = [m for m, _ in TINY.trained("pulse")]
+    assert summary["order"] == methods and len(methods) == 7
+    assert 0.2 < summary["pileup_fraction"] < 0.4
+    assert summary["bound"]["amplitude_rms"] == pytest.approx(0.91, abs=0.01)
+    table = pd.read_csv(folder / "resolution.csv")
+    assert set(table["axis"]) == {"all", "amplitude", "phase", "pileup"}
+    # on the pulses without pile-up the template fit and the iterated filter meet the bound
+    for method in ("template_fit", "optimal_filter"):
+        clean = summary["methods"][method]["amplitude"]["without_pileup"]
+        assert 0.85 < clean["rms_ratio"] < 1.2, (method, clean)
+    # the pile-up-aware fit beats the plain one on the pulses with pile-up
+    robust = {m: summary["methods"][m]["amplitude"]["with_pileup"]["robust_ratio"]
+              for m in ("template_fit", "template_fit_pileup")}  # fmt: skip
+    assert robust["template_fit_pileup"] < robust["template_fit"]
+    for name in ("resolution", "phase", "pulls", "pulses", "training"):
+        assert (folder / f"{name}.png").stat().st_size > 10_000, name
+    # every regressor's MLflow run has its metrics against the bound
+    client = MlflowClient(
+        json.loads((tiny / "results/mlflow/experiments.json").read_text())["tracking_uri"]
+    )
+    for method in methods:
+        record = json.loads(
+            (tiny / f"results/models/pulse/{method}/samples/train.json").read_text()
+        )
+        metrics = client.get_run(record["mlflow_run_id"]).data.metrics
+        assert {"amplitude_rms_ratio", "t0_rms_ratio", "amplitude_rms_ratio_low"} <= set(metrics)
+        assert ("amplitude_pull_width" in metrics) == (method != "peak_sample")

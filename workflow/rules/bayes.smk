@@ -17,7 +17,13 @@ rule bayes_optimal:
         kind=dataset_kind,
         feature_sets=limit_sets,
         # what the limit's evaluation uses (not the recalibrations: p* needs none)
-        evaluation=canonical({k: v for k, v in config["evaluation"].items() if k != "calibration"}),
+        evaluation=canonical(
+            {
+                k: v
+                for k, v in config["evaluation"].items()
+                if k not in ("calibration", "regression")
+            }
+        ),
         seed=config["seed"],
     script:
         "../scripts/bayes_optimal.py"

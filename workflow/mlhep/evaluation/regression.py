@@ -126,10 +126,12 @@ def resolution_table(
 
 def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, Any]:
     """Per method and variable: the ratios to the bound (and biases) over all pulses and at
-    low, medium and high A/sigma (the first, middle and last bins), and the pull widths."""
+    low, medium and high A/sigma (the first, middle and last bins), and the pull widths;
+    ``order``: the methods in the table's order (JSON files keep keys sorted)."""
     names = {"low": 0, "medium": (len(amplitude_bins) - 1) // 2, "high": len(amplitude_bins) - 2}
     out: dict[str, Any] = {"ranges": {k: [amplitude_bins[i], amplitude_bins[i + 1]]
-                                      for k, i in names.items()}, "methods": {}}  # fmt: skip
+                                      for k, i in names.items()}, "methods": {},
+                           "order": list(dict.fromkeys(table["method"]))}  # fmt: skip
     for (method, variable), part in table.groupby(["method", "variable"], sort=False):
         entry = {}
         overall = part[part["axis"] == "all"].iloc[0]

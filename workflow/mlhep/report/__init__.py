@@ -181,7 +181,8 @@ def regression_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     robust width over the bound of the pulses that have it, and the pull widths."""
     ranges = {k: "{:g}-{:g}".format(*summary["ranges"][k]) for k in ("low", "medium", "high")}
     rows = []
-    for method, variables in summary["methods"].items():
+    for method in summary.get("order", summary["methods"]):
+        variables = summary["methods"][method]
         row: dict[str, Any] = {"method": method}
         for variable, entry in variables.items():
             short = "A" if variable == "amplitude" else "t0"
@@ -283,9 +284,11 @@ def _ordered(
 
 
 def run_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """MLflow run id of every trained model (from its training record)."""
+    """MLflow run id of every trained model, classifiers and regressors (from its training
+    record)."""
     rows = []
-    for dataset, entry in manifest["datasets"].items():
+    entries = [*manifest["datasets"].items(), *(manifest.get("regression") or {}).items()]
+    for dataset, entry in entries:
         for trained in entry["trained"]:
             record = read_json(trained["record"])
             rows.append({"data set": dataset, "model": trained["model"],
