@@ -78,15 +78,17 @@ def ratio_figure(table: pd.DataFrame, axis: str, methods: Sequence[str], path: s
     save(fig, path)
 
 
-def draw_pulls(ax: plt.Axes, pulls: Mapping[str, np.ndarray], xlabel: str) -> list[Any]:
-    """Pull histograms (density) of each method, with the unit Gaussian."""
+def draw_pulls(ax: plt.Axes, pulls: Mapping[str, np.ndarray], xlabel: str,
+               colours: Mapping[str, str] | None = None) -> list[Any]:  # fmt: skip
+    """Pull histograms (density) of each method, with the unit Gaussian (``colours`` by
+    method: the same as in the other figures)."""
     bins = np.linspace(-5, 5, 51)
     artists: list[Any] = []
     for i, (method, pull) in enumerate(pulls.items()):
         pull = pull[np.isfinite(pull)]
         label = f"{method} (std {pull.std():.2f})"
         artists += ax.hist(np.clip(pull, -5, 5), bins=bins, density=True, histtype="step", lw=1.8,
-                           color=colour(i), label=label)[2]  # fmt: skip
+                           color=(colours or {}).get(method, colour(i)), label=label)[2]  # fmt: skip
     x = np.linspace(-5, 5, 201)
     artists += ax.plot(x, np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi), "k--", lw=1.2, label="N(0, 1)")
     ax.set(xlabel=xlabel, ylabel="density", yscale="log", ylim=(1e-4, 1.5))
@@ -106,7 +108,8 @@ def pulls_figure(truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame],
             frame = frame.reindex(truth.index)
             if sigma in frame and np.isfinite(frame[sigma]).any():
                 pulls[method] = ((frame[estimate] - truth[variable]) / frame[sigma]).to_numpy()
-        draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}")
+        colours = {method: colour(i) for i, method in enumerate(predictions)}
+        draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}", colours)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

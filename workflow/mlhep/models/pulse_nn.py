@@ -106,7 +106,7 @@ def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
     """A, t0, sigma_A, sigma_t0 of every pulse, batched, in evaluation mode."""
     net.eval()
     device = next(net.parameters()).device
-    values = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+    values = torch.as_tensor(np.array(x, dtype=np.float32), device=device)
     out = [net(values[i : i + batch]) for i in range(0, len(values), batch)]
     return torch.cat(out).double().cpu().numpy() if out else np.empty((0, 4))
 
