@@ -117,9 +117,10 @@ def pulls_figure(truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame],
 
 
 def draw_pulse(ax: plt.Axes, readout: Readout, samples: np.ndarray, truth: Mapping[str, float],
-               fitted: tuple[float, float] | None = None) -> list[Any]:  # fmt: skip
+               fitted: tuple[float, float] | None = None, fit_label: str = "template fit",
+               ) -> list[Any]:  # fmt: skip
     """One pulse: its samples with the noise as error bars, the true in-time pulse (and the
-    pile-up pulse), and a fitted pulse."""
+    pile-up pulse), and a fitted in-time pulse."""
     from mlhep.data.pulse.shape import crrc_pulse
 
     t = np.linspace(readout.times[0] - 10, readout.times[-1] + 10, 400)
@@ -131,7 +132,7 @@ def draw_pulse(ax: plt.Axes, readout: Readout, samples: np.ndarray, truth: Mappi
         artists += ax.plot(t, pileup, ":", color="#bd1f01", lw=1.5, label="pile-up pulse")
     if fitted is not None:
         artists += ax.plot(t, crrc_pulse(t, fitted[0], fitted[1], **shape), "--", color="#3f90da",
-                           lw=1.5, label="template fit")  # fmt: skip
+                           lw=1.5, label=fit_label)  # fmt: skip
     artists.append(ax.errorbar(readout.times, samples, yerr=readout.noise, fmt="o", color="k",
                                ms=5, label="samples"))  # fmt: skip
     ax.set(xlabel="t (ns)", ylabel=rf"signal ($\sigma$ = {readout.noise:g})")
@@ -140,9 +141,10 @@ def draw_pulse(ax: plt.Axes, readout: Readout, samples: np.ndarray, truth: Mappi
 
 @styled
 def pulses_figure(test: pd.DataFrame, columns: Sequence[str], readout: Readout,
-                  path: str | os.PathLike[str], fitted: pd.DataFrame | None = None) -> None:  # fmt: skip
+                  path: str | os.PathLike[str], fitted: pd.DataFrame | None = None,
+                  fit_label: str = "template fit") -> None:  # fmt: skip
     """Four test pulses (low, medium and high amplitude, and one with pile-up where there is
-    any) with the truth and, where given, the template fit (``fitted`` by event id)."""
+    any) with the truth and, where given, a fit's in-time pulse (``fitted`` by event id)."""
     picks = []
     a = test["amplitude"].to_numpy()
     clean = test["pileup"].to_numpy() == 0
@@ -158,7 +160,9 @@ def pulses_figure(test: pd.DataFrame, columns: Sequence[str], readout: Readout,
         if fitted is not None and event["event_id"] in fitted.index:
             est = fitted.loc[event["event_id"]]
             fit = (float(est["amplitude_hat"]), float(est["t0_hat"]))
-        draw_pulse(ax, readout, event[list(columns)].to_numpy(float), event.to_dict(), fit)
+        draw_pulse(
+            ax, readout, event[list(columns)].to_numpy(float), event.to_dict(), fit, fit_label
+        )
         ax.set_title(rf"$A/\sigma$ = {event['amplitude'] / readout.noise:.1f}, "
                      rf"$t_0$ = {event['t0']:.1f} ns", fontsize=14)  # fmt: skip
         ax.legend(loc="upper right", fontsize=10)

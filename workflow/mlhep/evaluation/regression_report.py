@@ -61,11 +61,13 @@ def evaluate_dataset(
         f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}",
     )  # fmt: skip
     regression_figures.pulls_figure(truth, tests, outputs["pulls"], title)
-    label = next((k for k, r in zip(methods, records, strict=True)
-                  if r["model"] == "template_fit"), None)  # fmt: skip
+    # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
+    fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
+    label = next((k for k, r in zip(methods, records, strict=True) if r["model"] == fit), None)
     any_columns = next(iter(columns.values()))
     regression_figures.pulses_figure(test, any_columns, readout, outputs["pulses"],
-                                     tests[label] if label else None)  # fmt: skip
+                                     tests[label] if label else None,
+                                     fit.replace("_", " "))  # fmt: skip
     curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}
     if curves:
         plotting.training_history(curves, outputs["training"], "epoch")
