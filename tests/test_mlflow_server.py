@@ -240,7 +240,10 @@ def check_rest_api(url: str, workdir: Path) -> None:
 
     with sqlite3.connect(workdir / "results/mlflow/mlflow.db") as db:
         n_runs = db.execute("SELECT count(*) FROM runs WHERE lifecycle_stage = 'active'").fetchone()
-        n_models = db.execute("SELECT count(*) FROM logged_models").fetchone()
+        n_models = db.execute(
+            "SELECT count(*) FROM logged_models WHERE experiment_id = ?",
+            (int(ids["mlhep-dimuon"]),),
+        ).fetchone()
     runs = api(
         url,
         "/api/2.0/mlflow/runs/search",
@@ -249,20 +252,43 @@ def check_rest_api(url: str, workdir: Path) -> None:
     assert len(runs) == n_runs[0] > 20
     assert {r["info"]["status"] for r in runs} == {"FINISHED"}
 
-    # every trained classifier's run carries the test metrics its evaluation wrote
-    evaluated = 0
+    # every trained classifier's run carries the test metrics its evaluation wrote, and every
+    # pulse regressor's its ratios to the Cramer-Rao bound
+    evaluated = regressed = 0
+    dataset_of = {e["id"]: d for d, e in recorded["experiments"].items()}
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
         metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
         if "features" not in tags:  # the Bayes limit and the Iris perceptron: no model
             continue
-        path = workdir / f"results/evaluation/dimuon/{tags['model']}/{tags['features']}"
+        dataset = dataset_of[run["info"]["experiment_id"]]
+        if tags["kind"] == "regressor":
+            path = workdir / f"results/evaluation/{dataset}/regression/summary.json"
+            summary = json.loads(path.read_text())["methods"][tags["model"]]
+            expected_ratio = summary["amplitude"]["all"]["rms_ratio"]
+            assert metrics["amplitude_rms_ratio"] == pytest.approx(expected_ratio, rel=1e-12)
+            regressed += 1
+            continue
+        path = workdir / f"results/evaluation/{dataset}/{tags['model']}/{tags['features']}"
         expected = json.loads((path / "metrics.json").read_text())
         assert metrics["auc"] == pytest.approx(expected["auc"], rel=1e-12), run["info"]
         # below the exact limit (a one-variable set is learnt exactly, up to noise)
         assert 0.5 < metrics["auc"] < metrics["bayes_auc"] + 0.01 <= 1.01
         evaluated += 1
     assert evaluated == n_models[0]
+    assert (
+        regressed
+        == sum(
+            len(
+                json.loads(
+                    (workdir / f"results/evaluation/{d}/regression/summary.json").read_text()
+                )["order"]
+            )
+            for d in recorded["experiments"]
+            if (workdir / f"results/evaluation/{d}/regression/summary.json").exists()
+        )
+        > 0
+    )
 
     models = api(
         url,

@@ -130,10 +130,13 @@ def test_cramer_rao_is_the_inverse_of_a_numerical_fisher_information() -> None:
     assert cramer_rao(10.0, 5.0, readout)[0] == pytest.approx(cramer_rao(20.0, 5.0, readout)[0])
 
 
-def test_optimal_filter_at_the_true_phase_reaches_the_bound() -> None:
-    x = fixed_pulses(40_000, 30.0, 12.0)
-    out = OptimalFilter(DEFAULTS, (0.0, 25.0), iterations=0, reference_phase=12.0).predict(x)
-    sigma_a, sigma_t = cramer_rao(30.0, 12.0, READOUT)
+@pytest.mark.parametrize("rho", [(), (0.6, 0.3)])
+def test_optimal_filter_at_the_true_phase_reaches_the_bound(rho: tuple[float, ...]) -> None:
+    settings = {**DEFAULTS, "noise_autocorrelation": list(rho)}
+    readout = Readout.from_settings(settings)
+    x = fixed_pulses(40_000, 30.0, 12.0, readout=readout)
+    out = OptimalFilter(settings, (0.0, 25.0), iterations=0, reference_phase=12.0).predict(x)
+    sigma_a, sigma_t = cramer_rao(30.0, 12.0, readout)
     assert out[:, 0].mean() == pytest.approx(30.0, abs=3 * sigma_a / 200)
     assert out[:, 0].std() == pytest.approx(sigma_a, rel=0.02)
     assert out[:, 1].std() == pytest.approx(sigma_t, rel=0.03)  # linearised in the shift
