@@ -358,11 +358,28 @@ def test_resolution_table_measures_against_the_bound() -> None:
         ({"models": {"bdt": ["samples"]}}, r"datasets.p.models.bdt': a classifier cannot train on a regression dataset"),
         ({"feature_sets": {"late": ["s9"]}}, r"datasets.p.feature_sets.late': unknown column\(s\) \['s9'\]"),
         ({"n_samples": 2}, r"datasets.p.n_samples': 2 is less than the minimum of 3"),
+        ({"pileup_crossings": [0, 1, 7]}, r"datasets.p.pileup_crossings': \[0, 7\]: a pile-up crossing must differ"),
     ],
 )  # fmt: skip
 def test_bad_pulse_settings_are_refused_naming_the_key(dataset: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_config({"datasets": {"p": {"kind": "pulse", **dataset}}})
+
+
+def test_regression_bins_must_increase() -> None:
+    with pytest.raises(
+        ConfigError, match=r"'evaluation.regression.amplitude_bins': the edges must increase"
+    ):
+        validate_config({"evaluation": {"regression": {"amplitude_bins": [5, 2, 10]}}})
+
+
+def test_template_fit_survives_degenerate_grids() -> None:
+    x = fixed_pulses(50, 50.0, 10.0)
+    # a crossing whose pulse leaves the window over part of the grid: a vanishing column
+    late = TemplateFit(DEFAULTS, (0.0, 25.0), pileup_crossings=(-1, 6)).predict(x)
+    single = TemplateFit(DEFAULTS, (10.0, 10.0), margin=0.0).predict(x)  # a one-point grid
+    assert np.isfinite(late).all() and np.isfinite(single).all() and (single[:, 1] == 10.0).all()
+    assert np.abs(late[:, 0] - 50.0).max() < 5 * cramer_rao(50.0, 10.0, READOUT)[0]
 
 
 def test_pulse_defaults_follow_the_number_of_samples() -> None:

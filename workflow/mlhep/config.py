@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator, Mapping, MutableMapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,10 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
         messages.append(
             f"config key 'splits': fractions train + validation + test sum to {total:g}, not 1"
         )
+    bins = config["evaluation"]["regression"]["amplitude_bins"]
+    if any(hi <= lo for lo, hi in pairwise(bins)):
+        messages.append(f"config key 'evaluation.regression.amplitude_bins': the edges must "
+                        f"increase, got {bins}")  # fmt: skip
     for name, settings in config["datasets"].items():
         messages += _dataset_errors(name, settings)
     if messages:

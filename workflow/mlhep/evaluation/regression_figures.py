@@ -107,7 +107,10 @@ def pulls_figure(truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame],
         for method, frame in predictions.items():
             frame = frame.reindex(truth.index)
             if sigma in frame and np.isfinite(frame[sigma]).any():
-                pulls[method] = ((frame[estimate] - truth[variable]) / frame[sigma]).to_numpy()
+                width = frame[sigma].to_numpy()
+                usable = np.isfinite(width) & (width > 0)  # as the table's pulls
+                error = (frame[estimate] - truth[variable]).to_numpy()
+                pulls[method] = error[usable] / width[usable]
         colours = {method: colour(i) for i, method in enumerate(predictions)}
         draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}", colours)
     if title:
@@ -148,11 +151,11 @@ def pulses_figure(test: pd.DataFrame, columns: Sequence[str], readout: Readout,
     picks = []
     a = test["amplitude"].to_numpy()
     clean = test["pileup"].to_numpy() == 0
-    for target in (4.0, 20.0, 100.0):
+    for target in (4.0 * readout.noise, 20.0 * readout.noise, 100.0 * readout.noise):
         pool = np.flatnonzero(clean) if clean.any() else np.arange(len(test))
         picks.append(pool[np.abs(a[pool] - target).argmin()])
     piled = np.flatnonzero(~clean)
-    picks.append(piled[0] if len(piled) else int(np.abs(a - 50.0).argmin()))
+    picks.append(piled[0] if len(piled) else int(np.abs(a - 50.0 * readout.noise).argmin()))
     fig, axes = plt.subplots(2, 2, figsize=(15, 11))
     for ax, row in zip(axes.flat, picks, strict=True):
         event = test.iloc[row]

@@ -131,6 +131,8 @@ class OptimalFilter(PulseEstimator):
 def _parabola_vertex(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Offset (in grid steps, within +-0.5) of the vertex of the parabola through each row's
     maximum at ``index`` and its neighbours (0 at the edges)."""
+    if values.shape[1] < 3:  # a grid of one or two points: nothing to interpolate
+        return np.zeros(len(values))
     rows = np.arange(len(values))
     inner = (index > 0) & (index < values.shape[1] - 1)
     i = np.clip(index, 1, values.shape[1] - 2)
@@ -163,9 +165,10 @@ class TemplateFit(PulseEstimator):
         self.p_value = p_value
 
     def grid(self, pileup: bool = False) -> np.ndarray:
-        """The arrival times scanned. With a pile-up pulse the margin shrinks so that the
-        range spans at most one clock period: a pair of pulses one period apart fits equally
-        well with either as the in-time one, and the range is what tells them apart."""
+        """The arrival times scanned. With a pile-up pulse the margin shrinks (to none) so
+        that the range spans at most one clock period where ``t0_range`` does: a pair of
+        pulses one period apart fits equally well with either as the in-time one, and the
+        range is what tells them apart."""
         lo, hi = self.t0_range
         margin = self.margin
         if pileup:
@@ -186,7 +189,8 @@ class TemplateFit(PulseEstimator):
         s'PM (M'PM)^-1 M'Ps (the larger, the better the fit)."""
         p = self.readout_.precision
         mp = np.einsum("gnk,nm->gkm", designs, p)  # (grid, k, n)
-        gram_inverse = np.linalg.inv(np.einsum("gkn,gnl->gkl", mp, designs))
+        # pinv: a pile-up column can vanish at some grid points (its pulse outside the samples)
+        gram_inverse = np.linalg.pinv(np.einsum("gkn,gnl->gkl", mp, designs), hermitian=True)
         u = np.einsum("cn,gkn->cgk", x, mp)
         amplitudes = np.einsum("gkl,cgl->cgk", gram_inverse, u)
         return amplitudes, np.einsum("cgk,cgk->cg", u, amplitudes)
@@ -204,7 +208,7 @@ class TemplateFit(PulseEstimator):
         mp = np.einsum("cnk,nm->ckm", designs, p)
         gram = np.einsum("ckn,cnl->ckl", mp, designs)
         u = np.einsum("ckn,cn->ck", mp, x)
-        amplitudes = np.linalg.solve(gram, u[..., None])[..., 0]
+        amplitudes = np.einsum("ckl,cl->ck", np.linalg.pinv(gram, hermitian=True), u)
         return amplitudes, t0, np.einsum("ck,ck->c", u, amplitudes)
 
     def _polish(self, x: np.ndarray, amplitudes: np.ndarray, t0: np.ndarray,

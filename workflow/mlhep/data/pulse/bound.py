@@ -8,7 +8,8 @@ the samples and h its time derivative, the Fisher information of (A, t0) is
 so that, with D = Q1 Q2 - Q3^2, Var(A) >= Q2 / D and Var(t0) >= Q1 / (A^2 D) for every
 unbiased estimator (S. M. Kay, Fundamentals of Statistical Signal Processing: Estimation
 Theory, Prentice Hall 1993, ch. 3). The optimal filter of Cleland and Stern (NIM A338
-(1994) 467) built at the true phase has exactly these variances.
+(1994) 467) built at the true phase has exactly the variance of A, and that of t0 to first
+order (its t0 is a ratio of two linear filters).
 """
 
 from __future__ import annotations

@@ -151,6 +151,11 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             messages.append(("noise_autocorrelation", f"{list(lags)} gives a noise covariance "
                              "that is not positive definite"))  # fmt: skip
     t_end = (settings["n_samples"] - 1) * settings["clock_period"]
+    unseen = [c for c in settings["pileup_crossings"]
+              if c == 0 or c * settings["clock_period"] + settings["t0_range"][0] >= t_end]  # fmt: skip
+    if unseen:
+        messages.append(("pileup_crossings", f"{unseen}: a pile-up crossing must differ from "
+                         "the in-time one (0) and its pulse must start before the last sample"))  # fmt: skip
     if settings["t0_range"][1] + settings["peaking_time"] > t_end:
         messages.append(("t0_range", f"a pulse arriving at {settings['t0_range'][1]} ns peaks "
                          f"after the last sample ({t_end} ns); raise n_samples or lower t0_range"))  # fmt: skip
