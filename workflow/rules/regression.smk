@@ -58,10 +58,6 @@ rule evaluate_regression:
         runtime=20,
     params:
         methods=lambda wildcards: list(regression_methods(wildcards)),
-        columns=lambda wildcards: {
-            label: PLAN.columns(wildcards.dataset, f)
-            for label, (m, f) in regression_methods(wildcards).items()
-        },
         readout=dataset_settings,
         regression=canonical(config["evaluation"]["regression"]),
     script:

@@ -14,7 +14,7 @@ with script_log(snakemake.log[0]) as log:
     predictions = {label: pd.read_parquet(snakemake.input[label]) for label in p.methods}
     records = [io.read_json(path) for path in snakemake.input.records]
     test = pd.read_parquet(snakemake.input.test)
-    result = evaluate_dataset(test, predictions, records, p.columns, p.readout, p.regression,
+    result = evaluate_dataset(test, predictions, records, p.readout, p.regression,
                               dict(snakemake.output.items()), snakemake.wildcards.dataset)  # fmt: skip
     for record, metrics in zip(records, result["metrics"], strict=True):
         with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlhep import io, plotting
 from mlhep.data.pulse.bound import cramer_rao
-from mlhep.data.pulse.readout import Readout
+from mlhep.data.pulse.readout import Readout, sample_columns
 from mlhep.evaluation import regression, regression_figures
 
 
@@ -26,7 +26,6 @@ def evaluate_dataset(
     test: pd.DataFrame,
     predictions: Mapping[str, pd.DataFrame],
     records: Sequence[Mapping[str, Any]],
-    columns: Mapping[str, Sequence[str]],
     readout_settings: Mapping[str, Any],
     settings: Mapping[str, Any],
     outputs: Mapping[str, str | os.PathLike[str]],
@@ -64,8 +63,8 @@ def evaluate_dataset(
     # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
     fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
     label = next((k for k, r in zip(methods, records, strict=True) if r["model"] == fit), None)
-    any_columns = next(iter(columns.values()))
-    regression_figures.pulses_figure(test, any_columns, readout, outputs["pulses"],
+    samples = sample_columns(readout.n_samples)
+    regression_figures.pulses_figure(test, samples, readout, outputs["pulses"],
                                      tests[label] if label else None,
                                      fit.replace("_", " "))  # fmt: skip
     curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any, ClassVar
 
 import joblib
@@ -45,9 +46,9 @@ class PulseEstimator(RegressorMixin, BaseEstimator):
         self.readout = readout
         self.t0_range = t0_range
 
-    @property
+    @cached_property
     def readout_(self) -> Readout:
-        """The :class:`Readout` of the settings."""
+        """The :class:`Readout` of the settings (built once: the fits use it per chunk)."""
         return Readout.from_settings(self.readout or {})
 
     def fit(self, x: Any, y: Any = None) -> PulseEstimator:
@@ -75,6 +76,12 @@ class PeakSample(PulseEstimator):
         nan = np.full(len(x), np.nan)
         return np.column_stack([x[np.arange(len(x)), k], readout.times[k] - readout.peaking_time,
                                 nan, nan])  # fmt: skip
+
+
+def phase_grid(t0_range: Sequence[float], margin: float, step: float) -> np.ndarray:
+    """Phases every ``step`` ns over ``t0_range`` widened by ``margin`` on both sides."""
+    lo, hi = t0_range
+    return np.arange(lo - margin, hi + margin + 0.5 * step, step)
 
 
 def filter_weights(readout: Readout, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +113,7 @@ class OptimalFilter(PulseEstimator):
 
     def grid(self) -> np.ndarray:
         """The phases the weights are tabulated at."""
-        lo, hi = self.t0_range
-        return np.arange(lo - self.margin, hi + self.margin + 0.5 * self.step, self.step)
+        return phase_grid(self.t0_range, self.margin, self.step)
 
     def predict(self, x: Any) -> np.ndarray:
         """A, t0 and their Cramer-Rao uncertainties at the final phase."""
@@ -169,12 +175,11 @@ class TemplateFit(PulseEstimator):
         that the range spans at most one clock period where ``t0_range`` does: a pair of
         pulses one period apart fits equally well with either as the in-time one, and the
         range is what tells them apart."""
-        lo, hi = self.t0_range
         margin = self.margin
         if pileup:
-            period = self.readout_.clock_period
-            margin = min(margin, max(0.0, 0.5 * (period - (hi - lo))))
-        return np.arange(lo - margin, hi + margin + 0.5 * self.step, self.step)
+            span = self.t0_range[1] - self.t0_range[0]
+            margin = min(margin, max(0.0, 0.5 * (self.readout_.clock_period - span)))
+        return phase_grid(self.t0_range, margin, self.step)
 
     def _designs(self, t0: np.ndarray, offset: float | None) -> np.ndarray:
         """Unit pulses at ``t0`` (and at ``t0 + offset``): ``(len(t0), n, 1 or 2)``."""

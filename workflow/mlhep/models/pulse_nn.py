@@ -208,20 +208,9 @@ class PulseNetTrainer(Trainer):
 
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The pytorch flavour, with the library's code and the pinned torch."""
-        import mlflow
-        from mlflow.models import infer_signature
+        from mlhep.tracking.models import log_pytorch
 
-        from mlhep.tracking.models import LIBRARY_DIR
-
-        net = fitted.model.cpu().eval()
-        x = example.to_numpy(np.float32, copy=True)
-        with torch.no_grad():
-            output = net(torch.as_tensor(x)).numpy()
-        info = mlflow.pytorch.log_model(
-            net, name="model", input_example=x, signature=infer_signature(x, output),
-            code_paths=[str(LIBRARY_DIR)], pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-        )  # fmt: skip
-        return info.model_uri
+        return log_pytorch(fitted.model, example)
 
 
 #: The trainers of this family by model name.

@@ -38,3 +38,19 @@ def log_sklearn(
         serialization_format="cloudpickle",
     )
     return info.model_uri
+
+
+def log_pytorch(net: Any, example: pd.DataFrame, name: str = "model") -> str:
+    """Log a torch module taking float32 rows of ``example``'s columns; return its URI."""
+    import numpy as np
+    import torch
+
+    net = net.cpu().eval()
+    x = example.to_numpy(np.float32, copy=True)
+    with torch.no_grad():
+        output = net(torch.as_tensor(x)).numpy()
+    info = mlflow.pytorch.log_model(
+        net, name=name, input_example=x, signature=infer_signature(x, output),
+        code_paths=[str(LIBRARY_DIR)], pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+    )  # fmt: skip
+    return info.model_uri
