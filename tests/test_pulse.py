@@ -92,6 +92,20 @@ def test_pileup_datasets_share_the_in_time_pulses_and_noise() -> None:
     assert (np.abs(piled["samples"][~same] - clean["samples"][~same]).max(axis=1) > 0).all()
 
 
+def test_pileup_datasets_share_their_splits(tmp_path: Path) -> None:
+    kind = get_kind("pulse")
+    fractions = {"train": 0.6, "validation": 0.2, "test": 0.2}
+    tests = []
+    for name, probability in (("clean", 0.0), ("piled", 0.3)):
+        kind.produce(tmp_path / f"{name}.root", {**DEFAULTS, "n_pulses": 3000,
+                                                  "pileup_probability": probability}, 9)  # fmt: skip
+        parts, _ = make_splits(kind.build_features(tmp_path / f"{name}.root"), fractions, 9)
+        tests.append(parts["test"])
+    np.testing.assert_array_equal(tests[0]["event_id"], tests[1]["event_id"])
+    np.testing.assert_array_equal(tests[0]["amplitude"], tests[1]["amplitude"])
+    assert tests[1]["pileup"].any() and not tests[0]["pileup"].any()
+
+
 def test_events_file_holds_the_samples_as_one_array_branch(tmp_path: Path) -> None:
     kind = get_kind("pulse")
     settings = {**DEFAULTS, "n_pulses": 1234, "n_samples": 10, "pileup_probability": 0.5}
