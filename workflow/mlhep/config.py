@@ -225,7 +225,28 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
             f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
             f"set {ensemble['feature_set']!r}"
         )
-    return messages + _generalization_errors(config)
+    return messages + _generalization_errors(config) + _z_peak_errors(config)
+
+
+def _z_peak_errors(config: Mapping[str, Any]) -> list[str]:
+    """The Z-peak fit's dataset, column and window."""
+    section, key = config["studies"]["z_peak"], "config key 'studies.z_peak"
+    if not section["activate"]:
+        return []
+    messages = []
+    lo, hi = section["window"]
+    if not hi > lo:
+        messages.append(f"{key}.window': needs low < high, got {[lo, hi]}")
+    name = section["dataset"]
+    if name is not None:
+        dataset = config["datasets"].get(name)
+        if dataset is None:
+            messages.append(f"{key}.dataset': no dataset {name!r} (datasets: "
+                            f"{sorted(config['datasets'])})")  # fmt: skip
+        elif section["column"] not in get_kind(dataset["kind"]).columns_for(dataset):
+            messages.append(f"{key}.column': dataset {name!r} has no column "
+                            f"{section['column']!r}")  # fmt: skip
+    return messages
 
 
 def _generalization_errors(config: Mapping[str, Any]) -> list[str]:

@@ -280,6 +280,32 @@ class Plan:
             **self.regression_files(dataset),
         }
 
+    # --- the Z peak ---------------------------------------------------------------------
+    def z_peak_dataset(self) -> str | None:
+        """The dataset whose mass peak ``studies.z_peak`` fits (``None``: the fit is off):
+        the configured one, or the first active ``root`` dataset with the column."""
+        section = self.config["studies"]["z_peak"]
+        if not section["activate"]:
+            return None
+        if section["dataset"] is not None:
+            return (
+                section["dataset"] if section["dataset"] in self.classification_datasets else None
+            )
+        return next(
+            (d for d in self.classification_datasets if self.kind(d).name == "root"
+             and section["column"] in self.kind(d).columns_for(self.config["datasets"][d])),
+            None,
+        )  # fmt: skip
+
+    def z_peak_files(self) -> dict[str, str] | None:
+        """What the Z-peak fit writes: the fit record and its two figures."""
+        dataset = self.z_peak_dataset()
+        if dataset is None:
+            return None
+        folder = f"results/studies/{dataset}/z_peak"
+        return {"dataset": dataset, "fit": f"{folder}/fit.json", "figure": f"{folder}/fit.png",
+                "gof": f"{folder}/gof.png", "generation": f"results/data/{dataset}/generation.json"}  # fmt: skip
+
     def has_summary(self) -> bool:
         """Whether there is anything to summarise (a trained model or a limit)."""
         return any(self.trained(d) or self.limit_sets(d) for d in self.classification_datasets)
@@ -363,6 +389,7 @@ class Plan:
                 d: self.regression_entry(d) for d in self.regression_datasets if self.trained(d)
             }
             or None,
+            "z_peak": self.z_peak_files(),
             "stages": self.stages(),
         }
 
@@ -401,6 +428,10 @@ class Plan:
             if any(self.trained(d) for d in self.regression_datasets)
             else "no pulse dataset with a regressor is switched on (`datasets.<name>.kind: "
             "pulse`, `models.<name>.activate`)",
+            "z_peak": None
+            if self.z_peak_dataset()
+            else "switched off in the config (`studies.z_peak.activate`), or no active dataset "
+            "of kind root with the mass column (`studies.z_peak.dataset`, `.column`)",
             "reproducibility": None,
         }
 

@@ -41,6 +41,12 @@ def dataset_settings(wildcards):
     return canonical({k: v for k, v in settings.items() if k in ("kind", *kind_keys(wildcards))})
 
 
+def dataset_inputs(wildcards):
+    """The files a dataset's plug-in reads (a root dataset's ntuples; none for the toys)."""
+    kind = PLAN.kind(wildcards.dataset)
+    return kind.inputs(config["datasets"][wildcards.dataset]) if kind.inputs else []
+
+
 def dataset_kind(wildcards):
     """The plug-in kind of the job's dataset."""
     return config["datasets"][wildcards.dataset]["kind"]

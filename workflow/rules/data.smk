@@ -1,6 +1,8 @@
 rule generate:
-    """Produce a dataset's events with its kind's plug-in (the toy dimuon generator, ...)
-    into a ROOT TTree `events`."""
+    """Produce a dataset's events with its kind's plug-in (the toy dimuon generator, the
+    pulse generator, the user's ntuples read and selected) into a ROOT TTree `events`."""
+    input:
+        dataset_inputs,
     output:
         events="results/data/{dataset}/events.root",
         record="results/data/{dataset}/generation.json",

@@ -149,3 +149,42 @@ rule bdt_bootstrap:
         seed=config["seed"],
     script:
         "../scripts/bdt_bootstrap.py"
+
+
+rule z_peak:
+    """An unbinned maximum-likelihood fit of the Z peak (Voigt over an exponential, iminuit)
+    against the PDG values, with pulls and a goodness of fit from refitted toys."""
+    input:
+        features="results/features/{dataset}/features.parquet",
+    output:
+        fit="results/studies/{dataset}/z_peak/fit.json",
+        figure=report(
+            "results/studies/{dataset}/z_peak/fit.png",
+            caption="../report/z_peak.rst",
+            category="Z peak",
+            subcategory="{dataset}",
+            labels={"figure": "fit and pulls", "dataset": "{dataset}"},
+        ),
+        gof=report(
+            "results/studies/{dataset}/z_peak/gof.png",
+            caption="../report/z_peak_gof.rst",
+            category="Z peak",
+            subcategory="{dataset}",
+            labels={"figure": "goodness of fit", "dataset": "{dataset}"},
+        ),
+    log:
+        "results/logs/z_peak/{dataset}.log",
+    benchmark:
+        "results/benchmarks/z_peak/{dataset}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        label=config["studies"]["z_peak"]["label"],
+        column=config["studies"]["z_peak"]["column"],
+        window=config["studies"]["z_peak"]["window"],
+        bins=config["studies"]["z_peak"]["bins"],
+        toys=config["studies"]["z_peak"]["toys"],
+        seed=config["seed"],
+    script:
+        "../scripts/z_peak.py"

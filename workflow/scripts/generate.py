@@ -7,7 +7,10 @@ from mlhep.runlog import script_log
 with script_log(snakemake.log[0]) as log:
     settings = snakemake.params.settings
     record = get_kind(settings["kind"]).produce(
-        snakemake.output.events, settings, snakemake.params.seed
+        snakemake.output.events,
+        settings,
+        snakemake.params.seed,
+        dataset=snakemake.wildcards.dataset,
     )
     log.info("produced %s", record)
     io.write_json(snakemake.output.record, record)

@@ -50,7 +50,7 @@ class DatasetKind:
     """What a dataset plug-in declares.
 
     - ``settings_schema``: JSON schema (a mapping of properties) of its own config keys;
-    - ``produce(events_path, settings, seed)`` writes the events (ROOT TTree ``events``)
+    - ``produce(events_path, settings, seed, dataset=name)`` writes the events (ROOT TTree ``events``)
       atomically and returns a JSON-able record (counts, weights, efficiencies);
     - ``build_features(events_path)`` turns the events into the feature table (the
       :data:`META_COLUMNS` and ``columns``);
@@ -63,14 +63,16 @@ class DatasetKind:
       ``targets`` columns, regressors);
     - ``layout(settings)``: the columns and default feature sets where they depend on the
       settings (the number of samples of a pulse), else ``columns`` and ``feature_sets``;
-    - ``check(settings)``: what its schema cannot say, as (key, message) pairs.
+    - ``check(settings)``: what its schema cannot say, as (key, message) pairs;
+    - ``inputs(settings)``: the files ``produce`` reads (the user's ntuples), so that a
+      changed file re-runs what depends on it; ``None`` where it reads none.
     """
 
     name: str
     description: str
     settings_schema: Mapping[str, Any]
     columns: tuple[str, ...]
-    produce: Callable[[str | os.PathLike[str], Mapping[str, Any], int], dict[str, Any]]
+    produce: Callable[..., dict[str, Any]]
     build_features: Callable[[str | os.PathLike[str]], pd.DataFrame]
     feature_sets: Mapping[str, Sequence[str]]
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class DatasetKind:
         Callable[[Mapping[str, Any]], tuple[Sequence[str], Mapping[str, Sequence[str]]]] | None
     ) = None
     check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    inputs: Callable[[Mapping[str, Any]], list[str]] | None = None
 
     @property
     def model_kind(self) -> str:
@@ -110,6 +113,7 @@ class DatasetKind:
 KINDS: dict[str, str] = {
     "dimuon": "mlhep.data.dimuon",
     "pulse": "mlhep.data.pulse",
+    "root": "mlhep.data.ntuple",
 }
 
 

@@ -36,7 +36,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 
 def produce(
-    events_path: str | os.PathLike[str], settings: Mapping[str, Any], seed: int
+    events_path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    seed: int,
+    *,
+    dataset: str = "",
 ) -> dict[str, Any]:
     """Generate the events of one dimuon dataset from its config settings."""
     return generate_dimuon(

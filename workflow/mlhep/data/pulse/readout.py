@@ -200,7 +200,11 @@ def branch_types(n_samples: int) -> dict[str, Any]:
 
 
 def produce(
-    events_path: str | os.PathLike[str], settings: Mapping[str, Any], seed: int
+    events_path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    seed: int,
+    *,
+    dataset: str = "",
 ) -> dict[str, Any]:
     """Generate a pulse dataset into a ROOT TTree ``events`` (atomically, chunk by chunk);
     return a record of what was generated."""

@@ -1,0 +1,292 @@
+"""The ``root`` dataset kind: expressions, jagged collections made flat, the toy written as
+user ntuples and read back equal, real CMS open data, and a clear error for each kind of
+bad input (missing, truncated or non-ROOT file, missing tree or branch, bad expression,
+empty selection)."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import pytest
+import uproot
+import yaml
+
+from mlhep.config import ConfigError, validate_config
+from mlhep.data import get_kind
+from mlhep.data.dimuon.generate import build_features as toy_features
+from mlhep.data.dimuon.generate import generate_dimuon
+from mlhep.data.ntuple import NtupleError
+from mlhep.data.ntuple.export import USER_TREE, user_ntuple_settings, write_user_ntuples
+from mlhep.data.ntuple.expressions import ExpressionError, parse
+from mlhep.data.ntuple.flatten import leading, opposite_charge_pair
+from mlhep.data.ntuple.reader import build_features, check_settings, produce
+from mlhep.features.splits import make_splits
+from mlhep.models.base import FitContext, hyperparameters
+from mlhep.models.training import TrainingJob, train
+
+REPO = Path(__file__).resolve().parents[1]
+SPLITS = {"train": 0.5, "validation": 0.25, "test": 0.25}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """A small generated toy dataset's feature table."""
+    path = tmp_path_factory.mktemp("toy") / "events.root"
+    generate_dimuon(path, 1500, 2500, 1000.0, 100000.0, seed=5, progress=False)
+    return toy_features(path)
+
+
+@pytest.fixture(scope="module")
+def user_files(toy: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The toy written as separate signal and background user-style ntuples."""
+    return write_user_ntuples(toy, tmp_path_factory.mktemp("user"))
+
+
+@pytest.fixture
+def settings(user_files: dict[str, Path]) -> dict:
+    """Validated root-dataset settings that read the user ntuples back."""
+    config = {"datasets": {"user": user_ntuple_settings(user_files)}}
+    validate_config(config)
+    return config["datasets"]["user"]
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def test_expressions_read_names_and_evaluate_on_flat_and_jagged_arrays() -> None:
+    expr = parse("log(pt) + where(q < 0, 1, 2) * sum(jet_pt)")
+    assert expr.names == {"pt", "q", "jet_pt"}  # function names are not columns
+    columns = {"pt": np.array([1.0, np.e]), "q": np.array([-1, 1]),
+               "jet_pt": ak.Array([[1.0, 2.0], []])}  # fmt: skip
+    assert np.allclose(np.asarray(expr.evaluate(columns)), [3.0, 1.0])
+    cut = parse("(pt > 1) & ~(q < 0) and count(jet_pt) == 0")
+    assert np.asarray(cut.evaluate(columns)).tolist() == [False, True]
+    assert np.asarray(parse('kind == "GG"').evaluate({"kind": ak.Array(["GG", "GT"])})).tolist() == [True, False]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("log(pt", "invalid syntax"),
+        ("foo(pt)", "unknown function 'foo'"),
+        ("pt.__class__", "Attribute is not allowed"),
+        ("__import__('os')", "unknown function '__import__'"),
+        ("[pt]", "List is not allowed"),
+        ("", "empty"),
+    ],
+)
+def test_bad_expressions_are_refused_naming_them(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        parse(text)
+
+
+def test_an_expression_that_does_not_evaluate_names_itself_and_the_missing_name() -> None:
+    with pytest.raises(ExpressionError, match=r"'pt \+ ptt': unknown name\(s\) \['ptt'\]"):
+        parse("pt + ptt").evaluate({"pt": np.ones(2)})
+    with pytest.raises(ExpressionError, match="'pt - kind' does not evaluate"):
+        parse("pt - kind").evaluate({"pt": np.ones(2), "kind": ak.Array(["a", "b"])})
+
+
+# ---------------------------------------------------------------- flattening
+
+
+def test_leading_objects_are_sorted_and_padded() -> None:
+    fields = {"pt": ak.Array([[10.0, 30.0, 20.0], [5.0], []]),
+              "eta": ak.Array([[0.1, 0.3, 0.2], [0.5], []])}  # fmt: skip
+    columns, keep = leading("jet", fields, {"n": 2, "fill": -1.0, "sort_by": "pt"})
+    assert keep.all()
+    assert columns["jet0_pt"].tolist() == [30.0, 5.0, -1.0]
+    assert columns["jet1_pt"].tolist() == [20.0, -1.0, -1.0]
+    assert columns["jet0_eta"].tolist() == [0.3, 0.5, -1.0]
+    assert columns["jet_count"].tolist() == [3, 1, 0]
+
+
+def test_opposite_charge_pair_takes_the_leading_of_each_charge_and_drops_the_rest() -> None:
+    fields = {"pt": ak.Array([[10.0, 40.0, 30.0, 20.0], [50.0, 60.0], [7.0]]),
+              "charge": ak.Array([[1, -1, 1, -1], [1, 1], [-1]])}  # fmt: skip
+    columns, keep = opposite_charge_pair("mu", fields, {"charge": "charge", "sort_by": "pt"})
+    assert keep.tolist() == [True, False, False]
+    assert (columns["mu_minus_pt"][0], columns["mu_plus_pt"][0]) == (40.0, 30.0)
+    assert columns["mu_count"].tolist() == [4, 2, 1]
+
+
+# ---------------------------------------------------------------- toy round trip
+
+
+def test_user_ntuples_have_another_layout(user_files: dict[str, Path]) -> None:
+    with uproot.open(user_files["signal"]) as file:
+        tree = file[USER_TREE]
+        assert {"nMuon", "Muon_pt", "Muon_charge", "nJet", "Jet_pt", "MET_pt", "genWeight"} <= set(tree.keys())  # fmt: skip
+        assert str(tree["Muon_pt"].interpretation).startswith("AsJagged")
+
+
+def test_toy_written_as_user_ntuples_reads_back_to_the_same_features_and_results(
+    toy: pd.DataFrame, settings: dict, tmp_path: Path
+) -> None:
+    record = produce(tmp_path / "events.root", settings, 0, dataset="user", progress=False)
+    assert (record["n_signal"], record["n_background"]) == (1500, 2500)
+    assert record["sources"]["signal"]["weight_sum"] == pytest.approx(1000.0)
+    back = build_features(tmp_path / "events.root")
+    assert toy["event_id"].is_monotonic_increasing  # the generated table, in event-id order
+    pd.testing.assert_frame_equal(back, toy, check_dtype=False, check_exact=True)
+    # the same splits and, trained on them, the same model and predictions
+    config: dict = {}
+    validate_config(config)
+    bdt = {**hyperparameters(config["models"]["bdt"]), "n_estimators": 30}
+    predictions = {}
+    for name, table in {"toy": toy, "user": back}.items():
+        splits, _ = make_splits(table, SPLITS, seed=7)
+        paths = {}
+        for split, frame in splits.items():
+            paths[split] = tmp_path / f"{name}-{split}.parquet"
+            frame.to_parquet(paths[split])
+        columns = list(toy.columns[3:])
+        job = TrainingJob(
+            model="bdt", dataset=name, features="all", columns=columns,
+            settings=bdt,
+            context=FitContext(seed=3), model_dir=tmp_path / name / "model",
+            predictions=tmp_path / name / "predictions.parquet", record=tmp_path / name / "train.json",
+        )  # fmt: skip
+        train(job, paths, None)
+        frame = pd.read_parquet(job.predictions)
+        predictions[name] = frame.sort_values("event_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(predictions["toy"], predictions["user"])
+
+
+def test_files_are_read_in_chunks_with_the_same_result(settings: dict, tmp_path: Path) -> None:
+    whole = produce(tmp_path / "a.root", settings, 0, dataset="user", progress=False)
+    small = produce(tmp_path / "b.root", {**settings, "step_size": 300}, 0, dataset="user",
+                    progress=False)  # fmt: skip
+    assert whole["entries"] == small["entries"]
+    pd.testing.assert_frame_equal(build_features(tmp_path / "a.root"), build_features(tmp_path / "b.root"))  # fmt: skip
+
+
+def test_globs_weights_and_cuts(
+    user_files: dict[str, Path], settings: dict, tmp_path: Path
+) -> None:
+    for k in range(2):  # the background split in two files, found by a glob
+        shutil.copy(user_files["background"], tmp_path / f"bkg_{k}.root")
+    changed = copy.deepcopy(settings)
+    changed["background"]["files"] = [str(tmp_path / "bkg_*.root")]
+    changed["background"]["event_id"] = None  # the copies repeat the ids
+    changed["signal"]["event_id"] = None
+    changed["background"]["weight"] = "2 * genWeight"
+    changed["cut"] = "met > 20"
+    record = produce(tmp_path / "events.root", changed, 0, dataset="user", progress=False)
+    back = build_features(tmp_path / "events.root")
+    assert (back["met"] > 20).all()
+    assert record["sources"]["background"]["files"] == [str(tmp_path / f"bkg_{k}.root") for k in range(2)]  # fmt: skip
+    bkg = back[back.label == 0]
+    assert record["sources"]["background"]["read"] == 5000
+    assert len(bkg) == record["n_background"] == 5000 - record["sources"]["background"]["failed_cuts"]  # fmt: skip
+    assert bkg["weight"].iloc[0] == pytest.approx(2 * 100000.0 / 2500)
+    assert back["event_id"].is_unique
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _produce_error(settings: dict, tmp_path: Path) -> str:
+    """The error produce raises; nothing may be left behind."""
+    with pytest.raises(NtupleError) as info:
+        produce(tmp_path / "events.root", settings, 0, dataset="user", progress=False)
+    assert not (tmp_path / "events.root").exists()
+    assert not list(tmp_path.glob(".events*"))
+    return str(info.value)
+
+
+def test_missing_and_unmatched_files_are_refused_by_the_config(settings: dict) -> None:
+    for pattern, message in (("nowhere/x.root", "'nowhere/x.root' does not exist"),
+                             ("nowhere/*.root", "'nowhere/\\*.root' matches no file"),
+                             ("skhep_testdata:nope.root", "skhep_testdata:nope.root is not shipped")):  # fmt: skip
+        bad = copy.deepcopy(settings)
+        bad["signal"]["files"] = [pattern]
+        with pytest.raises(ConfigError, match=rf"datasets.user.signal.files': {message}"):
+            validate_config({"datasets": {"user": bad}})
+
+
+def test_bad_expressions_are_refused_by_the_config_naming_the_key(settings: dict) -> None:
+    bad = copy.deepcopy(settings)
+    bad["features"]["met"] = "log(MET_pt"
+    bad["background"]["cut"] = "os.system('x')"
+    assert check_settings(bad) == [
+        ("features.met", "expression 'log(MET_pt': invalid syntax ('(' was never closed)"),
+        ("background.cut", "expression \"os.system('x')\": unknown function 'os.system' "
+         f"(allowed: {sorted(__import__('mlhep.data.ntuple.expressions', fromlist=['x']).FUNCTIONS)})"),
+    ]  # fmt: skip
+
+
+def test_truncated_and_non_root_files_name_the_file(
+    user_files: dict[str, Path], settings: dict, tmp_path: Path
+) -> None:
+    data = user_files["signal"].read_bytes()
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(data[: len(data) // 2])
+    bad = copy.deepcopy(settings)
+    bad["signal"]["files"] = [str(truncated)]
+    message = _produce_error(bad, tmp_path)
+    assert f"{truncated}: truncated ROOT file: {len(data) // 2} bytes on disk, its header says {len(data)}" in message  # fmt: skip
+    text = tmp_path / "notes.root"
+    text.write_text("these are not events\n")
+    bad["signal"]["files"] = [str(text)]
+    assert f"{text}: not a ROOT file (it starts with b'thes'" in _produce_error(bad, tmp_path)
+
+
+def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -> None:
+    bad = copy.deepcopy(settings)
+    bad["background"]["tree"] = "Events2"
+    message = _produce_error(bad, tmp_path)
+    assert "datasets.user.background.tree" in message
+    assert "has no tree 'Events2' (its trees: ['Events'])" in message
+    bad = copy.deepcopy(settings)
+    bad["features"]["met"] = "log(MET_ptt)"
+    message = _produce_error(bad, tmp_path)
+    assert "config key 'datasets.user.features.met': expression 'log(MET_ptt)' reads 'MET_ptt'" in message  # fmt: skip
+    assert "signal.root:Events" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (("features", "met"), "Muon_pt", "gives a jagged (per-object) value; reduce it"),
+        (("features", "met"), "log(MET_pt - 1000)", "'log(MET_pt - 1000)' is not finite (NaN or inf) for"),
+        (("cut",), "MET_pt < 0", "no event selected from 1500 read (0 lack what the collection rules need, 1500 fail the cuts ['MET_pt < 0'])"),
+        (("cut",), "MET_pt * 2", "the cut 'MET_pt * 2' gives float64 values, not true/false"),
+        (("signal", "weight"), "Muon_charge - MET_pt", "gives a jagged (per-object) value"),
+        (("signal", "weight"), "MET_pt - 'x'", "\"MET_pt - 'x'\" does not evaluate: "),
+    ],
+)  # fmt: skip
+def test_expressions_that_fail_on_the_data_stop_before_anything_is_written(
+    settings: dict, tmp_path: Path, key: tuple[str, ...], value: str, message: str
+) -> None:
+    bad = copy.deepcopy(settings)
+    node = bad
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    assert message in _produce_error(bad, tmp_path)
+
+
+# ---------------------------------------------------------------- CMS open data
+
+
+def test_cms_open_data_through_the_root_kind(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate_config(config)
+    settings = config["datasets"]["cms_dimuon"]
+    assert get_kind("root").inputs(settings)[0].endswith("uproot-HZZ.root")
+    record = produce(tmp_path / "events.root", settings, 0, dataset="cms_dimuon", progress=False)
+    table = build_features(tmp_path / "events.root")
+    assert record["sources"]["signal"]["read"] == 2421
+    assert record["sources"]["background"]["read"] == 2304
+    assert len(table) == record["entries"] > 1000
+    z = table[table.label == 0]
+    # one row per Z candidate: the Type selection keeps one muon-type combination per event
+    assert z["m_mumu"].between(60, 120).mean() > 0.9
+    assert abs(np.median(z["m_mumu"]) - 91.0) < 1.5
+    assert set(config["datasets"]["cms_dimuon"]["feature_sets"]) == {"low", "high", "all"}

@@ -1,0 +1,89 @@
+"""Rules that make a jagged collection (muons, jets: a variable number per event) flat: one
+fixed set of columns per event, as a feature table needs.
+
+Each rule is one function in :data:`RULES` (a registry, as pyhf's modifiers): it takes the
+collection's fields (awkward arrays of equal structure) and its settings and returns the
+flat columns and which events have what the rule needs (the others are dropped). Every rule
+also gives ``<name>_count``, the collection's multiplicity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+#: A rule: (collection name, fields, settings) -> (flat columns, events kept).
+Rule = Callable[
+    [str, Mapping[str, ak.Array], Mapping[str, Any]], tuple[dict[str, np.ndarray], np.ndarray]
+]
+
+
+def _flat(array: ak.Array, fill: float) -> np.ndarray:
+    """A float64 NumPy array from a one-per-event awkward array, missing values filled."""
+    return ak.to_numpy(ak.fill_none(ak.values_astype(array, np.float64), fill)).astype(np.float64)
+
+
+def _sorted(fields: Mapping[str, ak.Array], sort_by: str) -> dict[str, ak.Array]:
+    """The fields with each event's objects in decreasing ``sort_by`` (stable)."""
+    order = ak.argsort(fields[sort_by], axis=-1, ascending=False, stable=True)
+    return {name: array[order] for name, array in fields.items()}
+
+
+def leading(
+    name: str, fields: Mapping[str, ak.Array], settings: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The ``n`` leading objects in ``sort_by``, padded with ``fill`` where an event has
+    fewer: columns ``<name><i>_<field>`` (``jet0_pt``, ``jet1_pt``, ...); keeps every event."""
+    n, fill = int(settings["n"]), float(settings["fill"])
+    ordered = _sorted(fields, settings["sort_by"])
+    columns: dict[str, np.ndarray] = {}
+    for field, array in ordered.items():
+        padded = ak.pad_none(ak.values_astype(array, np.float64), n, axis=-1, clip=True)
+        values = ak.to_numpy(ak.fill_none(padded, fill)).reshape(-1, n)
+        for i in range(n):
+            columns[f"{name}{i}_{field}"] = values[:, i].astype(np.float64)
+    count = ak.to_numpy(ak.num(fields[settings["sort_by"]], axis=-1)).astype(np.int64)
+    columns[f"{name}_count"] = count
+    return columns, np.ones(len(count), dtype=bool)
+
+
+def opposite_charge_pair(
+    name: str, fields: Mapping[str, ak.Array], settings: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The leading (in ``sort_by``) negative and the leading positive object: columns
+    ``<name>_minus_<field>`` and ``<name>_plus_<field>`` (charge-ordered, as the toy's
+    muons); events without an object of each charge are dropped."""
+    charge, key = fields[settings["charge"]], fields[settings["sort_by"]]
+    columns: dict[str, np.ndarray] = {}
+    keep = np.ones(len(key), dtype=bool)
+    for sign, label in ((-1, "minus"), (1, "plus")):
+        chosen = sign * charge > 0
+        has = ak.to_numpy(ak.any(chosen, axis=-1))
+        best = ak.argmax(ak.where(chosen, key, -np.inf), axis=-1, keepdims=True)
+        for field, array in fields.items():
+            if field != settings["charge"]:
+                columns[f"{name}_{label}_{field}"] = _flat(ak.firsts(array[best]), np.nan)
+        keep &= has
+    columns[f"{name}_count"] = ak.to_numpy(ak.num(key, axis=-1)).astype(np.int64)
+    return columns, keep
+
+
+#: Each rule's name and function.
+RULES: dict[str, Rule] = {
+    "leading": leading,
+    "opposite_charge_pair": opposite_charge_pair,
+}
+
+
+def outputs(name: str, settings: Mapping[str, Any]) -> list[str]:
+    """The flat column names a collection's rule gives (known before any file is read)."""
+    fields = list(settings["fields"])
+    if settings["rule"] == "leading":
+        columns = [f"{name}{i}_{f}" for f in fields for i in range(int(settings["n"]))]
+    else:
+        columns = [f"{name}_{label}_{f}" for label in ("minus", "plus") for f in fields
+                   if f != settings["charge"]]  # fmt: skip
+    return [*columns, f"{name}_count"]

@@ -1,0 +1,490 @@
+"""The ``root`` dataset kind: signal and background from the user's ROOT ntuples, the way
+TMVA's DataLoader takes them (signal trees, background trees, variables, cuts, weights).
+
+Per source (``signal``, ``background``): files (paths, globs, ``skhep_testdata:<name>``), a
+tree, jagged ``collections`` made flat by a rule (:mod:`.flatten`), ``aliases`` (named
+expressions), a ``cut``, a ``weight`` and optionally an ``event_id``. For the dataset: the
+``features`` (names or name -> expression, :mod:`.expressions`), a ``cut`` both sources
+pass, and an optional engineering (``dimuon``: the toy's pair observables from charge-ordered
+muons). Every file is checked (ROOT header, truncation, tree, branches) before any is read;
+then each file is read in chunks with ``uproot`` (``TTree.iterate``: memory bounded by
+``step_size``), and the selected events are written as the dataset's flat ``events`` tree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import uproot
+from tqdm import tqdm
+
+from mlhep import io
+from mlhep.data import META_COLUMNS, DatasetKind
+from mlhep.data.dimuon.features import FEATURE_LABELS
+from mlhep.data.ntuple import flatten
+from mlhep.data.ntuple.expressions import Expression, ExpressionError, parse, to_numpy
+from mlhep.data.ntuple.files import NtupleError, check_branches, open_tree, resolve_files
+
+#: Each source and its label.
+SOURCES = {"signal": 1, "background": 0}
+#: Internal names of a source's weight, cuts and id (not identifiers: no feature is named so).
+WEIGHT, CUT, DATASET_CUT, EVENT_ID = ":weight", ":cut", ":dataset_cut", ":event_id"
+_EXPRESSION = {"type": "string", "minLength": 1}
+_COLLECTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A jagged collection made flat: its fields and the rule that flattens it.",
+    "properties": {
+        "fields": {
+            "type": "object", "minProperties": 1, "additionalProperties": _EXPRESSION,
+            "description": "Field name -> expression over the tree's jagged branches (e.g. pt: 'sqrt(Muon_Px**2 + Muon_Py**2)').",
+        },
+        "rule": {
+            "enum": list(flatten.RULES),
+            "description": "leading: the n leading objects as <name><i>_<field>, padded with fill; opposite_charge_pair: the leading negative and positive object as <name>_minus_<field>, <name>_plus_<field> (events without a pair are dropped).",
+        },
+        "sort_by": {"type": "string", "default": "pt", "description": "The field that orders the objects (decreasing)."},
+        "n": {"type": "integer", "minimum": 1, "default": 2, "description": "leading: how many objects."},
+        "fill": {"type": "number", "default": -999.0, "description": "leading: the value of a missing object's fields."},
+        "charge": {"type": "string", "default": "charge", "description": "opposite_charge_pair: the charge field."},
+    },
+    "required": ["fields", "rule"],
+    "additionalProperties": False,
+}  # fmt: skip
+_SOURCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+            "description": "ROOT files: paths, globs (relative to the working directory) or skhep_testdata:<name> (a file shipped in scikit-hep-testdata).",
+        },
+        "tree": {"type": "string", "default": "events", "description": "The TTree in every file."},
+        "collections": {
+            "type": "object", "default": {}, "additionalProperties": _COLLECTION_SCHEMA,
+            "description": "Jagged collections made flat (name -> fields and rule); each also gives <name>_count.",
+        },
+        "aliases": {
+            "type": "object", "default": {}, "additionalProperties": _EXPRESSION,
+            "description": "Named expressions, in order, over branches, collection columns and earlier aliases: give both sources the same names.",
+        },
+        "cut": {"type": ["string", "null"], "default": None, "description": "Selection of this source's events (a boolean expression)."},
+        "weight": {"type": "string", "default": "1", "description": "Event weight: a branch or an expression."},
+        "event_id": {
+            "type": ["string", "null"], "default": None,
+            "description": "Unique integer id of each event (an expression); null: numbered in reading order, signal first.",
+        },
+    },
+    "required": ["files"],
+    "additionalProperties": False,
+}  # fmt: skip
+#: The config keys of a root dataset (beside ``kind`` and the generic ones).
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "signal": {**_SOURCE_SCHEMA, "default": {}, "description": "Where the signal events (label 1) come from."},
+    "background": {**_SOURCE_SCHEMA, "default": {}, "description": "Where the background events (label 0) come from."},
+    "features": {
+        "type": ["array", "object"], "default": [],
+        "description": "The feature columns: a list of names (branches or aliases), or name -> expression (e.g. log_pt: 'log(pt)').",
+    },
+    "cut": {"type": ["string", "null"], "default": None, "description": "A selection both sources pass (after their own cuts)."},
+    "engineer": {
+        "enum": ["none", "dimuon"], "default": "none",
+        "description": "dimuon: add the toy's pair observables (m_mumu, pt_mumu, ...) computed from the features mu_minus_pt/eta/phi and mu_plus_pt/eta/phi.",
+    },
+    "step_size": {
+        "type": ["string", "integer"], "default": "100 MB",
+        "description": "How much uproot reads at a time (bytes as '100 MB', or entries): bounds the memory.",
+    },
+}  # fmt: skip
+
+
+def feature_expressions(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The feature columns and their expressions (a list of names maps each to itself)."""
+    features = settings.get("features") or {}
+    if isinstance(features, list):
+        return {str(name): str(name) for name in features}
+    return {str(name): str(text) for name, text in features.items()}
+
+
+def columns_of(settings: Mapping[str, Any]) -> list[str]:
+    """The feature table's columns: the features, then the engineered ones."""
+    columns = list(feature_expressions(settings))
+    if settings.get("engineer", "none") == "dimuon":
+        from mlhep.data.dimuon.features import HIGH_LEVEL_FEATURES
+
+        columns += [c for c in HIGH_LEVEL_FEATURES if c not in columns]
+    return columns
+
+
+def layout(settings: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """The columns and default feature sets: ``all``; with the dimuon engineering also
+    ``low`` (the features read) and ``high`` (the engineered ones)."""
+    columns = columns_of(settings)
+    features = list(feature_expressions(settings))
+    sets = {"all": columns}
+    if len(columns) > len(features):
+        sets = {"low": features, "high": columns[len(features) :], "all": columns}
+    return columns, sets
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named expression of a source, with the config key it comes from."""
+
+    key: str
+    name: str
+    expression: Expression
+
+
+@dataclass
+class SourcePlan:
+    """What to read from one source and how: parsed before any file is opened."""
+
+    name: str
+    label: int
+    files: list[str]
+    tree: str
+    key: str
+    collections: dict[str, tuple[dict[str, Any], list[Step]]]
+    aliases: list[Step]
+    finals: list[Step]
+    step_size: str | int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def branches(self) -> list[tuple[str, str, str]]:
+        """The tree branches the expressions read, as (branch, expression, config key):
+        names a collection, an alias or a feature defines are not branches."""
+        needed: dict[str, tuple[str, str, str]] = {}
+        defined: set[str] = set()
+        for name, (settings, fields) in self.collections.items():
+            for step in fields:
+                for branch in step.expression.names:
+                    needed.setdefault(branch, (branch, step.expression.text, step.key))
+            defined |= set(flatten.outputs(name, settings))
+        for step in [*self.aliases, *self.finals]:
+            for branch in step.expression.names - defined:
+                needed.setdefault(branch, (branch, step.expression.text, step.key))
+            if step.name.isidentifier():  # aliases and features: later steps may read them
+                defined.add(step.name)
+        return list(needed.values())
+
+
+def _parse(key: str, text: str) -> Expression:
+    """Parse an expression, naming the config key in the error."""
+    try:
+        return parse(text)
+    except ExpressionError as error:
+        raise NtupleError(str(error), key) from None
+
+
+def plan_source(
+    dataset: str, source: str, settings: Mapping[str, Any], resolve: bool = True
+) -> SourcePlan:
+    """Parse one source's expressions (and find its files, unless ``resolve`` is off)."""
+    key = f"datasets.{dataset}.{source}"
+    conf = settings[source]
+    collections = {}
+    for name, coll in conf.get("collections", {}).items():
+        fields = [Step(f"{key}.collections.{name}.fields.{f}", f, _parse(f"{key}.collections.{name}.fields.{f}", t))
+                  for f, t in coll["fields"].items()]  # fmt: skip
+        collections[name] = (dict(coll), fields)
+    aliases = [Step(f"{key}.aliases.{n}", n, _parse(f"{key}.aliases.{n}", t))
+               for n, t in conf.get("aliases", {}).items()]  # fmt: skip
+    finals = [Step(f"datasets.{dataset}.features.{n}", n, _parse(f"datasets.{dataset}.features.{n}", t))
+              for n, t in feature_expressions(settings).items()]  # fmt: skip
+    finals.append(Step(f"{key}.weight", WEIGHT, _parse(f"{key}.weight", conf.get("weight", "1"))))
+    for name, text, where in (
+        (CUT, conf.get("cut"), f"{key}.cut"),
+        (DATASET_CUT, settings.get("cut"), f"datasets.{dataset}.cut"),
+        (EVENT_ID, conf.get("event_id"), f"{key}.event_id"),
+    ):
+        if text is not None:
+            finals.append(Step(where, name, _parse(where, text)))
+    files = resolve_files(conf["files"], f"{key}.files") if resolve else list(conf["files"])
+    return SourcePlan(
+        name=source, label=SOURCES[source], files=files, tree=conf.get("tree", "events"),
+        key=key, collections=collections, aliases=aliases, finals=finals,
+        step_size=settings.get("step_size", "100 MB"),
+    )  # fmt: skip
+
+
+def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a schema cannot say, checked without reading any file: both sources and the
+    features present, every expression parses, the files exist, the dimuon engineering has
+    its muons, the collection rules have their fields."""
+    problems: list[tuple[str, str]] = []
+    for source in SOURCES:
+        if source not in settings:
+            problems.append((source, "missing: the files, tree and weight of these events"))
+    if not feature_expressions(settings):
+        problems.append(("features", "missing or empty: the feature columns to read"))
+    for name in feature_expressions(settings):
+        if not name.isidentifier() or name in META_COLUMNS:
+            problems.append((f"features.{name}", "a feature name must be an identifier and not "
+                             f"one of {list(META_COLUMNS)}"))  # fmt: skip
+    if settings.get("engineer") == "dimuon":
+        from mlhep.data.dimuon.features import _MUON_COLUMNS
+
+        missing = sorted(_MUON_COLUMNS - set(feature_expressions(settings)))
+        if missing:
+            problems.append(("engineer", f"dimuon needs the features {missing}"))
+    if problems:
+        return problems
+    for source in SOURCES:
+        for name, coll in settings[source].get("collections", {}).items():
+            fields = coll["fields"]
+            needs = [coll["sort_by"]] + ([coll["charge"]] if coll["rule"] == "opposite_charge_pair" else [])  # fmt: skip
+            for wanted in needs:
+                if wanted not in fields:
+                    problems.append((f"{source}.collections.{name}", f"rule {coll['rule']!r} needs "
+                                     f"the field {wanted!r} (fields: {sorted(fields)})"))  # fmt: skip
+    for key, text in _expressions(settings):
+        try:
+            parse(text)
+        except ExpressionError as error:
+            problems.append((key, str(error)))
+    for source in SOURCES:
+        try:
+            resolve_files(settings[source]["files"], f"{source}.files")
+        except NtupleError as error:
+            problems.append((error.key, error.message))
+    return problems
+
+
+def _expressions(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every expression of a root dataset's settings, with its key (relative to the
+    dataset)."""
+    yield from ((f"features.{n}", t) for n, t in feature_expressions(settings).items())
+    if settings.get("cut") is not None:
+        yield "cut", settings["cut"]
+    for source in SOURCES:
+        conf = settings[source]
+        for name, coll in conf.get("collections", {}).items():
+            yield from ((f"{source}.collections.{name}.fields.{f}", t) for f, t in coll["fields"].items())  # fmt: skip
+        yield from ((f"{source}.aliases.{n}", t) for n, t in conf.get("aliases", {}).items())
+        for key in ("cut", "weight", "event_id"):
+            if conf.get(key) is not None:
+                yield f"{source}.{key}", conf[key]
+
+
+def _numpy_if_flat(array: ak.Array) -> Any:
+    """Flat numeric branches as NumPy (faster arithmetic); jagged and strings stay awkward."""
+    layout = array.layout
+    if isinstance(layout, ak.contents.NumpyArray) and layout.data.ndim == 1:
+        return ak.to_numpy(array)
+    return array
+
+
+def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The final columns (features, weight, cuts, id) of one chunk and the events that pass
+    the collection rules and cuts."""
+    n = len(arrays)
+    columns: dict[str, Any] = {b: _numpy_if_flat(arrays[b]) for b in arrays.fields}
+    keep = np.ones(n, dtype=bool)
+    for name, (settings, fields) in plan.collections.items():
+        values = {s.name: s.expression.evaluate(columns) for s in fields}
+        flat, has = flatten.RULES[settings["rule"]](name, values, settings)
+        plan.counts["dropped_by_collections"] = plan.counts.get("dropped_by_collections", 0) + int((~has).sum())  # fmt: skip
+        keep &= has
+        columns.update(flat)
+    for step in plan.aliases:
+        columns[step.name] = step.expression.evaluate(columns)
+    out: dict[str, np.ndarray] = {}
+    for step in plan.finals:  # features first: the cuts, weight and id may read them
+        out[step.name] = to_numpy(step.expression.evaluate(columns), n, f"{step.key} ({step.expression.text!r})")  # fmt: skip
+        if step.name.isidentifier():
+            columns[step.name] = out[step.name]
+    before = int(keep.sum())
+    for name in (CUT, DATASET_CUT):
+        if name in out:
+            if out[name].dtype != bool:
+                step = next(s for s in plan.finals if s.name == name)
+                raise NtupleError(f"the cut {step.expression.text!r} gives {out[name].dtype} "
+                                  "values, not true/false", step.key)  # fmt: skip
+            keep &= out.pop(name)
+    plan.counts["failed_cuts"] = plan.counts.get("failed_cuts", 0) + before - int(keep.sum())
+    return out, keep
+
+
+def _read_source(plan: SourcePlan, progress: tqdm) -> Iterator[dict[str, np.ndarray]]:
+    """The selected events of one source, chunk by chunk, file after file."""
+    branches = sorted({b for b, _, _ in plan.branches()})
+    for path in plan.files:
+        tree = open_tree(path, plan.tree, f"{plan.key}.tree")
+        try:
+            iterator = tree.iterate(branches, step_size=plan.step_size, library="ak")
+            while True:
+                try:
+                    arrays = next(iterator)
+                except StopIteration:
+                    break
+                except Exception as error:
+                    raise NtupleError(f"{path}:{plan.tree}: reading failed (damaged file?): "
+                                      f"{type(error).__name__}: {error}") from None  # fmt: skip
+                try:
+                    out, keep = _chunk_columns(plan, arrays)
+                except ExpressionError as error:
+                    raise NtupleError(f"{path}:{plan.tree}: {error}") from None
+                plan.counts["read"] = plan.counts.get("read", 0) + len(arrays)
+                progress.update(len(arrays))
+                yield {name: values[keep] for name, values in out.items()}
+        finally:
+            tree.file.close()
+
+
+def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], path_hint: str) -> None:
+    """Refuse features or weights that are not finite (NaN, inf) on selected events."""
+    for step in plan.finals:
+        values = chunk.get(step.name)
+        if values is None or step.name == EVENT_ID or values.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise NtupleError(
+                f"{step.expression.text!r} is not finite (NaN or inf) for {int(bad.sum())} "
+                f"selected event(s) of {path_hint}; restrict the cut or guard the expression",
+                step.key,
+            )
+
+
+def produce(
+    events_path: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
+    *, dataset: str = "root", progress: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Read, flatten and select both sources into the dataset's flat ``events`` tree
+    (atomically; nothing is left on error); return a record of what each step kept.
+
+    ``seed`` is unused: the events are the files'.
+    """
+    del seed
+    start = time.perf_counter()
+    plans = [plan_source(dataset, source, settings) for source in SOURCES]
+    entries = {}
+    for plan in plans:  # every file, tree and branch checked before anything is read
+        total = 0
+        for path in plan.files:
+            tree = open_tree(path, plan.tree, f"{plan.key}.tree")
+            try:
+                check_branches(tree, path, plan.branches())
+                total += tree.num_entries
+            finally:
+                tree.file.close()
+        entries[plan.name] = total
+    features = list(feature_expressions(settings))
+    columns = columns_of(settings)
+    engineer = settings.get("engineer", "none") == "dimuon"
+    branch_types: dict[str, Any] = {"event_id": np.int64, "label": np.int32, "weight": np.float64,
+                                    **{c: np.float64 for c in columns}}  # fmt: skip
+    next_id = 0
+    ids: list[np.ndarray] = []
+    bar = tqdm(total=sum(entries.values()), unit="ev", unit_scale=True, desc="read ntuples",
+               file=sys.stderr, disable=not progress, mininterval=2.0, ascii=True)  # fmt: skip
+
+    def chunks() -> Iterator[dict[str, np.ndarray]]:
+        nonlocal next_id
+        for plan in plans:
+            plan.counts.update(read=0, selected=0, dropped_by_collections=0, failed_cuts=0)
+            weight_sum = 0.0
+            for chunk in _read_source(plan, bar):
+                n = len(chunk[WEIGHT])
+                if n == 0:
+                    continue
+                _finite(plan, chunk, f"{plan.key}.files")
+                if EVENT_ID in chunk:
+                    if chunk[EVENT_ID].dtype.kind not in "iu":
+                        raise NtupleError(f"gives {chunk[EVENT_ID].dtype} values, not integers",
+                                          f"{plan.key}.event_id")  # fmt: skip
+                    event_id = chunk[EVENT_ID].astype(np.int64)
+                else:
+                    event_id = np.arange(next_id, next_id + n, dtype=np.int64)
+                next_id += n
+                ids.append(event_id)
+                frame = pd.DataFrame({c: chunk[c].astype(np.float64) for c in features})
+                if engineer:
+                    from mlhep.data.dimuon.features import engineer as dimuon_pairs
+
+                    frame = dimuon_pairs(frame)
+                plan.counts["selected"] += n
+                weight_sum += float(chunk[WEIGHT].sum())
+                yield {
+                    "event_id": event_id,
+                    "label": np.full(n, plan.label, dtype=np.int32),
+                    "weight": chunk[WEIGHT].astype(np.float64),
+                    **{c: frame[c].to_numpy(dtype=np.float64) for c in columns},
+                }
+            plan.counts["weight_sum"] = weight_sum  # type: ignore[assignment]
+            if plan.counts["selected"] == 0:
+                cuts = [s.expression.text for s in plan.finals if s.name in (CUT, DATASET_CUT)]
+                raise NtupleError(
+                    f"no event selected from {plan.counts['read']} read "
+                    f"({plan.counts['dropped_by_collections']} lack what the collection rules "
+                    f"need, {plan.counts['failed_cuts']} fail the cuts {cuts})",
+                    plan.key,
+                )
+
+    with bar:
+        written = io.write_root_tree(events_path, chunks(), branch_types,
+                                     title=f"{dataset}: selected ntuple events")  # fmt: skip
+    all_ids = np.concatenate(ids)
+    if len(np.unique(all_ids)) != len(all_ids):
+        os.unlink(events_path)
+        raise NtupleError("the event ids are not unique across signal and background",
+                          f"datasets.{dataset}.<source>.event_id")  # fmt: skip
+    seconds = time.perf_counter() - start
+    size = sum(os.path.getsize(p) for plan in plans for p in plan.files)
+    return {
+        "entries": written,
+        "sources": {
+            plan.name: {
+                "files": plan.files,
+                "tree": plan.tree,
+                "entries": entries[plan.name],
+                **plan.counts,
+            }
+            for plan in plans
+        },
+        "n_signal": plans[0].counts["selected"],
+        "n_background": plans[1].counts["selected"],
+        "input_bytes": size,
+        "seconds": seconds,
+        "megabytes_per_second": size / 1e6 / seconds,
+    }
+
+
+def build_features(events_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The feature table: every branch of the selected events tree, bookkeeping first, in
+    event-id order (so that the splits, and what is trained on them, do not depend on the
+    order of the files or of signal and background)."""
+    with uproot.open(events_path) as file:
+        arrays = file[io.TREE_NAME].arrays(library="np")
+    names = [*META_COLUMNS, *(n for n in arrays if n not in META_COLUMNS)]
+    table = pd.DataFrame({n: arrays[n] for n in names})
+    return table.sort_values("event_id", kind="stable").reset_index(drop=True)
+
+
+def inputs(settings: Mapping[str, Any]) -> list[str]:
+    """The files a root dataset reads (the generate rule's inputs: a changed file re-runs
+    what depends on it)."""
+    return [f for s in SOURCES for f in resolve_files(settings[s]["files"], f"{s}.files")]
+
+
+KIND = DatasetKind(
+    name="root",
+    description="signal and background from the user's ROOT ntuples (uproot, chunked)",
+    settings_schema=SETTINGS_SCHEMA,
+    columns=(),
+    produce=produce,
+    build_features=build_features,
+    feature_sets={},
+    # the toy's axis labels where a user's columns have the toy's names
+    labels=FEATURE_LABELS,
+    layout=layout,
+    check=check_settings,
+    inputs=inputs,
+)
