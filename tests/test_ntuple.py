@@ -20,8 +20,8 @@ from mlhep.config import ConfigError, validate_config
 from mlhep.data import get_kind
 from mlhep.data.dimuon.generate import build_features as toy_features
 from mlhep.data.dimuon.generate import generate_dimuon
+from mlhep.data.dimuon.ntuples import USER_TREE, user_ntuple_settings, write_user_ntuples
 from mlhep.data.ntuple import NtupleError
-from mlhep.data.ntuple.export import USER_TREE, user_ntuple_settings, write_user_ntuples
 from mlhep.data.ntuple.expressions import ExpressionError, parse
 from mlhep.data.ntuple.flatten import leading, opposite_charge_pair
 from mlhep.data.ntuple.reader import build_features, check_settings, produce

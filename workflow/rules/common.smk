@@ -47,6 +47,12 @@ def dataset_inputs(wildcards):
     return kind.inputs(config["datasets"][wildcards.dataset]) if kind.inputs else []
 
 
+def dataset_seed(wildcards):
+    """The seed of a dataset's producer; none for a kind that draws nothing (the user's
+    ntuples: a new seed must not re-read them)."""
+    return config["seed"] if PLAN.kind(wildcards.dataset).seeded else None
+
+
 def dataset_kind(wildcards):
     """The plug-in kind of the job's dataset."""
     return config["datasets"][wildcards.dataset]["kind"]

@@ -15,6 +15,6 @@ rule generate:
         runtime=60,
     params:
         settings=dataset_settings,
-        seed=config["seed"],
+        seed=dataset_seed,
     script:
         "../scripts/generate.py"

@@ -65,7 +65,9 @@ class DatasetKind:
       settings (the number of samples of a pulse), else ``columns`` and ``feature_sets``;
     - ``check(settings)``: what its schema cannot say, as (key, message) pairs;
     - ``inputs(settings)``: the files ``produce`` reads (the user's ntuples), so that a
-      changed file re-runs what depends on it; ``None`` where it reads none.
+      changed file re-runs what depends on it; ``None`` where it reads none;
+    - ``seeded``: whether ``produce`` draws random numbers (the config's seed is then one of
+      its inputs; the user's ntuples do not change with it).
     """
 
     name: str
@@ -85,6 +87,7 @@ class DatasetKind:
     ) = None
     check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
     inputs: Callable[[Mapping[str, Any]], list[str]] | None = None
+    seeded: bool = True
 
     @property
     def model_kind(self) -> str:

@@ -43,12 +43,14 @@ SECTIONS = {
     "details": "6. Training curves and studies in detail",
     "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
     "regression": "8. Readout pulses: amplitude and time against the Cramer-Rao bound",
-    "reproducibility": "9. Reproducibility",
+    "z_peak": "9. Your own ntuples: the Z peak in CMS open data",
+    "reproducibility": "10. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
     "mlhep", "snakemake", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "torch",
-    "mlflow", "uproot", "awkward", "matplotlib", "mplhep", "shap", "papermill", "nbconvert",
+    "mlflow", "uproot", "awkward", "iminuit", "scikit-hep-testdata", "matplotlib", "mplhep",
+    "shap", "papermill", "nbconvert",
 )  # fmt: skip
 #: Marker of the line a switched-off stage gets (the test looks for it).
 OFF_CLASS = "mlhep-off"
@@ -237,6 +239,57 @@ def data_table(generation: Mapping[str, Any], splits: Mapping[str, Any]) -> pd.D
     ]
     order = {"train": 0, "validation": 1, "test": 2}
     return pd.DataFrame(sorted(rows, key=lambda r: order.get(r["split"], 3)))
+
+
+def ntuple_table(generation: Mapping[str, Any]) -> pd.DataFrame:
+    """What each source of a ``root`` dataset gave: files, entries read, events dropped by
+    the collection rules and by the cuts, events selected and their summed weight."""
+    rows = [
+        {
+            "source": name,
+            "files": ", ".join(Path(f).name for f in s["files"]),
+            "tree": s["tree"],
+            "read": s["read"],
+            "no collection pair": s["dropped_by_collections"],
+            "failed cuts": s["failed_cuts"],
+            "selected": s["selected"],
+            "sum of weights": s["weight_sum"],
+        }
+        for name, s in generation["sources"].items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def z_peak_table(fit: Mapping[str, Any]) -> pd.DataFrame:
+    """The fitted Z mass, width and resolution (HESSE errors, MINOS intervals) beside the
+    PDG values and the deviation in combined standard deviations."""
+    rows = []
+    for name, label in (("mass", "M_Z [GeV]"), ("width", "Gamma_Z [GeV]"), ("sigma", "resolution [GeV]"),
+                        ("f_sig", "signal fraction"), ("slope", "background slope [1/GeV]")):  # fmt: skip
+        minos = fit.get("minos", {}).get(name)
+        pdg = fit["pdg"].get(name)
+        rows.append({
+            "parameter": label,
+            "fit": fit["values"][name],
+            "error": fit["errors"][name],
+            "MINOS interval": f"{minos[0]:+.3f} / {minos[1]:+.3f}" if minos else "",
+            "PDG": f"{pdg[0]:.4f} +- {pdg[1]:.4f}" if pdg else "",
+            "(fit - PDG) / error": fit["deviation_from_pdg"].get(name) if pdg else None,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def z_peak_caption(fit: Mapping[str, Any]) -> str:
+    """One paragraph: the events fitted, the window and the goodness of fit."""
+    gof = fit["goodness_of_fit"]
+    p_value = "no toys" if gof["p_value"] is None else f"p = {gof['p_value']:.3f}"
+    return (
+        f"<p>{fit['n_events']:,} events in the window {fit['window'][0]:g} to "
+        f"{fit['window'][1]:g} GeV; fit {'valid' if fit['valid'] else '<b>not valid</b>'}. "
+        f"Goodness of fit: deviance {gof['deviance']:.1f} in {gof['bins']} bins, {p_value} "
+        f"from {gof['toys']} refitted toys ({gof['invalid_toys']} invalid); KS statistic "
+        f"of the probability integral transform {gof['ks_statistic']:.3f}.</p>"
+    )
 
 
 def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd.DataFrame:

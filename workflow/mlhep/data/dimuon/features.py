@@ -50,7 +50,9 @@ FEATURE_LABELS = {
 #: Bookkeeping columns carried along with the features.
 META_COLUMNS = ("event_id", "label", "weight")
 
-_MUON_COLUMNS = frozenset(c for c in LOW_LEVEL_FEATURES if c.startswith("mu_"))
+#: The charge-ordered muons' columns (what :func:`engineer` needs).
+MUON_COLUMNS = tuple(c for c in LOW_LEVEL_FEATURES if c.startswith("mu_"))
+_MUON_COLUMNS = frozenset(MUON_COLUMNS)
 _PAIR_LATENTS = frozenset(PAIR_LATENTS)
 #: Informative latents each column depends on (a superset is safe: it can only refuse).
 _DEPENDS_ON: dict[str, frozenset[str]] = {
