@@ -209,14 +209,23 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     # what the config asks for: features, Iris (2), losses, GD, a ROC per trained feature
     # set, scores per (model, set), training curves per model with steps, each study figure
     plan = Plan(load_config(repo / "config/test-tiny.yaml"))
-    entry = plan.manifest()["datasets"]["dimuon"]
-    studies = sum(len(files) for files in entry["studies"].values())
-    expected = 1 + 2 + 1 + 1 + len(entry["roc"]) + len(entry["calibration"]) + len(entry["trained"])
-    generalization = len(plan.manifest()["generalization"]["studies"])
+    manifest = plan.manifest()
+    assert set(manifest["datasets"]) == {"dimuon", "cms_dimuon"}
+    expected = 2 + 1  # Iris, losses
+    for entry in manifest["datasets"].values():  # features, GD, ROCs, calibration, scores ...
+        studies = sum(len(files) for files in entry["studies"].values())
+        expected += 1 + bool(entry["gd"]) + len(entry["roc"]) + len(entry["calibration"])
+        expected += len(entry["trained"]) + len(entry["training"]) + studies
+    generalization = len(manifest["generalization"]["studies"])
     assert generalization == len(plan.generalization_studies()) == 11  # one figure each
-    regression = 5 * len(plan.manifest()["regression"])  # five figures per pulse dataset
-    assert len(images) == expected + len(entry["training"]) + studies + generalization + regression
+    regression = 5 * len(manifest["regression"])  # five figures per pulse dataset
+    z_peak = 2  # the fit with its pulls, the goodness of fit
+    assert len(images) == expected + generalization + regression + z_peak
+    entry = manifest["datasets"]["dimuon"]
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
+    fit = json.loads((tiny / manifest["z_peak"]["fit"]).read_text())
+    assert fit["valid"] and abs(fit["values"]["mass"] - fit["pdg"]["mass"][0]) < 1.0
+    assert f"{fit['values']['mass']:.4f}" in text
     assert all(min(image.size) > 100 for image in images)
     summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
     ann_all = summary[(summary.model == "ann") & (summary.features == "all")].auc.item()
@@ -232,11 +241,12 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 7, page.off
+    assert len(page.off) == 8, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
                 "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate",
-                "studies.generalization.activate", "datasets.<name>.kind: pulse"):  # fmt: skip
+                "studies.generalization.activate", "datasets.<name>.kind: pulse",
+                "studies.z_peak.activate"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 
@@ -262,8 +272,10 @@ def test_snakemake_report_groups_by_stage_model_and_features(
         assert f'"{category}"' in html, category  # in the report's index data
     pngs = [n for n in names if n.endswith(".png")]
     # every figure rule output is in it: the per-model score plots among them
-    trained = Plan(load_config(repo / "config/test-tiny.yaml")).trained("dimuon")
+    plan = Plan(load_config(repo / "config/test-tiny.yaml"))
+    trained = [t for d in plan.classification_datasets for t in plan.trained(d)]
     assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained)
+    assert {"fit.png", "gof.png"} <= {n.rsplit("/", 1)[-1] for n in pngs}  # the Z peak
     assert any(n.endswith("distributions.png") for n in pngs)
     studies = Plan(load_config(repo / "config/test-tiny.yaml")).generalization_studies()
     assert {n.rsplit("/", 1)[-1] for n in pngs} >= {f"{s}.png" for s in studies}

@@ -111,7 +111,15 @@ def test_bayes_auc_file_and_mlflow_store(tiny: Path) -> None:
 
 
 def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
-    summary = pd.read_csv(tiny / "results/evaluation/summary.csv")
+    table = pd.read_csv(tiny / "results/evaluation/summary.csv")
+    assert set(table["dataset"]) == {"dimuon", "cms_dimuon"}
+    # the user's ntuples: every classifier evaluated, no exact limit to compare with
+    cms = table[table["dataset"] == "cms_dimuon"]
+    assert set(zip(cms["model"], cms["features"], strict=True)) == set(TINY.trained("cms_dimuon"))
+    assert cms[["auc", "auc_low", "auc_high", "ks_signal", "ams"]].notna().all().all()
+    assert cms[["bayes_auc", "gap_to_bayes"]].isna().all().all()
+    assert (cms["auc"] > 0.6).all()  # the pair mass tells HZZ-like from Z-like events
+    summary = table[table["dataset"] == "dimuon"]
     required = ["model", "features", "auc", "auc_low", "auc_high", "eff_at_b01", "eff_at_b10",
                 "eff_at_b30", "separation", "ks_signal", "ks_p_signal", "ks_background",
                 "ks_p_background", "ams", "ams_low", "ams_high", "ams_cut", "bayes_auc",
@@ -264,11 +272,13 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
         "results/evaluation/dimuon/bayes_optimal.json",
         *(f"results/evaluation/dimuon/{m}/low/metrics.json" for m in ("perceptron", "linear_bce")),
         "results/models/pulse/pulse_mlp/samples/predictions.parquet",
+        "results/splits/cms_dimuon/splits.json",
     ]
     config = str(repo / "config/test-tiny.yaml")
     proc = snakemake(repo, tmp_path, *targets, "--cores", "2", "--configfile", config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for rel in ("results/splits/dimuon/splits.json", "results/data/dimuon/generation.json"):
+    for rel in ("results/splits/dimuon/splits.json", "results/data/dimuon/generation.json",
+                "results/splits/cms_dimuon/splits.json"):  # fmt: skip
         assert (tmp_path / rel).read_text() == (tiny / rel).read_text()
     first = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
     second = json.loads((tmp_path / "results/evaluation/dimuon/bayes_optimal.json").read_text())
@@ -535,8 +545,9 @@ def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) ->
     got = job_counts(proc.stdout)
     # the number arrived as one: the evaluations and the limit re-run with it
     limited = sum(bool(TINY.study_limit(s)) for s in TINY.generalization_studies())
+    trained = sum(len(TINY.trained(d)) for d in TINY.classification_datasets)
     assert got == {
-        "bayes_optimal": 1, "evaluate": len(TINY.trained("dimuon")), "summary": 1,
+        "bayes_optimal": 1, "evaluate": trained, "summary": 1,
         "render_report": 1, "all": 1, "generalization_summary": limited,
         "generalization_selection": 1,
     }  # fmt: skip

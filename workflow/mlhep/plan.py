@@ -160,9 +160,10 @@ class Plan:
     def experiments(self) -> list[str]:
         """MLflow experiments: one per active dataset, Iris for the lecture, and one for the
         generalization studies (always: switching a study on must not re-run the store's
-        rule and with it every job that logs)."""
+        rule and with it every job that logs); sorted, so that reordering the config's
+        datasets re-runs nothing."""
         iris = self.config["lecture"]["perceptron_iris"]["activate"]
-        return self.datasets + (["iris"] if iris else []) + [GENERALIZATION_EXPERIMENT]
+        return sorted(self.datasets) + (["iris"] if iris else []) + [GENERALIZATION_EXPERIMENT]
 
     # --- generalization studies -----------------------------------------------------------
     @property

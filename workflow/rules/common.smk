@@ -53,6 +53,11 @@ def dataset_seed(wildcards):
     return config["seed"] if PLAN.kind(wildcards.dataset).seeded else None
 
 
+def dataset_columns(wildcards):
+    """Every feature column of the job's dataset (a root dataset's follow its config)."""
+    return list(PLAN.kind(wildcards.dataset).columns_for(config["datasets"][wildcards.dataset]))
+
+
 def dataset_kind(wildcards):
     """The plug-in kind of the job's dataset."""
     return config["datasets"][wildcards.dataset]["kind"]

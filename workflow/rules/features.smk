@@ -36,5 +36,6 @@ rule plot_features:
         runtime=10,
     params:
         kind=dataset_kind,
+        columns=dataset_columns,
     script:
         "../scripts/plot_features.py"

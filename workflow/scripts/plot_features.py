@@ -9,4 +9,5 @@ from mlhep.runlog import script_log
 with script_log(snakemake.log[0]):
     kind = get_kind(snakemake.params.kind)
     frame = pd.read_parquet(snakemake.input[0])
-    plotting.feature_distributions(frame, kind.columns, kind.labels, snakemake.output[0])
+    columns = snakemake.params.columns
+    plotting.feature_distributions(frame, columns, kind.labels, snakemake.output[0])

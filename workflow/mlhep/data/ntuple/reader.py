@@ -183,10 +183,8 @@ def _parse(key: str, text: str) -> Expression:
         raise NtupleError(str(error), key) from None
 
 
-def plan_source(
-    dataset: str, source: str, settings: Mapping[str, Any], resolve: bool = True
-) -> SourcePlan:
-    """Parse one source's expressions (and find its files, unless ``resolve`` is off)."""
+def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> SourcePlan:
+    """Parse one source's expressions and find its files."""
     key = f"datasets.{dataset}.{source}"
     conf = settings[source]
     collections = {}
@@ -206,7 +204,7 @@ def plan_source(
     ):
         if text is not None:
             finals.append(Step(where, name, _parse(where, text)))
-    files = resolve_files(conf["files"], f"{key}.files") if resolve else list(conf["files"])
+    files = resolve_files(conf["files"], f"{key}.files")
     return SourcePlan(
         name=source, label=SOURCES[source], files=files, tree=conf.get("tree", "events"),
         key=key, collections=collections, aliases=aliases, finals=finals,
