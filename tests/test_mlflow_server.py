@@ -215,7 +215,7 @@ def check_ui_in_chromium(log: Path, workdir: Path, tmp_path: Path) -> None:
     while "dimuon: http" not in log.read_text():
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
-    address = re.search(r"dimuon: (\S+)", log.read_text()).group(1)
+    address = re.search(r"(?<!\w)dimuon: (\S+)", log.read_text()).group(1)  # not cms_dimuon
     assert address.endswith("?workflowType=machine_learning")
     command = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -272,9 +272,11 @@ def check_rest_api(url: str, workdir: Path) -> None:
         path = workdir / f"results/evaluation/{dataset}/{tags['model']}/{tags['features']}"
         expected = json.loads((path / "metrics.json").read_text())
         assert metrics["auc"] == pytest.approx(expected["auc"], rel=1e-12), run["info"]
-        # below the exact limit (a one-variable set is learnt exactly, up to noise)
-        assert 0.5 < metrics["auc"] < metrics["bayes_auc"] + 0.01 <= 1.01
-        evaluated += 1
+        if "bayes_auc" in metrics:  # below the exact limit (a one-variable set: up to noise)
+            assert 0.5 < metrics["auc"] < metrics["bayes_auc"] + 0.01 <= 1.01
+        else:  # the user's ntuples have no exact limit
+            assert dataset == "cms_dimuon" and 0.5 < metrics["auc"] <= 1.0
+        evaluated += dataset == "dimuon"  # the logged models counted are the toy's
     assert evaluated == n_models[0]
     assert (
         regressed

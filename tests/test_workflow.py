@@ -469,9 +469,9 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
           "training_curves": 1, "bdt_shap": 1, "render_report": 1, "all": 1, **limit_summaries}),
         ("splits", {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}}, downstream_of_splits),
         ("seed", {"seed": 8},
-         _add(downstream_of_splits, {"generate": len(seeded), "features": len(seeded),
-              "plot_features": sum(n in TINY.classification_datasets for n in seeded),
-              "perceptron_iris": 1}, z_peak, generalization_jobs(studies))),
+         {**_add(downstream_of_splits, {"generate": len(seeded), "features": len(seeded),
+                 "plot_features": sum(n in TINY.classification_datasets for n in seeded),
+                 "perceptron_iris": 1}, z_peak), **generalization_jobs(studies)}),
         # one more grid value: its points (one per depth), the summary, the table, the report
         ("studies.generalization.bdt_capacity.n_estimators",
          {"studies": {"generalization": {"bdt_capacity": {"n_estimators": [5, 50, 7]}}}},
