@@ -56,7 +56,12 @@ from mlhep import io
 from mlhep.config import validate_config
 from mlhep.data.dimuon import physics
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES, generate_dimuon, physics_weights
-from mlhep.data.dimuon.ntuples import USER_TREE, _jets, _muons, user_ntuple_settings
+from mlhep.data.dimuon.ntuples import (
+    USER_TREE,
+    branch_types,
+    user_columns,
+    user_ntuple_settings,
+)
 from mlhep.data.ntuple.reader import SOURCES, plan_source, produce
 
 #: The codecs compared; the workflow's own is added when it is none of them.
@@ -155,18 +160,6 @@ def compression_part(events: int, seed: int, repeats: int, directory: Path) -> N
 # ------------------------------------------------------------ part 2: reading at 1 GB
 
 
-def user_columns(frame: pd.DataFrame) -> dict[str, Any]:
-    """A toy feature table's events in ``write_user_ntuples``' layout (same helpers)."""
-    return {
-        "event": frame["event_id"].to_numpy(dtype=np.int64),
-        "Muon": _muons(frame),
-        "Jet": _jets(frame["n_jets"].to_numpy()),
-        "MET_pt": frame["met"].to_numpy(dtype=np.float64),
-        "MET_phi": frame["met_phi"].to_numpy(dtype=np.float64),
-        "genWeight": frame["weight"].to_numpy(dtype=np.float64),
-    }
-
-
 def write_user_ntuple(
     path: Path, columns: Mapping[str, Any], events: int, first_id: int, codec: Any
 ) -> None:
@@ -174,9 +167,9 @@ def write_user_ntuple(
     ``columns`` over and over, one ``extend`` per chunk of at most ``CHUNK_SIZE``, with the
     event ids ``first_id, first_id + 1, ...``."""
     base = len(columns["event"])
-    types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in columns.items()}  # fmt: skip
     with io.atomic_path(path) as tmp, uproot.recreate(tmp, compression=codec) as file:
-        tree = file.mktree(USER_TREE, types, title="toy dimuon, user layout, repeated")
+        title = "toy dimuon, user layout, repeated"
+        tree = file.mktree(USER_TREE, branch_types(columns), title=title)
         written = 0
         while written < events:
             lo = written % base

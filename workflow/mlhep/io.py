@@ -21,8 +21,8 @@ import uproot
 
 TREE_NAME = "events"
 #: Compression of every tree written: ZSTD level 1 writes the toy's columns about 9 times
-#: faster than uproot's default ZLIB level 1 (4.9M against 0.56M events/s here), reads them
-#: 2.5 times faster and is slightly smaller (LZ4 writes faster still but 13% larger); ROOT
+#: faster than uproot's default ZLIB level 1 (5.3M against 0.58M events/s here), reads them
+#: twice as fast and is slightly smaller (LZ4 writes faster still but 13% larger); ROOT
 #: reads it from 6.20 on. ``benchmarks/ntuple_io.py`` measures all three.
 COMPRESSION = uproot.ZSTD(1)
 

@@ -42,6 +42,23 @@ def _jets(n_jets: np.ndarray) -> ak.Array:
     return ak.zip({"pt": 30.0 - 5.0 * ak.values_astype(index, np.float64)})
 
 
+def user_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """A toy feature table's events in the user layout (``Muon`` and ``Jet`` jagged)."""
+    return {
+        "event": frame["event_id"].to_numpy(dtype=np.int64),
+        "Muon": _muons(frame),
+        "Jet": _jets(frame["n_jets"].to_numpy()),
+        "MET_pt": frame["met"].to_numpy(dtype=np.float64),
+        "MET_phi": frame["met_phi"].to_numpy(dtype=np.float64),
+        "genWeight": frame["weight"].to_numpy(dtype=np.float64),
+    }
+
+
+def branch_types(columns: dict[str, Any]) -> dict[str, Any]:
+    """The ``mktree`` types of user-layout columns (a jagged collection's record type)."""
+    return {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in columns.items()}
+
+
 def write_user_ntuples(
     features: pd.DataFrame, directory: str | os.PathLike[str], compression: Any = None
 ) -> dict[str, Path]:
@@ -50,19 +67,11 @@ def write_user_ntuples(
     compression = io.COMPRESSION if compression is None else compression
     paths = {}
     for source, label in (("signal", 1), ("background", 0)):
-        part = features[features["label"] == label]
+        columns = user_columns(features[features["label"] == label])
         path = Path(directory) / f"{source}.root"
-        columns = {
-            "event": part["event_id"].to_numpy(dtype=np.int64),
-            "Muon": _muons(part),
-            "Jet": _jets(part["n_jets"].to_numpy()),
-            "MET_pt": part["met"].to_numpy(dtype=np.float64),
-            "MET_phi": part["met_phi"].to_numpy(dtype=np.float64),
-            "genWeight": part["weight"].to_numpy(dtype=np.float64),
-        }
-        types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in columns.items()}  # fmt: skip
         with io.atomic_path(path) as tmp, uproot.recreate(tmp, compression=compression) as file:
-            file.mktree(USER_TREE, types, title=f"toy dimuon {source}, user layout").extend(columns)
+            title = f"toy dimuon {source}, user layout"
+            file.mktree(USER_TREE, branch_types(columns), title=title).extend(columns)
         paths[source] = path
     return paths
 
