@@ -259,6 +259,7 @@ def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -
         (("cut",), "MET_pt * 2", "the cut 'MET_pt * 2' gives float64 values, not true/false"),
         (("signal", "weight"), "Muon_charge - MET_pt", "gives a jagged (per-object) value"),
         (("signal", "weight"), "MET_pt - 'x'", "\"MET_pt - 'x'\" does not evaluate: "),
+        (("background", "event_id"), "event * 0", "2500 event id(s) repeat across signal and background (e.g. 0)"),
     ],
 )  # fmt: skip
 def test_expressions_that_fail_on_the_data_stop_before_anything_is_written(
@@ -269,7 +270,9 @@ def test_expressions_that_fail_on_the_data_stop_before_anything_is_written(
     for part in key[:-1]:
         node = node[part]
     node[key[-1]] = value
-    assert message in _produce_error(bad, tmp_path)
+    error = _produce_error(bad, tmp_path)
+    assert message in error
+    assert error.startswith("config key 'datasets.user.")  # and the key that asked
 
 
 # ---------------------------------------------------------------- CMS open data

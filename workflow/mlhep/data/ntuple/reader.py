@@ -279,6 +279,23 @@ def _numpy_if_flat(array: ak.Array) -> Any:
     return array
 
 
+class _StepFailed(Exception):
+    """An expression of a step failed on the data (carries the step for the message)."""
+
+    def __init__(self, step: Step, error: ExpressionError) -> None:
+        super().__init__(str(error))
+        self.step = step
+
+
+def _value(step: Step, columns: Mapping[str, Any], n: int | None = None) -> Any:
+    """A step's value on a chunk (one per event when ``n`` is given)."""
+    try:
+        value = step.expression.evaluate(columns)
+        return value if n is None else to_numpy(value, n, f"expression {step.expression.text!r}")
+    except ExpressionError as error:
+        raise _StepFailed(step, error) from None
+
+
 def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The final columns (features, weight, cuts, id) of one chunk and the events that pass
     the collection rules and cuts."""
@@ -286,16 +303,16 @@ def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.nda
     columns: dict[str, Any] = {b: _numpy_if_flat(arrays[b]) for b in arrays.fields}
     keep = np.ones(n, dtype=bool)
     for name, (settings, fields) in plan.collections.items():
-        values = {s.name: s.expression.evaluate(columns) for s in fields}
+        values = {s.name: _value(s, columns) for s in fields}
         flat, has = flatten.RULES[settings["rule"]](name, values, settings)
         plan.counts["dropped_by_collections"] = plan.counts.get("dropped_by_collections", 0) + int((~has).sum())  # fmt: skip
         keep &= has
         columns.update(flat)
     for step in plan.aliases:
-        columns[step.name] = step.expression.evaluate(columns)
+        columns[step.name] = _value(step, columns)
     out: dict[str, np.ndarray] = {}
     for step in plan.finals:  # features first: the cuts, weight and id may read them
-        out[step.name] = to_numpy(step.expression.evaluate(columns), n, f"{step.key} ({step.expression.text!r})")  # fmt: skip
+        out[step.name] = _value(step, columns, n)
         if step.name.isidentifier():
             columns[step.name] = out[step.name]
     before = int(keep.sum())
@@ -327,16 +344,18 @@ def _read_source(plan: SourcePlan, progress: tqdm) -> Iterator[dict[str, np.ndar
                                       f"{type(error).__name__}: {error}") from None  # fmt: skip
                 try:
                     out, keep = _chunk_columns(plan, arrays)
-                except ExpressionError as error:
-                    raise NtupleError(f"{path}:{plan.tree}: {error}") from None
+                except _StepFailed as failed:
+                    raise NtupleError(f"{path}:{plan.tree}: {failed}", failed.step.key) from None
                 plan.counts["read"] = plan.counts.get("read", 0) + len(arrays)
                 progress.update(len(arrays))
-                yield {name: values[keep] for name, values in out.items()}
+                selected = {name: values[keep] for name, values in out.items()}
+                _finite(plan, selected, f"{path}:{plan.tree}")
+                yield selected
         finally:
             tree.file.close()
 
 
-def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], path_hint: str) -> None:
+def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], where: str) -> None:
     """Refuse features or weights that are not finite (NaN, inf) on selected events."""
     for step in plan.finals:
         values = chunk.get(step.name)
@@ -346,7 +365,8 @@ def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], path_hint: str) -
         if bad.any():
             raise NtupleError(
                 f"{step.expression.text!r} is not finite (NaN or inf) for {int(bad.sum())} "
-                f"selected event(s) of {path_hint}; restrict the cut or guard the expression",
+                f"selected event(s) of {where} in this chunk; restrict the cut or guard the "
+                "expression",
                 step.key,
             )
 
@@ -393,7 +413,6 @@ def produce(
                 n = len(chunk[WEIGHT])
                 if n == 0:
                     continue
-                _finite(plan, chunk, f"{plan.key}.files")
                 if EVENT_ID in chunk:
                     if chunk[EVENT_ID].dtype.kind not in "iu":
                         raise NtupleError(f"gives {chunk[EVENT_ID].dtype} values, not integers",
@@ -429,10 +448,12 @@ def produce(
     with bar:
         written = io.write_root_tree(events_path, chunks(), branch_types,
                                      title=f"{dataset}: selected ntuple events")  # fmt: skip
-    if ids and _has_duplicates(ids):
+    repeated, example = _duplicates(ids) if ids else (0, None)
+    if repeated:
         os.unlink(events_path)
-        raise NtupleError("the event ids are not unique across signal and background",
-                          f"datasets.{dataset}.<source>.event_id")  # fmt: skip
+        keys = " and ".join(s.key for p in plans for s in p.finals if s.name == EVENT_ID)
+        raise NtupleError(f"{repeated} event id(s) repeat across signal and background (e.g. "
+                          f"{example}); the ids must be unique", keys)  # fmt: skip
     seconds = time.perf_counter() - start
     size = sum(os.path.getsize(p) for plan in plans for p in plan.files)
     return {
@@ -454,13 +475,14 @@ def produce(
     }
 
 
-def _has_duplicates(chunks: list[np.ndarray]) -> bool:
-    """Whether the event ids repeat (a sort and a look at neighbours: 8 bytes per event,
-    and much faster than ``np.unique``)."""
+def _duplicates(chunks: list[np.ndarray]) -> tuple[int, int | None]:
+    """How many event ids repeat an earlier one, and one of them (a sort and a look at
+    neighbours: 8 bytes per event, and much faster than ``np.unique``)."""
     ids = np.concatenate(chunks)
     chunks.clear()
     ids.sort()
-    return bool((ids[1:] == ids[:-1]).any())
+    repeats = ids[1:][ids[1:] == ids[:-1]]
+    return len(repeats), (int(repeats[0]) if len(repeats) else None)
 
 
 def build_features(events_path: str | os.PathLike[str]) -> pd.DataFrame:
