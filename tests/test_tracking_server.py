@@ -60,14 +60,20 @@ RUNS_SQL = """
     FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id
     WHERE r.lifecycle_stage = 'active'
 """
+#: Runs as experiment/name: a run's name is unique in its experiment (one per dataset)
 METRICS_SQL = """
-    SELECT r.name, m.key, m.value FROM latest_metrics m JOIN runs r ON r.run_uuid = m.run_uuid
+    SELECT e.name || '/' || r.name, m.key, m.value FROM latest_metrics m
+    JOIN runs r ON r.run_uuid = m.run_uuid JOIN experiments e ON e.experiment_id = r.experiment_id
     WHERE r.lifecycle_stage = 'active'
 """
-TAGS_SQL = "SELECT r.name, t.key, t.value FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid"
+TAGS_SQL = """
+    SELECT e.name || '/' || r.name, t.key, t.value FROM tags t
+    JOIN runs r ON r.run_uuid = t.run_uuid JOIN experiments e ON e.experiment_id = r.experiment_id
+"""
 MODELS_SQL = """
-    SELECT r.name, m.name, m.status, m.artifact_location
+    SELECT r.name, m.name, m.status, m.artifact_location, e.name
     FROM logged_models m JOIN runs r ON r.run_uuid = m.source_run_id
+    JOIN experiments e ON e.experiment_id = r.experiment_id
 """
 
 
@@ -329,8 +335,10 @@ def test_every_run_arrived_in_postgres(logged: Path, postgres: Postgres, tiny: P
     """Runs, metrics and tags in the server's database match the local store's, run by run."""
     recorded = json.loads((logged / "results/mlflow/experiments.json").read_text())
     assert recorded["tracking_uri"].startswith("http://127.0.0.1:")
-    local = {row[1]: row for row in store_rows(tiny, RUNS_SQL)}
     remote = {row[1]: row for row in postgres.query(RUNS_SQL)}
+    # the tiny run's runs in the same experiments (a run's name is unique in its experiment)
+    experiments = {row[0] for row in remote.values()}
+    local = {row[1]: row for row in store_rows(tiny, RUNS_SQL) if row[0] in experiments}
     assert len(remote) == len(postgres.query(RUNS_SQL)), "run names are unique"
     # one run per trained model, one for the limit and one per generalization point and
     # study (the study's parent run), each also in the full tiny run
@@ -361,9 +369,8 @@ def test_every_model_is_stored_and_served_by_the_server(
     logged: Path, shared: SharedServer, postgres: Postgres, tiny: Path
 ) -> None:
     remote = postgres.query(MODELS_SQL)
-    local = sorted(
-        row[:2] for row in store_rows(tiny, MODELS_SQL) if row[0] in {r[0] for r in remote}
-    )
+    runs = {(r[4], r[0]) for r in remote}  # (experiment, run): names repeat across datasets
+    local = sorted(row[:2] for row in store_rows(tiny, MODELS_SQL) if (row[4], row[0]) in runs)
     assert sorted(row[:2] for row in remote) == local
     assert len(local) == sum(len(sets) for sets in SERVER_MODELS.values())
     assert {row[2] for row in remote} == {2}  # READY

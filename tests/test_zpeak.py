@@ -198,7 +198,7 @@ def test_script_writes_fit_and_figures(tmp_path: Path) -> None:
     smk = SimpleNamespace(
         input=SimpleNamespace(features=str(tmp_path / "features.parquet")),
         output=SimpleNamespace(**outputs),
-        params=SimpleNamespace(label=1, window=[70, 110], bins=30, toys=5, seed=0),
+        params=SimpleNamespace(label=1, column="m_mumu", window=[70, 110], bins=30, toys=5, seed=0),
         log=[str(tmp_path / "z_peak.log")],
     )
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": smk})
