@@ -71,19 +71,29 @@ def opposite_charge_pair(
     return columns, keep
 
 
-#: Each rule's name and function.
+def leading_columns(name: str, settings: Mapping[str, Any]) -> list[str]:
+    """The columns :func:`leading` gives."""
+    n = int(settings["n"])
+    return [f"{name}{i}_{f}" for f in settings["fields"] for i in range(n)]
+
+
+def pair_columns(name: str, settings: Mapping[str, Any]) -> list[str]:
+    """The columns :func:`opposite_charge_pair` gives."""
+    fields = [f for f in settings["fields"] if f != settings["charge"]]
+    return [f"{name}_{label}_{f}" for label in ("minus", "plus") for f in fields]
+
+
+#: Each rule's name, function, and the columns it gives (besides ``<name>_count``).
 RULES: dict[str, Rule] = {
     "leading": leading,
     "opposite_charge_pair": opposite_charge_pair,
+}
+COLUMNS: dict[str, Callable[[str, Mapping[str, Any]], list[str]]] = {
+    "leading": leading_columns,
+    "opposite_charge_pair": pair_columns,
 }
 
 
 def outputs(name: str, settings: Mapping[str, Any]) -> list[str]:
     """The flat column names a collection's rule gives (known before any file is read)."""
-    fields = list(settings["fields"])
-    if settings["rule"] == "leading":
-        columns = [f"{name}{i}_{f}" for f in fields for i in range(int(settings["n"]))]
-    else:
-        columns = [f"{name}_{label}_{f}" for label in ("minus", "plus") for f in fields
-                   if f != settings["charge"]]  # fmt: skip
-    return [*columns, f"{name}_count"]
+    return [*COLUMNS[settings["rule"]](name, settings), f"{name}_count"]

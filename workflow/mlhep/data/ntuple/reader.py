@@ -28,7 +28,14 @@ from tqdm import tqdm
 
 from mlhep import io
 from mlhep.data import META_COLUMNS, DatasetKind
-from mlhep.data.dimuon.features import FEATURE_LABELS
+from mlhep.data.dimuon.features import (
+    FEATURE_LABELS,
+    HIGH_LEVEL_FEATURES,
+    MUON_COLUMNS,
+)
+from mlhep.data.dimuon.features import (
+    engineer as dimuon_pairs,
+)
 from mlhep.data.ntuple import flatten
 from mlhep.data.ntuple.expressions import Expression, ExpressionError, parse, to_numpy
 from mlhep.data.ntuple.files import NtupleError, check_branches, open_tree, resolve_files
@@ -116,8 +123,6 @@ def columns_of(settings: Mapping[str, Any]) -> list[str]:
     """The feature table's columns: the features, then the engineered ones."""
     columns = list(feature_expressions(settings))
     if settings.get("engineer", "none") == "dimuon":
-        from mlhep.data.dimuon.features import HIGH_LEVEL_FEATURES
-
         columns += [c for c in HIGH_LEVEL_FEATURES if c not in columns]
     return columns
 
@@ -155,7 +160,13 @@ class SourcePlan:
     aliases: list[Step]
     finals: list[Step]
     step_size: str | int
-    counts: dict[str, int] = field(default_factory=dict)
+    #: What reading gave: events read, dropped by the collection rules, failing the cuts,
+    #: selected, and the selected events' summed weight.
+    counts: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("read", "dropped_by_collections", "failed_cuts", "selected", "weight_sum"), 0
+        )
+    )
 
     def branches(self) -> list[tuple[str, str, str]]:
         """The tree branches the expressions read, as (branch, expression, config key):
@@ -227,8 +238,6 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append((f"features.{name}", "a feature name must be an identifier and not "
                              f"one of {list(META_COLUMNS)}"))  # fmt: skip
     if settings.get("engineer") == "dimuon":
-        from mlhep.data.dimuon.features import MUON_COLUMNS
-
         missing = sorted(set(MUON_COLUMNS) - set(feature_expressions(settings)))
         if missing:
             problems.append(("engineer", f"dimuon needs the features {missing}"))
@@ -305,7 +314,7 @@ def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.nda
     for name, (settings, fields) in plan.collections.items():
         values = {s.name: _value(s, columns) for s in fields}
         flat, has = flatten.RULES[settings["rule"]](name, values, settings)
-        plan.counts["dropped_by_collections"] = plan.counts.get("dropped_by_collections", 0) + int((~has).sum())  # fmt: skip
+        plan.counts["dropped_by_collections"] += int((~has).sum())
         keep &= has
         columns.update(flat)
     for step in plan.aliases:
@@ -323,7 +332,7 @@ def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.nda
                 raise NtupleError(f"the cut {step.expression.text!r} gives {out[name].dtype} "
                                   "values, not true/false", step.key)  # fmt: skip
             keep &= out.pop(name)
-    plan.counts["failed_cuts"] = plan.counts.get("failed_cuts", 0) + before - int(keep.sum())
+    plan.counts["failed_cuts"] += before - int(keep.sum())
     return out, keep
 
 
@@ -346,7 +355,7 @@ def _read_source(plan: SourcePlan, progress: tqdm) -> Iterator[dict[str, np.ndar
                     out, keep = _chunk_columns(plan, arrays)
                 except _StepFailed as failed:
                     raise NtupleError(f"{path}:{plan.tree}: {failed}", failed.step.key) from None
-                plan.counts["read"] = plan.counts.get("read", 0) + len(arrays)
+                plan.counts["read"] += len(arrays)
                 progress.update(len(arrays))
                 selected = {name: values[keep] for name, values in out.items()}
                 _finite(plan, selected, f"{path}:{plan.tree}")
@@ -407,8 +416,6 @@ def produce(
     def chunks() -> Iterator[dict[str, np.ndarray]]:
         nonlocal next_id
         for plan in plans:
-            plan.counts.update(read=0, selected=0, dropped_by_collections=0, failed_cuts=0)
-            weight_sum = 0.0
             for chunk in _read_source(plan, bar):
                 n = len(chunk[WEIGHT])
                 if n == 0:
@@ -422,20 +429,18 @@ def produce(
                 else:  # numbered in reading order: unique by construction
                     event_id = np.arange(next_id, next_id + n, dtype=np.int64)
                 next_id += n
-                frame = pd.DataFrame({c: chunk[c].astype(np.float64) for c in features})
-                if engineer:
-                    from mlhep.data.dimuon.features import engineer as dimuon_pairs
-
-                    frame = dimuon_pairs(frame)
+                values = {c: chunk[c].astype(np.float64) for c in features}
+                if engineer:  # the pair observables from the muons (a DataFrame function)
+                    frame = dimuon_pairs(pd.DataFrame(values))
+                    values = {c: frame[c].to_numpy(dtype=np.float64) for c in columns}
                 plan.counts["selected"] += n
-                weight_sum += float(chunk[WEIGHT].sum())
+                plan.counts["weight_sum"] += float(chunk[WEIGHT].sum())
                 yield {
                     "event_id": event_id,
                     "label": np.full(n, plan.label, dtype=np.int32),
                     "weight": chunk[WEIGHT].astype(np.float64),
-                    **{c: frame[c].to_numpy(dtype=np.float64) for c in columns},
+                    **values,
                 }
-            plan.counts["weight_sum"] = weight_sum  # type: ignore[assignment]
             if plan.counts["selected"] == 0:
                 cuts = [s.expression.text for s in plan.finals if s.name in (CUT, DATASET_CUT)]
                 raise NtupleError(
