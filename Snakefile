@@ -26,6 +26,7 @@ include: "workflow/rules/regression.smk"
 include: "workflow/rules/lecture.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/generalization.smk"
+include: "workflow/rules/generative.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -210,7 +210,7 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     # set, scores per (model, set), training curves per model with steps, each study figure
     plan = Plan(load_config(repo / "config/test-tiny.yaml"))
     manifest = plan.manifest()
-    assert set(manifest["datasets"]) == {"dimuon", "cms_dimuon"}
+    assert set(manifest["datasets"]) == {"dimuon", "cms_dimuon", "dimuon_gan"}
     expected = 2 + 1  # Iris, losses
     for entry in manifest["datasets"].values():  # features, GD, ROCs, calibration, scores ...
         studies = sum(len(files) for files in entry["studies"].values())
@@ -220,7 +220,11 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
     assert generalization == len(plan.generalization_studies()) == 11  # one figure each
     regression = 5 * len(manifest["regression"])  # five figures per pulse dataset
     z_peak = 2  # the fit with its pulls, the goodness of fit
-    assert len(images) == expected + generalization + regression + z_peak
+    generative = 2 + 2 * len(
+        manifest["generative"]["generators"]
+    )  # mass, ROC; each: features, history
+    assert len(manifest["generative"]["generators"]) == 4
+    assert len(images) == expected + generalization + regression + z_peak + generative
     entry = manifest["datasets"]["dimuon"]
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     fit = json.loads((tiny / manifest["z_peak"]["fit"]).read_text())
@@ -242,12 +246,12 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 8, page.off
+    assert len(page.off) == 9, page.off
     joined = " ".join(page.off)
     for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
                 "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate",
                 "studies.generalization.activate", "datasets.<name>.kind: pulse",
-                "studies.z_peak.activate"):  # fmt: skip
+                "studies.z_peak.activate", "generative.activate"):  # fmt: skip
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 

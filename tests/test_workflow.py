@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from mlhep.config import load_config
 from mlhep.data.dimuon.features import ALL_FEATURES
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES
+from mlhep.models import MODELS
 from mlhep.plan import Plan
 from mlhep.studies.generalization import STUDIES as GENERALIZATION
 
@@ -31,7 +32,8 @@ RULES = (
     "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble", "bdt_bootstrap",
     "calibration", "plot_features", "training_curves", "render_report", "generalization_point",
     "generalization_point_gpu", "generalization_summary", "generalization_selection",
-    "evaluate_regression", "z_peak",
+    "evaluate_regression", "z_peak", "train_generator", "generative_floor", "generator_fidelity",
+    "generative_summary",
 )  # fmt: skip
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
@@ -392,7 +394,7 @@ def _add(*parts: dict[str, int]) -> dict[str, int]:
 def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
     """Per classification dataset: the jobs each kind of change re-runs there."""
     trained = TINY.trained(d)
-    gpu = [(m, f) for m, f in trained if m in ("bdt", "ann")]
+    gpu = [(m, f) for m, f in trained if MODELS[m].gpu]
     gpu_sets = {f for _, f in gpu}
     bdt_sets = TINY.feature_sets_of(d, "bdt")
     calibrated = TINY.calibration_sets(d)
@@ -409,7 +411,7 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
         "shap": {"bdt_shap": shap},
         "device": {"train_gpu": len(gpu), "evaluate": len(gpu), "roc_comparison": len(gpu_sets),
                    "calibration": len(gpu_sets & set(calibrated)),
-                   "training_curves": sum(m in ("bdt", "ann") for m in curves), "bdt_shap": shap,
+                   "training_curves": sum(MODELS[m].gpu for m in curves), "bdt_shap": shap,
                    "ann_importance": importance, "ann_ensemble": ensemble, "bdt_bootstrap": bootstrap},
         "splits": {"split": 1, "bayes_optimal": int(bool(TINY.limit_sets(d))),
                    "train": len(trained) - len(gpu), "train_gpu": len(gpu), "evaluate": len(trained),
@@ -424,9 +426,22 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     """(key, change to test-tiny, the jobs a dry run must schedule): derived from the plan."""
     d = "dimuon"
     per = {c: _classifier_jobs(c) for c in TINY.classification_datasets}
+    # the datasets sampled from a generator re-run whole when their generator does
+    generated = [n for n in per if TINY.kind(n).name == "generated"]
+    real = [n for n in per if n not in generated]
 
-    def every(change: str) -> dict[str, int]:
-        return _add(*(jobs[change] for jobs in per.values()))
+    def every(change: str, names: list[str] | None = None) -> dict[str, int]:
+        return _add(*(per[n][change] for n in (list(per) if names is None else names)))
+
+    gens = TINY.generators()
+    judged = {"generative_floor": 1, "generator_fidelity": len(gens), "generative_summary": 1}
+    retrained = _add(judged, {"train_generator": len(gens)},
+                     *({"generate": 1, "features": 1, "plot_features": 1} for _ in generated),
+                     every("splits", generated))  # fmt: skip
+    sampled = {TINY.config["datasets"][n]["generator"] for n in generated}
+    gan_only = [
+        g for g in gens if TINY.generator_settings(g)["objective"] == "gan" and g not in sampled
+    ]
 
     final = {"summary": 1, "render_report": 1, "all": 1}
     mass_models = TINY.models_on(d, "mass")
@@ -440,8 +455,8 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     on_gpu = [s for s in studies if GENERALIZATION[s].gpu]
     pulse = [s for s in studies if GENERALIZATION[s].data == "pulse"]
     downstream_of_splits = _add(
-        every("splits"), final, pulse_training, {"split": len(TINY.regression_datasets)},
-        generalization_jobs(on_data),
+        every("splits", real), final, pulse_training, {"split": len(TINY.regression_datasets)},
+        generalization_jobs(on_data), retrained,
     )  # fmt: skip
     pulse_data = {"generate": 1, "features": 1, "split": 1, **pulse_training}
     # the summaries drawn against the limit follow it (the limit's file is their input)
@@ -449,10 +464,11 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
                        "generalization_selection": 1}  # fmt: skip
     depths = TINY.config["studies"]["generalization"]["bdt_capacity"]["max_depth"]
     # datasets generated from the seed (the user's ntuples are not), and the Z fit's toys
-    seeded = [n for n in TINY.datasets if TINY.kind(n).seeded]
+    seeded = [n for n in TINY.datasets if TINY.kind(n).seeded and n not in generated]
     z_peak = {"z_peak": int(TINY.z_peak_dataset() is not None)}
     return [
-        ("models.bdt.max_depth", {"models": {"bdt": {"max_depth": 3}}}, _add(every("bdt"), final)),
+        ("models.bdt.max_depth", {"models": {"bdt": {"max_depth": 3}}},
+         _add(every("bdt"), final, judged)),  # train-on-synthetic trains the BDT
         ("evaluation.confidence_level", {"evaluation": {"confidence_level": 0.9}},
          _add(every("limit"), every("evaluation"), final, limit_summaries)),
         ("evaluation.calibration", {"evaluation": {"calibration": ["platt"]}},  # not the limit's
@@ -460,8 +476,8 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         ("studies.shap.n_events", {"studies": {"shap": {"n_events": 400}}},
          _add(every("shap"), {"render_report": 1, "all": 1})),
         ("device", {"device": "cpu"},
-         _add(every("device"), final, {"train_gpu": nets, "evaluate_regression": 1},
-              generalization_jobs(on_gpu))),
+         _add(every("device", real), final, {"train_gpu": nets, "evaluate_regression": 1},
+              generalization_jobs(on_gpu), retrained)),
         ("datasets.dimuon.feature_sets.mass",
          {"datasets": {d: {"feature_sets": {**TINY.feature_sets(d), "mass": ["m_mumu", "n_jets"]}}}},
          {"bayes_optimal": 1, "train": len(mass_models) - 1, "train_gpu": 1,
@@ -495,6 +511,13 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
               final, z_peak)),
         ("studies.z_peak.window", {"studies": {"z_peak": {"window": [75.0, 105.0]}}},
          {**z_peak, "render_report": 1, "all": 1}),
+        # the generators: a GAN's steps re-train the GANs alone (no dataset samples them);
+        # the fidelity's sample size re-judges every generator, trains none
+        ("models.gan.steps", {"models": {"gan": {"steps": 200}}},
+         {"train_generator": len(gan_only), "generator_fidelity": len(gan_only),
+          "generative_summary": 1, "render_report": 1, "all": 1}),
+        ("generative.events", {"generative": {"events": 800}},
+         {**judged, "render_report": 1, "all": 1}),
     ]  # fmt: skip
 
 

@@ -225,7 +225,57 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
             f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
             f"set {ensemble['feature_set']!r}"
         )
-    return messages + _generalization_errors(config) + _z_peak_errors(config)
+    return (messages + _generalization_errors(config) + _z_peak_errors(config)
+            + _generative_errors(config))  # fmt: skip
+
+
+def generative_dataset(config: Mapping[str, Any]) -> str | None:
+    """The dataset the generators learn: ``generative.dataset`` or the first active dimuon
+    dataset (``None`` if there is none)."""
+    name = config["generative"]["dataset"]
+    if name is not None:
+        return str(name)
+    return next((n for n, d in config["datasets"].items()
+                 if d["activate"] and d["kind"] == "dimuon"), None)  # fmt: skip
+
+
+def _generative_errors(config: Mapping[str, Any]) -> list[str]:
+    """The generative stage's dataset, generators and train-on-synthetic models; datasets
+    of kind ``generated`` naming generators of the stage."""
+    section, key = config["generative"], "config key 'generative"
+    messages = []
+    for name, dataset in config["datasets"].items():
+        if dataset["kind"] == "generated" and dataset["activate"]:
+            if not section["activate"]:
+                messages.append(f"config key 'datasets.{name}.generator': the generative stage "
+                                "is off (generative.activate)")  # fmt: skip
+            elif dataset["generator"] not in section["generators"]:
+                messages.append(f"config key 'datasets.{name}.generator': no generator "
+                                f"{dataset['generator']!r} (generative.generators: "
+                                f"{sorted(section['generators'])})")  # fmt: skip
+    if not section["activate"]:
+        return messages
+    name = generative_dataset(config)
+    dataset = config["datasets"].get(name) if name is not None else None
+    if dataset is None or dataset["kind"] != "dimuon":
+        messages.append(f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
+                        f"to judge them by); got {name!r}")  # fmt: skip
+        return messages
+    for gen_name, entry in section["generators"].items():
+        model = config["models"][entry["model"]]
+        unknown = sorted(set(entry) - {"model", "critic"} - set(model))
+        if unknown:
+            messages.append(f"{key}.generators.{gen_name}': unknown key(s) {unknown} (the "
+                            f"hyper-parameters of models.{entry['model']}: {sorted(model)})")  # fmt: skip
+    tstr = section["train_on_synthetic"]
+    for model in tstr["models"]:
+        if model not in MODELS or MODELS[model].kind != "classifier":
+            messages.append(f"{key}.train_on_synthetic.models': {model!r} is not a classifier "
+                            f"of models.<name>")  # fmt: skip
+    if tstr["features"] not in dataset["feature_sets"]:
+        messages.append(f"{key}.train_on_synthetic.features': dataset {name!r} has no feature "
+                        f"set {tstr['features']!r} (it has {sorted(dataset['feature_sets'])})")  # fmt: skip
+    return messages
 
 
 def _z_peak_errors(config: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from mlhep.data import DatasetKind, get_kind
+from mlhep.data.generated import GENERATIVE_DIR
 from mlhep.models import MODELS
 from mlhep.models.base import hyperparameters
 from mlhep.studies.generalization import STUDIES as GENERALIZATION
@@ -307,6 +308,76 @@ class Plan:
         return {"dataset": dataset, "fit": f"{folder}/fit.json", "figure": f"{folder}/fit.png",
                 "gof": f"{folder}/gof.png", "generation": f"results/data/{dataset}/generation.json"}  # fmt: skip
 
+    # --- the generative stage -----------------------------------------------------------
+    def generative_dataset(self) -> str | None:
+        """The dataset the generators learn (``None``: the stage is off or its dataset is)."""
+        from mlhep.config import generative_dataset
+
+        if not self.config["generative"]["activate"]:
+            return None
+        name = generative_dataset(self.config)
+        return name if name in self.classification_datasets else None
+
+    def generators(self) -> list[str]:
+        """The generators trained, in config order (their model switched on)."""
+        if self.generative_dataset() is None:
+            return []
+        gens = self.config["generative"]["generators"]
+        return [n for n, e in gens.items() if self.config["models"][e["model"]]["activate"]]
+
+    def generator_settings(self, name: str) -> dict[str, Any]:
+        """A generator's training settings: its model's hyper-parameters, its overrides,
+        its objective (the model) and its critic."""
+        entry = self.config["generative"]["generators"][name]
+        overrides = {k: v for k, v in entry.items() if k not in ("model", "critic")}
+        return canonical({**hyperparameters(self.config["models"][entry["model"]]), **overrides,
+                          "objective": entry["model"], "critic": entry["critic"]})  # fmt: skip
+
+    def generator_threads(self, name: str) -> int:
+        """CPU threads of a generator's jobs (its model's ``threads``)."""
+        model = self.config["generative"]["generators"][name]["model"]
+        return int(self.config["models"][model]["threads"])
+
+    def fidelity_settings(self) -> dict[str, Any]:
+        """What the fidelity jobs depend on: the stage's sample sizes, FPD and KPD settings,
+        train-on-synthetic's models (with their hyper-parameters) and columns."""
+        section = self.config["generative"]
+        dataset = self.generative_dataset()
+        tstr = section["train_on_synthetic"]
+        return canonical({
+            **{k: section[k] for k in ("events", "floor_seeds", "fpd", "kpd")},
+            "train_on_synthetic": dict(tstr),
+            "tstr_models": {m: hyperparameters(self.config["models"][m]) for m in tstr["models"]},
+            "tstr_columns": self.columns(dataset, tstr["features"]) if dataset else [],
+        })  # fmt: skip
+
+    def generative_inputs(self) -> dict[str, str]:
+        """The splits of the generators' dataset."""
+        dataset = self.generative_dataset()
+        return {s: f"results/splits/{dataset}/{s}.parquet" for s in SPLITS}
+
+    @staticmethod
+    def generator_files(name: str) -> dict[str, str]:
+        """What the stage writes for one generator."""
+        folder = f"{GENERATIVE_DIR}/{name}"
+        return {"generator": f"{folder}/generator.pt", "record": f"{folder}/train.json",
+                "history": f"{folder}/history.png", "fidelity": f"{folder}/fidelity.json",
+                "sample": f"{folder}/sample.parquet", "features": f"{folder}/features.png",
+                "roc": f"{folder}/roc.png"}  # fmt: skip
+
+    def generative_files(self) -> dict[str, Any] | None:
+        """The stage's outputs (``None`` when it is off)."""
+        if not self.generators():
+            return None
+        return {
+            "dataset": self.generative_dataset(),
+            "floor": f"{GENERATIVE_DIR}/floor.json",
+            "table": f"{GENERATIVE_DIR}/fidelity.csv",
+            "mass": f"{GENERATIVE_DIR}/mass.png",
+            "roc": f"{GENERATIVE_DIR}/roc.png",
+            "generators": {n: self.generator_files(n) for n in self.generators()},
+        }
+
     def has_summary(self) -> bool:
         """Whether there is anything to summarise (a trained model or a limit)."""
         return any(self.trained(d) or self.limit_sets(d) for d in self.classification_datasets)
@@ -391,6 +462,7 @@ class Plan:
             }
             or None,
             "z_peak": self.z_peak_files(),
+            "generative": self.generative_files(),
             "stages": self.stages(),
         }
 
@@ -433,6 +505,10 @@ class Plan:
             if self.z_peak_dataset()
             else "switched off in the config (`studies.z_peak.activate`), or no active dataset "
             "of kind root with the mass column (`studies.z_peak.dataset`, `.column`)",
+            "generative": None
+            if self.generators()
+            else "switched off in the config (`generative.activate`, `models.gan.activate`, "
+            "`models.wgan_gp.activate`), or its dimuon dataset is not active (`generative.dataset`)",
             "reproducibility": None,
         }
 

@@ -117,6 +117,7 @@ KINDS: dict[str, str] = {
     "dimuon": "mlhep.data.dimuon",
     "pulse": "mlhep.data.pulse",
     "root": "mlhep.data.ntuple",
+    "generated": "mlhep.data.generated",
 }
 
 

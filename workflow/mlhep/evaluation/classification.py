@@ -107,7 +107,8 @@ def ks_overtraining(train: np.ndarray, test: np.ndarray) -> dict[str, float]:
 
 def model_loss(loss: str, labels: np.ndarray, frame: pd.DataFrame) -> float:
     """The model's own mean loss on a split: ``bce`` on ``proba``, ``mse`` on ``score``
-    against the labels, ``zero_one`` the error rate of ``score >= 0``."""
+    against the labels, ``zero_one`` the error rate of ``score >= 0``, ``reconstruction``
+    the mean ``score`` of the background events."""
     if loss == "bce":
         return float(
             log_loss(labels, np.clip(frame["proba"].to_numpy(), 1e-15, 1 - 1e-15), labels=[0, 1])
@@ -116,7 +117,9 @@ def model_loss(loss: str, labels: np.ndarray, frame: pd.DataFrame) -> float:
         return float(np.mean((frame["score"].to_numpy() - labels) ** 2))
     if loss == "zero_one":
         return float(np.mean((frame["score"].to_numpy() >= 0.0).astype(int) != labels))
-    raise ValueError(f"unknown loss {loss!r}; known: bce, mse, zero_one")
+    if loss == "reconstruction":  # an autoencoder's: its mean error on the background it models
+        return float(np.mean(frame["score"].to_numpy()[labels == 0]))
+    raise ValueError(f"unknown loss {loss!r}; known: bce, mse, zero_one, reconstruction")
 
 
 def ams_validated(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlhep.generative.gan import GeneratorTrainer
     from mlhep.models.base import Trainer
 
 
@@ -40,6 +41,8 @@ MODELS: dict[str, ModelEntry] = {
     "hist_gbdt": ModelEntry("mlhep.models.sklearn", curves="boosting iteration"),
     "bdt": ModelEntry("mlhep.models.bdt", gpu=True, curves="boosting round"),
     "ann": ModelEntry("mlhep.models.ann", gpu=True, curves="epoch"),
+    # unsupervised: trained on background only, its reconstruction error the score
+    "autoencoder": ModelEntry("mlhep.models.autoencoder", gpu=True, curves="epoch"),
     # regressors of pulse amplitude and arrival time: the classical estimators, then networks
     "peak_sample": ModelEntry("mlhep.models.pulse", kind="regressor"),
     "optimal_filter_fixed": ModelEntry("mlhep.models.pulse", kind="regressor"),
@@ -48,11 +51,18 @@ MODELS: dict[str, ModelEntry] = {
     "template_fit_pileup": ModelEntry("mlhep.models.pulse", kind="regressor"),
     "pulse_mlp": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
     "pulse_cnn": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
+    # generators of events (config section generative): trained by mlhep.generative.gan
+    "gan": ModelEntry("mlhep.generative.gan", kind="generator", gpu=True, curves="generator step"),
+    "wgan_gp": ModelEntry(
+        "mlhep.generative.gan", kind="generator", gpu=True, curves="generator step"
+    ),
 }
 
 
-def get_trainer(name: str) -> Trainer:
-    """The trainer of model ``name``; ``KeyError`` naming the known models."""
+def get_trainer(name: str) -> Trainer | GeneratorTrainer:
+    """The trainer of model ``name`` (a :class:`~mlhep.models.base.Trainer`; for a
+    generator a :class:`~mlhep.generative.gan.GeneratorTrainer`); ``KeyError`` naming the
+    known models."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     return importlib.import_module(MODELS[name].module).TRAINERS[name]

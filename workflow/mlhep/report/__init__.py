@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlhep.io import atomic_path, read_json
@@ -44,7 +45,8 @@ SECTIONS = {
     "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
     "regression": "8. Readout pulses: amplitude and time against the Cramer-Rao bound",
     "z_peak": "9. Your own ntuples: the Z peak in CMS open data",
-    "reproducibility": "10. Reproducibility",
+    "generative": "10. Generative models: GAN and WGAN-GP as fast simulation, and the exact physics",
+    "reproducibility": "11. Reproducibility",
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
@@ -289,6 +291,37 @@ def z_peak_caption(fit: Mapping[str, Any]) -> str:
         f"Goodness of fit: deviance {gof['deviance']:.1f} in {gof['bins']} bins, {p_value} "
         f"from {gof['toys']} refitted toys ({gof['invalid_toys']} invalid); KS statistic "
         f"of the probability integral transform {gof['ks_statistic']:.3f}.</p>"
+    )
+
+
+def generative_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The fidelity table for display: each metric, the noise floor as mean +- spread, then
+    every generator's value (4 significant digits)."""
+    generators = [c for c in table.columns if c not in ("metric", "floor", "floor_std")]
+    out = pd.DataFrame({"metric": table["metric"]})
+    out["two real samples (floor)"] = [
+        f"{m:.4g} ± {s:.2g}" if s and np.isfinite(s) else f"{m:.4g}"
+        for m, s in zip(table["floor"], table["floor_std"], strict=True)
+    ]
+    for name in generators:
+        out[name] = [f"{v:.4g}" if np.isfinite(v) else "" for v in table[name]]
+    return out
+
+
+def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, Any]]) -> str:
+    """What the generators are and what their training cost, and how to read the table."""
+    parts = []
+    for name, record in records.items():
+        settings = record["settings"]
+        parts.append(
+            f"<code>{html.escape(name)}</code> ({settings['objective']}, {settings['critic']} critic: "
+            f"{settings['steps']} generator steps, {record['train_seconds']:.0f} s on "
+            f"{html.escape(record['device'])}, kept step {record['best_step']})"
+        )
+    return (
+        "<p>Generators: " + "; ".join(parts) + ". Distances (W1, KS, FPD, KPD) are 0 for "
+        "identical distributions, two-sample AUCs 0.5; the floor column is what two real "
+        "samples of the same size give. W1 is in the feature's unit (GeV, rad).</p>"
     )
 
 

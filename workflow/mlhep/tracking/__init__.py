@@ -290,9 +290,10 @@ def _log_input(mlflow: ModuleType, data: Any, context: str, attempts: int = 5) -
             time.sleep(0.2 * (attempt + 1))
 
 
-def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
-    """Log per-step curves (name -> values, step = index) to the active run in batches:
-    one request per 1000 values instead of one per value."""
+def log_curves(curves: Mapping[str, Iterable[float]], steps: Iterable[int] | None = None) -> None:
+    """Log per-step curves (name -> values; step = index, or the matching entry of
+    ``steps``) to the active run in batches: one request per 1000 values instead of one
+    per value."""
     mlflow = mlflow_module()
     from mlflow.entities import Metric
 
@@ -300,10 +301,11 @@ def log_curves(curves: Mapping[str, Iterable[float]]) -> None:
     if run is None:
         raise RuntimeError("log_curves needs an active MLflow run")
     timestamp = int(time.time() * 1000)
+    step_of = list(steps) if steps is not None else None
     metrics = [
-        Metric(name, float(value), timestamp, step)
+        Metric(name, float(value), timestamp, step_of[i] if step_of is not None else i)
         for name, values in curves.items()
-        for step, value in enumerate(values)
+        for i, value in enumerate(values)
     ]
     client = mlflow.MlflowClient()
     for start in range(0, len(metrics), 1000):

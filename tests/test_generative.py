@@ -1,0 +1,272 @@
+"""The generative stage's library: the reversible physics-aware representation, the GAN and
+WGAN-GP training (deterministic, saved and loaded, sampled into the toy's support), the
+distances (FPD and KPD against closed forms), the fidelity metrics against the toy's own
+noise floor, the ``generated`` dataset kind, the generator as an MLflow pyfunc, and the
+autoencoder through the one training path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mlhep.config import ConfigError, validate_config
+from mlhep.data import get_kind
+from mlhep.data.dimuon.features import bayes_scores, engineer
+from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
+from mlhep.generative import distances, fidelity, gan
+from mlhep.generative.transform import (
+    Standardiser,
+    decode,
+    encode,
+    in_mass_range,
+    pair_mass,
+    pair_mass_torch,
+)
+from mlhep.models import MODELS, get_trainer
+from mlhep.models.base import hyperparameters
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
+)
+
+
+@pytest.fixture(scope="module")
+def toy() -> pd.DataFrame:
+    """4000 toy events (half signal) with the engineered columns."""
+    return fidelity.toy_sample(np.r_[np.ones(2000, int), np.zeros(2000, int)], seed=11)
+
+
+def tiny_settings(objective: str, critic: str) -> dict:
+    """Models settings from the schema's defaults, made small and short."""
+    config: dict = {}
+    validate_config(config)
+    settings = hyperparameters(config["models"][objective])
+    settings.update(objective=objective, critic=critic, steps=12, eval_every=6, width=16,
+                    layers=2, batch_size=64)  # fmt: skip
+    return settings
+
+
+def test_representation_is_reversible_up_to_the_global_azimuth(toy: pd.DataFrame) -> None:
+    raw = encode(toy, np.random.default_rng(1))
+    assert raw.shape == (len(toy), 10) and np.isfinite(raw).all()
+    back = decode(raw, np.random.default_rng(2))
+    for column in ("mu_minus_pt", "mu_minus_eta", "mu_plus_pt", "mu_plus_eta", "met"):
+        np.testing.assert_allclose(back[column], toy[column], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(back["n_jets"], toy["n_jets"])  # dequantised, then floored
+    # the azimuths are rotated together: their differences are kept
+    for column in ("mu_plus_phi", "met_phi"):
+        diff = np.angle(np.exp(1j * (back[column] - back["mu_minus_phi"])))
+        true = np.angle(np.exp(1j * (toy[column] - toy["mu_minus_phi"])))
+        np.testing.assert_allclose(diff, true, atol=1e-9)
+    assert np.all(np.abs(back["mu_minus_phi"]) <= np.pi)
+    np.testing.assert_allclose(pair_mass(raw), toy["m_mumu"], rtol=1e-9)
+    # anything the network writes decodes inside the acceptance
+    wild = np.random.default_rng(3).normal(0, 5, (1000, 10))
+    out = decode(wild, np.random.default_rng(4))
+    assert (out["mu_minus_pt"] > 20).all() and (np.abs(out["mu_plus_eta"]) <= 2.4).all()
+    assert (out["n_jets"] >= 0).all() and (out["met"] > 0).all()
+
+
+def test_standardiser_and_the_differentiable_mass(toy: pd.DataFrame) -> None:
+    raw = encode(toy, np.random.default_rng(1))
+    st = Standardiser.fit(raw)
+    x = st.forward(raw)
+    assert np.allclose(x[:, [0, 1, 2, 3, 6, 7]].mean(0), 0, atol=1e-9)
+    np.testing.assert_array_equal(x[:, [4, 5, 8, 9]], raw[:, [4, 5, 8, 9]])  # circles untouched
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    mass = pair_mass_torch(st.inverse_torch(t))
+    np.testing.assert_allclose(mass.detach().numpy(), toy["m_mumu"], rtol=1e-9)
+    mass.sum().backward()
+    assert torch.isfinite(t.grad).all() and t.grad[:, 0].abs().sum() > 0
+    assert in_mass_range(np.array([99.9, 100.0, 125.0, 150.0, 150.1])).tolist() == [
+        False, True, True, True, False
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("objective", "critic"), [("gan", "blind"), ("wgan_gp", "physics")])
+def test_training_is_deterministic_and_the_saved_generator_samples_the_same(
+    objective: str, critic: str, toy: pd.DataFrame, tmp_path: Path
+) -> None:
+    settings = tiny_settings(objective, critic)
+    seen: list[dict] = []
+
+    def monitor(generator: gan.EventGenerator) -> dict[str, float]:
+        frame, _ = generator.sample(toy["label"].to_numpy()[:200], 1, max_rounds=2, strict=False)
+        seen.append({"n": len(frame)})
+        return {"w1_low": float(len(seen)), "selection": -float(len(seen))}  # later is better
+
+    first, info = gan.train(toy, settings, seed=5, monitor=monitor)
+    second, _ = get_trainer(objective).train(toy, settings, seed=5)
+    for a, b in zip(first.net.state_dict().values(), second.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert info["history"]["step"] == [6, 12] and info["best_step"] == 12 and len(seen) == 2
+    assert info["history"]["epoch"][-1] == pytest.approx(12 * settings["n_critic"] * 64 / len(toy))
+    assert (info["mass_scaling"] is not None) == (critic == "physics")
+    first.save(tmp_path / "g.pt")
+    loaded = gan.load(tmp_path / "g.pt")
+    labels = np.r_[np.ones(300, int), np.zeros(200, int)]
+    a, tried = first.sample(labels, seed=9, max_rounds=1000)
+    b, _ = loaded.sample(labels, seed=9, max_rounds=1000)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a["label"]) == list(labels) and tried["signal"] >= 300
+    events = engineer(a)
+    assert in_mass_range(events["m_mumu"].to_numpy()).all()
+    assert (events[["mu_minus_pt", "mu_plus_pt"]] > 20).all().all()
+    assert np.isfinite(bayes_scores(events, LOW_LEVEL_FEATURES)).all()
+
+
+def test_settings_are_checked_and_the_registry_knows_the_generators() -> None:
+    assert MODELS["gan"].kind == MODELS["wgan_gp"].kind == "generator"
+    assert isinstance(get_trainer("wgan_gp"), gan.GeneratorTrainer)
+    with pytest.raises(ValueError, match="critic 'sighted'"):
+        gan.check_settings({"objective": "gan", "critic": "sighted"})
+    with pytest.raises(ValueError, match="objective 'vae'"):
+        gan.check_settings({"objective": "vae", "critic": "blind"})
+
+
+def test_fpd_and_kpd_against_closed_forms() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    same = rng.normal(size=(20000, 3))
+    shifted = rng.normal(size=(20000, 3)) + np.array([0.3, 0.0, 0.0])
+    # Frechet distance of two Gaussians: |mu1 - mu2|^2 for equal covariances
+    assert distances.frechet_distance(np.zeros(2), np.eye(2), np.array([1.0, 1.0]), np.eye(2)) == (
+        pytest.approx(2.0)
+    )
+    assert distances.frechet_distance(np.zeros(1), np.eye(1) * 4, np.zeros(1), np.eye(1)) == (
+        pytest.approx(1.0)
+    )  # (2 - 1)^2
+    kw = {"min_samples": 2000, "max_samples": 20000, "num_batches": 3, "num_points": 5}
+    floor = distances.fpd(a, same, rng, **kw)
+    assert abs(floor.value) < 5 * floor.error + 2e-3
+    far = distances.fpd(a, shifted, rng, **kw)
+    assert far.value == pytest.approx(0.09, rel=0.2) and far.value > 10 * far.error
+    k_same = distances.kpd(a, same, rng, num_batches=5, batch_size=2000)
+    k_far = distances.kpd(a, shifted, rng, num_batches=5, batch_size=2000)
+    assert abs(k_same.value) < 3 * k_same.error + 1e-3 and k_far.value > 10 * max(
+        k_same.error, 1e-4
+    )
+
+
+def test_fwhm_and_the_two_sample_test() -> None:
+    rng = np.random.default_rng(1)
+    mass = rng.normal(125.0, 3.0, 200000)
+    assert fidelity.fwhm(mass) == pytest.approx(2.3548 * 3.0, rel=0.05)
+    real = pd.DataFrame({"x": rng.normal(size=4000), "label": rng.integers(0, 2, 4000)})
+    alike = pd.DataFrame({"x": rng.normal(size=4000), "label": rng.integers(0, 2, 4000)})
+    unlike = pd.DataFrame({"x": rng.normal(0.8, 1.0, 4000), "label": rng.integers(0, 2, 4000)})
+    assert abs(fidelity.two_sample_test(real, alike, ["x"], 0)["auc"] - 0.5) < 0.04
+    assert fidelity.two_sample_test(real, unlike, ["x"], 0)["auc"] > 0.65  # optimal: 0.71
+
+
+def test_two_real_samples_sit_on_the_floor_and_a_smeared_peak_does_not(toy: pd.DataFrame) -> None:
+    settings = {"fpd": {"min_samples": 500, "max_samples": 2000, "num_batches": 2, "num_points": 3},
+                "kpd": {"num_batches": 3, "batch_size": 500}}  # fmt: skip
+    other = fidelity.toy_sample(toy["label"].to_numpy(), seed=12)
+    floor = fidelity.compare(toy, other, 0, settings)
+    values = fidelity.scalars(floor)
+    assert {"w1_m_mumu", "ks_n_jets", "fpd", "kpd", "two_sample_auc_low", "two_sample_auc_all",
+            "bayes_w1_signal", "fwhm_m_mumu_signal"} <= values.keys()  # fmt: skip
+    assert values["two_sample_auc_all"] < 0.56 and values["ks_m_mumu"] < 0.05
+    # the same events with the signal's mass smeared: the muons scaled per event
+    smeared = other.copy()
+    factor = np.where(
+        smeared["label"] == 1, np.random.default_rng(3).normal(1, 0.06, len(other)), 1.0
+    )
+    for c in ("mu_minus_pt", "mu_plus_pt"):
+        smeared[c] = 20 + (smeared[c] - 20) * factor
+    smeared = engineer(smeared[[*LOW_LEVEL_FEATURES, "label"]])
+    smeared = smeared[in_mass_range(smeared["m_mumu"].to_numpy())].reset_index(drop=True)
+    worse = fidelity.scalars(fidelity.compare(toy, smeared, 0, settings))
+    assert worse["fwhm_m_mumu_signal"] > values["fwhm_m_mumu_signal"] + 2
+    assert worse["w1_m_mumu_signal"] > 3 * values["w1_m_mumu_signal"]
+    assert worse["bayes_w1_signal"] > 2 * values["bayes_w1_signal"]
+    summary = fidelity.floor_summary([floor, floor])
+    assert summary["fpd"]["std"] == 0.0 and summary["fpd"]["mean"] == values["fpd"]
+
+
+def test_generated_kind_writes_the_toys_branches(
+    toy: pd.DataFrame, tmp_path: Path, monkeypatch
+) -> None:
+    kind = get_kind("generated")
+    settings = {"generator": "g", "n_signal": 300, "n_background": 200, "expected_signal": 10.0,
+                "expected_background": 1000.0}  # fmt: skip
+    assert kind.inputs(settings) == ["results/generative/g/generator.pt"]
+    assert kind.check({}) and not kind.check(settings) and kind.limit is None
+    generator, _ = gan.train(toy, {**tiny_settings("gan", "blind"), "steps": 300}, seed=2)
+    monkeypatch.chdir(tmp_path)
+    Path("results/generative/g").mkdir(parents=True)
+    generator.save("results/generative/g/generator.pt")
+    record = kind.produce(tmp_path / "events.root", settings, 4)
+    assert record["entries"] == 500 and 0 < record["mass_range_acceptance_signal"] <= 1
+    frame = kind.build_features(tmp_path / "events.root")
+    assert list(frame.columns[:3]) == ["event_id", "label", "weight"]
+    assert frame["label"].sum() == 300
+    assert frame.loc[frame.label == 1, "weight"].sum() == pytest.approx(10.0)
+    assert in_mass_range(frame["m_mumu"].to_numpy()).all()
+    assert list(frame.columns[3:]) == list(get_kind("dimuon").columns)
+
+
+def test_config_names_the_generator_of_a_generated_dataset() -> None:
+    config = {"datasets": {"dimuon": {}, "fake": {"kind": "generated", "generator": "nope"}}}
+    with pytest.raises(ConfigError, match=r"datasets\.fake\.generator': no generator 'nope'"):
+        validate_config(config)
+    config = {"generative": {"generators": {"g": {"model": "gan", "critic": "blind", "stepz": 3}}}}
+    with pytest.raises(
+        ConfigError, match=r"generative\.generators\.g': unknown key\(s\) \['stepz'\]"
+    ):
+        validate_config(config)
+    config = {"datasets": {"pulse": {}}, "generative": {"dataset": "pulse"}}
+    with pytest.raises(ConfigError, match=r"generative\.dataset': the generators learn a dimuon"):
+        validate_config(config)
+
+
+def test_generator_logged_as_a_pyfunc_loads_and_samples(toy: pd.DataFrame, tmp_path: Path) -> None:
+    import mlflow
+
+    from mlhep.tracking.models import log_generator
+
+    generator, _ = gan.train(toy, {**tiny_settings("wgan_gp", "blind"), "steps": 100}, seed=3)
+    generator.save(tmp_path / "generator.pt")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("g", artifact_location=(tmp_path / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        uri = log_generator(str(tmp_path / "generator.pt"))
+    model = mlflow.pyfunc.load_model(uri)
+    events = model.predict(pd.DataFrame({"label": [1, 1, 0, 0, 0]}), params={"seed": 4})
+    assert list(events["label"]) == [1, 1, 0, 0, 0]
+    assert in_mass_range(events["m_mumu"].to_numpy()).all()
+    again = model.predict(pd.DataFrame({"label": [1, 1, 0, 0, 0]}), params={"seed": 4})
+    pd.testing.assert_frame_equal(events, again)
+
+
+def test_autoencoder_sees_only_background_and_flags_the_signal(toy: pd.DataFrame) -> None:
+    from mlhep.models.base import FitContext
+
+    config: dict = {}
+    validate_config(config)
+    settings = {**hyperparameters(config["models"]["autoencoder"]), "epochs": 15}
+    frame = fidelity.with_weights(toy)
+    train, validation, test = frame.iloc[:2400], frame.iloc[2400:3200], frame.iloc[3200:]
+    trainer = get_trainer("autoencoder")
+    columns = ["m_mumu", "pt_mumu", "n_jets"]
+    fitted = trainer.fit(
+        {"train": train, "validation": validation}, columns, settings, FitContext(seed=1)
+    )
+    again = trainer.fit(
+        {"train": train, "validation": validation}, columns, settings, FitContext(seed=1)
+    )
+    scores = trainer.predict(fitted, test, columns)["score"].to_numpy()
+    np.testing.assert_array_equal(scores, trainer.predict(again, test, columns)["score"].to_numpy())
+    # the training never saw a signal event: the same fit without them is the same network
+    only_bkg = {"train": train[train.label == 0], "validation": validation}
+    same = trainer.fit(only_bkg, columns, settings, FitContext(seed=1))
+    np.testing.assert_array_equal(scores, trainer.predict(same, test, columns)["score"].to_numpy())
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(test["label"], scores) > 0.55
+    assert fitted.curves["validation_loss"] and fitted.best_step >= 1

@@ -1,0 +1,377 @@
+"""Conditional GAN and WGAN-GP generators of dimuon events, one training loop for both.
+
+- ``objective: gan``: the minimax game min_G max_D E[log D(x|y)] + E[log(1 - D(G(z|y)|y))]
+  (Goodfellow et al., arXiv:1406.2661), the generator's loss either the minimax one,
+  log(1 - D(G(z))), or the non-saturating -log D(G(z)) (``non_saturating``);
+- ``objective: wgan_gp``: the critic estimates the Wasserstein-1 distance, kept 1-Lipschitz
+  by a gradient penalty on interpolates (Gulrajani et al., arXiv:1704.00028), with
+  ``n_critic`` critic steps per generator step.
+
+Both are conditional on the class label (signal, background): the generator gets the label
+beside its noise, the critic beside the event. The generator writes the ten network
+coordinates of :mod:`mlhep.generative.transform`; the critic is ``blind`` (sees those
+coordinates only) or ``physics`` (also the pair mass, computed differentiably from the
+generated muons: the generator still outputs only low-level features; Butter, Plehn and
+Winterhalder, arXiv:1907.03764, add an MMD on resonance masses for the same reason).
+
+Training is deterministic on the CPU for a fixed seed; on CUDA the whole training set
+lives on the device. An exponential moving average (EMA) of the generator's weights may
+be kept (``ema_decay``, from step ``ema_start``); the checkpoint kept is the one whose
+generated low-level features are closest to the validation events.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mlhep.generative.transform import (
+    CIRCLES,
+    COORDINATES,
+    Standardiser,
+    decode,
+    encode,
+    in_mass_range,
+    pair_mass,
+    pair_mass_torch,
+)
+
+log = logging.getLogger(__name__)
+
+N_CLASSES = 2
+OBJECTIVES = ("gan", "wgan_gp")
+CRITICS = ("blind", "physics")
+#: Events generated per forward pass when sampling (bounds the memory).
+SAMPLE_BATCH = 65536
+#: Candidates generated at most in one rejection round (bounds the memory).
+MAX_CANDIDATES = 2_000_000
+
+
+def _mlp(n_in: int, width: int, layers: int, n_out: int, spectral: bool = False) -> nn.Sequential:
+    """Linear layers with leaky ReLUs; with ``spectral``, each layer's weight is divided by
+    its largest singular value (Miyato et al., arXiv:1802.05957: a 1-Lipschitz critic)."""
+    norm = nn.utils.parametrizations.spectral_norm if spectral else (lambda layer: layer)
+    blocks: list[nn.Module] = []
+    size = n_in
+    for _ in range(layers):
+        blocks += [norm(nn.Linear(size, width)), nn.LeakyReLU(0.2)]
+        size = width
+    blocks.append(norm(nn.Linear(size, n_out)))
+    return nn.Sequential(*blocks)
+
+
+class Generator(nn.Module):
+    """Noise and a one-hot label in, standardised network coordinates out (the (cos, sin)
+    pairs projected onto the unit circle)."""
+
+    def __init__(self, latent_dim: int, width: int, layers: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = _mlp(latent_dim + N_CLASSES, width, layers, len(COORDINATES))
+
+    def forward(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """Generated coordinates of a batch."""
+        out = self.net(torch.cat([z, onehot], dim=1))
+        parts = list(out.unbind(dim=1))
+        for i, j in CIRCLES:
+            norm = torch.sqrt(parts[i] ** 2 + parts[j] ** 2).clamp_min(1e-6)
+            parts[i], parts[j] = parts[i] / norm, parts[j] / norm
+        return torch.stack(parts, dim=1)
+
+
+class Critic(nn.Module):
+    """Event coordinates, a one-hot label and, for the physics-informed critic, the
+    standardised pair mass in; one real number out (a logit for the GAN)."""
+
+    def __init__(
+        self, width: int, layers: int, standardiser: Standardiser,
+        mass_scaling: tuple[float, float] | None, spectral: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.standardiser = standardiser
+        self.mass_scaling = mass_scaling
+        extra = 0 if mass_scaling is None else 1
+        self.net = _mlp(len(COORDINATES) + N_CLASSES + extra, width, layers, 1, spectral)
+
+    def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """The critic's output per event."""
+        inputs = [x, onehot]
+        if self.mass_scaling is not None:
+            mass = pair_mass_torch(self.standardiser.inverse_torch(x))
+            mean, scale = self.mass_scaling
+            inputs.append(((mass - mean) / scale).unsqueeze(1))
+        return self.net(torch.cat(inputs, dim=1)).squeeze(1)
+
+
+def one_hot(labels: torch.Tensor) -> torch.Tensor:
+    """Float one-hot codes of integer labels."""
+    return F.one_hot(labels.long(), N_CLASSES).float()
+
+
+@dataclass
+class EventGenerator:
+    """A trained generator with what it needs to make events: the standardiser and its
+    settings. :meth:`sample` returns the toy's low-level columns (in the mass range)."""
+
+    net: Generator
+    standardiser: Standardiser
+    settings: dict[str, Any]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network lives."""
+        return next(self.net.parameters()).device
+
+    @torch.no_grad()
+    def coordinates(self, labels: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        """Raw network coordinates of one generated event per label (no rejection)."""
+        self.net.eval()
+        out = []
+        for start in range(0, len(labels), SAMPLE_BATCH):
+            y = torch.as_tensor(labels[start : start + SAMPLE_BATCH], device=self.device)
+            z = torch.randn(len(y), self.net.latent_dim, generator=generator, device=self.device)
+            out.append(self.net(z, one_hot(y)).double().cpu().numpy())
+        x = np.concatenate(out) if out else np.zeros((0, len(COORDINATES)))
+        return self.standardiser.inverse(x)
+
+    def sample(
+        self, labels: np.ndarray, seed: int, max_rounds: int = 100, strict: bool = True
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
+        """One event per entry of ``labels`` (1 signal, 0 background), in order: the
+        low-level columns and ``label``. Events outside the mass range are regenerated,
+        as the toy's generator does; returns also the number tried per class. After
+        ``max_rounds`` a ``strict`` call fails, otherwise the missing events are left out
+        (for monitoring an early generator)."""
+        labels = np.asarray(labels, dtype=np.int64)
+        rng = np.random.default_rng(seed)
+        torch_gen = torch.Generator(device=self.device).manual_seed(seed)
+        raw = np.zeros((len(labels), len(COORDINATES)))
+        missing = np.arange(len(labels))
+        tried = {0: 0, 1: 0}
+        copies = 1  # candidates per missing event, raised as the acceptance shows itself
+        for _ in range(max_rounds):
+            if len(missing) == 0:
+                break
+            coords = self.coordinates(np.repeat(labels[missing], copies), torch_gen)
+            ok = in_mass_range(pair_mass(coords)).reshape(len(missing), copies)
+            found = ok.any(axis=1)
+            first = np.argmax(ok, axis=1)  # the first candidate in range of each event
+            used = np.where(found, first + 1, copies)  # candidates tried, as the toy counts
+            for c in (0, 1):
+                tried[c] += int(used[labels[missing] == c].sum())
+            rows = np.arange(len(missing))[found] * copies + first[found]
+            raw[missing[found]] = coords[rows]
+            acceptance = max(found.sum(), 1) / max(used.sum(), 1)
+            missing = missing[~found]
+            copies = int(
+                min(np.ceil(2.0 / acceptance), max(1, MAX_CANDIDATES // max(len(missing), 1)))
+            )
+        if len(missing) and strict:
+            raise RuntimeError(
+                f"the generator puts too few events in the mass range: {len(missing)} of "
+                f"{len(labels)} still missing after {max_rounds} rounds (train it longer: "
+                f"models.{self.settings.get('objective', '<model>')}.steps)"
+            )
+        keep = np.ones(len(labels), bool)
+        keep[missing] = False
+        frame = pd.DataFrame(decode(raw[keep], rng))
+        frame["label"] = labels[keep]
+        return frame, {"signal": tried[1], "background": tried[0]}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """The weights, the standardiser and the settings in one torch file."""
+        torch.save(
+            {
+                "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+                "standardiser": {"mean": list(self.standardiser.mean),
+                                 "scale": list(self.standardiser.scale)},
+                "settings": dict(self.settings),
+            },
+            path,
+        )  # fmt: skip
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> EventGenerator:
+    """A generator saved by :meth:`EventGenerator.save`."""
+    saved = torch.load(path, map_location=device, weights_only=True)
+    settings = saved["settings"]
+    net = Generator(settings["latent_dim"], settings["width"], settings["layers"])
+    net.load_state_dict(saved["state_dict"])
+    net.to(device).eval()
+    standardiser = Standardiser(tuple(saved["standardiser"]["mean"]),
+                                tuple(saved["standardiser"]["scale"]))  # fmt: skip
+    return EventGenerator(net, standardiser, settings)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """``ValueError`` naming the key for settings the schema cannot check."""
+    if settings["objective"] not in OBJECTIVES:
+        raise ValueError(f"objective {settings['objective']!r}: not one of {OBJECTIVES}")
+    if settings["critic"] not in CRITICS:
+        raise ValueError(f"critic {settings['critic']!r}: not one of {CRITICS}")
+
+
+#: A checkpoint's monitor: the generator in, its fidelity metrics out (lower is better for
+#: the entry ``selection``, which chooses the checkpoint kept).
+Monitor = Callable[[EventGenerator], dict[str, float]]
+
+
+def train(
+    frame: pd.DataFrame,
+    settings: Mapping[str, Any],
+    *,
+    device: str = "cpu",
+    seed: int = 0,
+    threads: int = 1,
+    monitor: Monitor | None = None,
+) -> tuple[EventGenerator, dict[str, Any]]:
+    """Train a generator on the events of ``frame`` (low-level columns and ``label``) per
+    ``settings`` (a ``generative.models.<name>`` section); return the kept generator and
+    the history (per checkpoint: generator step, epochs of critic data, mean losses, the
+    monitor's metrics, seconds)."""
+    check_settings(settings)
+    torch.manual_seed(seed)
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(seed)
+    raw = encode(frame, rng)
+    standardiser = Standardiser.fit(raw)
+    x_all = torch.as_tensor(standardiser.forward(raw), dtype=torch.float32, device=dev)
+    y_all = torch.as_tensor(frame["label"].to_numpy(np.int64), device=dev)
+    mass_scaling = None
+    if settings["critic"] == "physics":
+        # the critic's resolution in mass: a few GeV per unit, so that a narrow peak is
+        # a feature it can see (at the sample's standard deviation, 13 GeV, it is not)
+        mass_scaling = (float(pair_mass(raw).mean()), float(settings["mass_scale"]))
+    gen = Generator(settings["latent_dim"], settings["width"], settings["layers"]).to(dev)
+    critic = Critic(settings["width"], settings["layers"], standardiser, mass_scaling,
+                    settings["spectral_norm"]).to(dev)  # fmt: skip
+    wgan = settings["objective"] == "wgan_gp"
+    betas = tuple(settings["betas"])
+    opt_g = torch.optim.Adam(gen.parameters(), lr=settings["learning_rate_generator"], betas=betas)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=settings["learning_rate_critic"], betas=betas)
+    ema = copy.deepcopy(gen) if settings["ema_decay"] > 0 else None
+    torch_gen = torch.Generator(device=dev).manual_seed(seed)
+    batch, n = settings["batch_size"], len(x_all)
+    n_critic = settings["n_critic"]
+    history: dict[str, list[float]] = {
+        "step": [], "epoch": [], "critic_loss": [], "generator_loss": [], "seconds": []
+    }  # fmt: skip
+    sums = {"critic_loss": 0.0, "generator_loss": 0.0, "count": 0}
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
+    kept = ema if ema is not None else gen
+    start = time.perf_counter()
+
+    def critic_loss(x_real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        oh = one_hot(y)
+        z = torch.randn(len(y), gen.latent_dim, generator=torch_gen, device=dev)
+        with torch.no_grad():
+            x_fake = gen(z, oh)
+        out_real, out_fake = critic(x_real, oh), critic(x_fake, oh)
+        if not wgan:
+            return F.softplus(-out_real).mean() + F.softplus(out_fake).mean()
+        eps = torch.rand(len(y), 1, generator=torch_gen, device=dev)
+        mixed = (eps * x_real + (1 - eps) * x_fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(mixed, oh).sum(), mixed, create_graph=True)
+        penalty = ((grad.norm(2, dim=1) - 1.0) ** 2).mean()
+        return out_fake.mean() - out_real.mean() + settings["gradient_penalty"] * penalty
+
+    for step in range(1, settings["steps"] + 1):
+        gen.train()
+        for _ in range(n_critic):
+            idx = torch.randint(n, (batch,), generator=torch_gen, device=dev)
+            loss_c = critic_loss(x_all[idx], y_all[idx])
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
+        idx = torch.randint(n, (batch,), generator=torch_gen, device=dev)
+        oh = one_hot(y_all[idx])
+        z = torch.randn(batch, gen.latent_dim, generator=torch_gen, device=dev)
+        out = critic(gen(z, oh), oh)
+        if wgan:
+            loss_g = -out.mean()
+        elif settings["non_saturating"]:
+            loss_g = F.softplus(-out).mean()  # -log D(G(z))
+        else:
+            loss_g = -F.softplus(out).mean()  # log(1 - D(G(z)))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        if ema is not None:
+            decay = settings["ema_decay"] if step >= settings["ema_start"] else 0.0
+            with torch.no_grad():
+                for p_ema, p in zip(ema.parameters(), gen.parameters(), strict=True):
+                    p_ema.lerp_(p, 1.0 - decay)
+        sums["critic_loss"] += float(loss_c.detach())
+        sums["generator_loss"] += float(loss_g.detach())
+        sums["count"] += 1
+        if step % settings["eval_every"] == 0 or step == settings["steps"]:
+            history["step"].append(step)
+            history["epoch"].append(step * n_critic * batch / n)
+            history["critic_loss"].append(sums["critic_loss"] / sums["count"])
+            history["generator_loss"].append(sums["generator_loss"] / sums["count"])
+            sums = {"critic_loss": 0.0, "generator_loss": 0.0, "count": 0}
+            metrics: dict[str, float] = {}
+            if monitor is not None:
+                metrics = monitor(EventGenerator(kept, standardiser, dict(settings)))
+                for key, value in metrics.items():
+                    history.setdefault(key, []).append(float(value))
+                if metrics["selection"] < best[0]:
+                    best = (metrics["selection"], step,
+                            {k: v.clone() for k, v in kept.state_dict().items()})  # fmt: skip
+            history["seconds"].append(time.perf_counter() - start)
+            log.info(
+                "step %5d  epoch %6.2f  critic %.4f  generator %.4f  %s  %.0f s",
+                step, history["epoch"][-1], history["critic_loss"][-1],
+                history["generator_loss"][-1],
+                "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()), history["seconds"][-1],
+            )  # fmt: skip
+    if best[2] is not None and settings["keep_best"]:
+        kept.load_state_dict(best[2])
+    kept.eval()
+    info = {
+        "history": history,
+        "best_step": best[1]
+        if settings["keep_best"] and best[2] is not None
+        else settings["steps"],
+        "train_seconds": time.perf_counter() - start,
+        "device": str(dev),
+        "n_train": n,
+        "mass_scaling": mass_scaling,
+    }
+    return EventGenerator(kept, standardiser, dict(settings)), info
+
+
+@dataclass(frozen=True)
+class GeneratorTrainer:
+    """What the model registry holds for a generator model (``models.gan``,
+    ``models.wgan_gp``): its objective, how it trains and how a saved one loads."""
+
+    objective: str
+
+    def train(self, frame: pd.DataFrame, settings: Mapping[str, Any], **kwargs: Any
+              ) -> tuple[EventGenerator, dict[str, Any]]:  # fmt: skip
+        """:func:`train` with this model's objective."""
+        return train(frame, {**settings, "objective": self.objective}, **kwargs)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], device: str = "cpu") -> EventGenerator:
+        """:func:`load`."""
+        return load(path, device)
+
+
+#: The trainers of this family by model name (see :data:`mlhep.models.MODELS`).
+TRAINERS: dict[str, GeneratorTrainer] = {name: GeneratorTrainer(name) for name in OBJECTIVES}

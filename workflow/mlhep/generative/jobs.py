@@ -1,0 +1,323 @@
+"""The generative stage's jobs, one function per rule (the scripts only pass paths and
+params): train a generator, measure the noise floor once, judge each generator, and
+gather everything into one table and the comparison figures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlhep import io
+from mlhep.data.dimuon.features import engineer
+from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
+from mlhep.generative import distances, fidelity, gan
+from mlhep.generative.figures import features_figure, history_figure, mass_figure, two_sample_figure
+
+log = logging.getLogger(__name__)
+
+#: Seeds of the stage's samples, offset from the config's seed so that they differ from
+#: the training's and from each other.
+REFERENCE_SEED, GENERATED_SEED, TSTR_SEED, FLOOR_SEED, MONITOR_SEED = 101, 202, 303, 404, 505
+
+
+def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> gan.Monitor:
+    """The checkpoint monitor: W1 of each low-level feature (in units of its standard
+    deviation; their mean, ``w1_low``, chooses the checkpoint) and of the pair mass, between
+    ``n_events`` validation events and as many generated ones, and the fraction generated
+    inside the mass range."""
+    real = fidelity.reference_sample(validation, n_events, seed)
+    scale = real[list(LOW_LEVEL_FEATURES)].std().to_numpy()
+    signal = real["label"].to_numpy() == 1
+
+    def monitor(generator: gan.EventGenerator) -> dict[str, float]:
+        frame, tried = generator.sample(real["label"].to_numpy(), seed, max_rounds=3, strict=False)
+        generated = engineer(frame)
+        g_signal = generated["label"].to_numpy() == 1
+        if not g_signal.any() or g_signal.all():  # nothing (of a class) in the mass range yet
+            nothing = float("inf")
+            return {"w1_low": nothing, "w1_m_mumu": nothing, "w1_m_mumu_signal": nothing,
+                    "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
+                    "selection": nothing}  # fmt: skip
+        w1 = [distances.wasserstein_1d(real[c].to_numpy(), generated[c].to_numpy()) / s
+              for c, s in zip(LOW_LEVEL_FEATURES, scale, strict=True)]  # fmt: skip
+        out = {
+            "w1_low": float(np.mean(w1)),
+            "w1_m_mumu": distances.wasserstein_1d(real["m_mumu"], generated["m_mumu"]),
+            "w1_m_mumu_signal": distances.wasserstein_1d(
+                real.loc[signal, "m_mumu"], generated.loc[g_signal, "m_mumu"]
+            ),
+            "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
+        }
+        return {**out, "selection": out["w1_low"]}
+
+    return monitor
+
+
+def train_generator(
+    name: str,
+    splits: Mapping[str, str | os.PathLike[str]],
+    settings: Mapping[str, Any],
+    monitor_events: int,
+    *,
+    seed: int,
+    device: str,
+    threads: int,
+    outputs: Mapping[str, str | os.PathLike[str]],
+    tracking: Any = None,
+) -> dict[str, Any]:
+    """Train generator ``name`` on the training split's low-level features (validation
+    events monitor it), save it, draw its history, log an MLflow run (per-checkpoint losses
+    and W1, the generator as a pyfunc model); return the record."""
+    columns = [*LOW_LEVEL_FEATURES, "label"]
+    train = pd.read_parquet(splits["train"], columns=columns)
+    validation = pd.read_parquet(splits["validation"])
+    monitor = make_monitor(validation, monitor_events, seed + MONITOR_SEED)
+    generator, info = gan.train(train, settings, device=device, seed=seed, threads=threads,
+                                monitor=monitor)  # fmt: skip
+    history = info["history"]
+    log.info("%s: %.0f s on %s, kept step %d", name, info["train_seconds"], info["device"],
+             info["best_step"])  # fmt: skip
+    with io.atomic_path(outputs["generator"]) as tmp:
+        generator.save(tmp)
+    history_figure({**history, "best_step": info["best_step"]}, outputs["history"],
+                   f"{name}: {settings['objective']}, {settings['critic']} critic")  # fmt: skip
+    run_id, model_uri = None, ""
+    if tracking is not None:
+        from mlhep import tracking as mltracking
+        from mlhep.tracking.models import log_generator
+
+        params = {**settings, "generator": name, "seed": seed, "device": info["device"],
+                  "n_train": info["n_train"]}  # fmt: skip
+        tags = {"model": settings["objective"], "generator": name, "critic": settings["critic"],
+                "kind": "generator"}  # fmt: skip
+        with mltracking.start_run(tracking, f"generator-{name}", tags=tags) as run:
+            mltracking.log_params({k: str(v) for k, v in params.items()})
+            mltracking.log_curves({k: v for k, v in history.items() if k != "step"},
+                                  steps=history["step"])  # fmt: skip
+            mltracking.mlflow_module().log_metrics(
+                {"train_seconds": info["train_seconds"], "best_step": info["best_step"]}
+            )
+            mltracking.mlflow_module().log_artifact(os.fspath(outputs["history"]))
+            model_uri = log_generator(os.fspath(outputs["generator"]))
+            run_id = run.info.run_id
+    record = {"generator": name, "settings": dict(settings), "seed": seed,
+              **{k: v for k, v in info.items()}, "mlflow_run_id": run_id,
+              "model_uri": model_uri}  # fmt: skip
+    io.write_json(outputs["record"], record)
+    return record
+
+
+def _tstr_samples(
+    generator: gan.EventGenerator, train_labels: np.ndarray, n_events: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generated training and validation events (4:1) with the training split's class
+    fraction, for train-on-synthetic."""
+    rng = np.random.default_rng(seed)
+    fraction = float(np.mean(train_labels == 1))
+    n_validation = max(n_events // 4, 2)
+    labels = (rng.random(n_events + n_validation) < fraction).astype(np.int64)
+    frame = fidelity.with_weights(fidelity.generated_sample(generator, labels, seed))
+    return frame.iloc[:n_events].reset_index(drop=True), frame.iloc[n_events:].reset_index(
+        drop=True
+    )
+
+
+def _tstr_real(
+    train: pd.DataFrame, validation: pd.DataFrame, n_events: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Real training and validation events of the same sizes (the reference)."""
+    return (fidelity.reference_sample(train, n_events, seed),
+            fidelity.reference_sample(validation, max(n_events // 4, 2), seed))  # fmt: skip
+
+
+def noise_floor(
+    splits: Mapping[str, str | os.PathLike[str]],
+    settings: Mapping[str, Any],
+    tstr_models: Mapping[str, Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    seed: int,
+    threads: int,
+    device: str,
+    output: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """The noise floor: every fidelity metric between the reference events and fresh toy
+    events of equal size and class counts, over ``floor_seeds`` seeds (mean, spread and
+    each seed's numbers); train-on-real with as many events as train-on-synthetic; the
+    toy generator's speed."""
+    test = pd.read_parquet(splits["test"])
+    reference = fidelity.reference_sample(test, settings["events"], seed + REFERENCE_SEED)
+    results = []
+    for k in range(settings["floor_seeds"]):
+        start = time.perf_counter()
+        toy = fidelity.toy_sample(reference["label"].to_numpy(), seed + FLOOR_SEED + k)
+        results.append(fidelity.compare(reference, toy, seed + k, settings, threads))
+        log.info("floor seed %d: %s (%.0f s)", k, _headline(fidelity.scalars(results[-1])),
+                 time.perf_counter() - start)  # fmt: skip
+    train, validation = _tstr_real(pd.read_parquet(splits["train"]), pd.read_parquet(splits["validation"]),
+                                   settings["train_on_synthetic"]["events"], seed + TSTR_SEED)  # fmt: skip
+    tstr = fidelity.train_on_synthetic(train, validation, test, tstr_models, columns, seed,
+                                       threads, device)  # fmt: skip
+    log.info("train on real: %s", {m: round(v["auc"], 4) for m, v in tstr.items()})
+    out = {"summary": fidelity.floor_summary(results), "seeds": [fidelity.scalars(r) for r in results],
+           "reference_events": len(reference), "train_on_real": tstr,
+           "two_sample_roc": {k: {**v["roc"], "auc": v["auc"]} for k, v in results[0]["two_sample"].items()}}  # fmt: skip
+    io.write_json(output, out)
+    return out
+
+
+def _headline(values: Mapping[str, float]) -> str:
+    keys = (
+        "w1_m_mumu",
+        "fwhm_m_mumu_signal",
+        "fpd",
+        "kpd",
+        "two_sample_auc_low",
+        "two_sample_auc_all",
+    )
+    return "  ".join(f"{k} {values[k]:.4g}" for k in keys if k in values)
+
+
+def judge_generator(
+    name: str,
+    generator_path: str | os.PathLike[str],
+    splits: Mapping[str, str | os.PathLike[str]],
+    settings: Mapping[str, Any],
+    tstr_models: Mapping[str, Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    seed: int,
+    threads: int,
+    device: str,
+    outputs: Mapping[str, str | os.PathLike[str]],
+    run_id: str | None = None,
+    experiments: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Every fidelity metric of one generator against the reference events, train on its
+    events and test on real ones, its speed against the toy's; the features and two-sample
+    figures; the sample itself (for the summary's figures); the numbers added to the
+    generator's MLflow run."""
+    generator = gan.load(generator_path, device)
+    test = pd.read_parquet(splits["test"])
+    reference = fidelity.reference_sample(test, settings["events"], seed + REFERENCE_SEED)
+    labels = reference["label"].to_numpy()
+    sample, tried = generator.sample(labels, seed + GENERATED_SEED)
+    sample = engineer(sample)
+    result = fidelity.compare(reference, sample, seed, settings, threads)
+    scalars = fidelity.scalars(result)
+    log.info("%s: %s", name, _headline(scalars))
+    train_labels = pd.read_parquet(splits["train"], columns=["label"])["label"].to_numpy()
+    tstr_train, tstr_validation = _tstr_samples(generator, train_labels, settings["train_on_synthetic"]["events"],
+                                                seed + TSTR_SEED)  # fmt: skip
+    tstr = fidelity.train_on_synthetic(tstr_train, tstr_validation, test, tstr_models, columns,
+                                       seed, threads, device)  # fmt: skip
+    log.info(
+        "train on %s, test on real: %s", name, {m: round(v["auc"], 4) for m, v in tstr.items()}
+    )
+    speed = fidelity.generation_speed(generator, labels, seed)
+    out = {"generator": name, "result": result, "scalars": scalars, "train_on_synthetic": tstr,
+           "speed": speed, "in_mass_range": len(labels) / (tried["signal"] + tried["background"]),
+           "reference_events": len(reference)}  # fmt: skip
+    io.write_json(outputs["fidelity"], out)
+    io.write_parquet(outputs["sample"], sample)
+    features_figure(reference, {name: sample}, fidelity.FIDELITY_COLUMNS, outputs["features"])
+    two_sample_figure({f"{k} features": {**v["roc"], "auc": v["auc"]}
+                       for k, v in result["two_sample"].items()},
+                      outputs["roc"], f"{name}: generated against real")  # fmt: skip
+    if run_id and experiments:
+        from mlhep.tracking import mlflow_module, resume_run
+
+        with resume_run(experiments, run_id):
+            mlflow = mlflow_module()
+            mlflow.log_metrics({f"fidelity_{k}": v for k, v in scalars.items() if np.isfinite(v)})
+            mlflow.log_metrics({f"tstr_auc_{m}": v["auc"] for m, v in tstr.items()})
+            mlflow.log_metrics(
+                {"generator_events_per_second": speed["generator_events_per_second"]}
+            )
+            for key in ("features", "roc"):
+                mlflow.log_artifact(os.fspath(outputs[key]))
+    return out
+
+
+#: Rows of the summary table: (key in the scalars, what it is).
+TABLE_ROWS = (
+    *((f"w1_{c}", f"W1 {c}") for c in fidelity.FIDELITY_COLUMNS),
+    *((f"ks_{c}", f"KS {c}") for c in ("mu_minus_pt", "mu_plus_eta", "n_jets", "met", "m_mumu")),
+    ("w1_m_mumu_signal", "W1 m_mumu (signal)"),
+    ("fwhm_m_mumu_signal", "FWHM m_mumu signal [GeV]"),
+    ("fpd", "FPD"),
+    ("kpd", "KPD"),
+    ("two_sample_auc_low", "two-sample AUC, low-level"),
+    ("two_sample_auc_all", "two-sample AUC, all"),
+    ("bayes_w1_signal", "W1 Bayes LLR, signal"),
+    ("bayes_w1_background", "W1 Bayes LLR, background"),
+)
+
+
+def summary_table(
+    floor: Mapping[str, Any], judged: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    """The fidelity table: one row per metric, the noise floor (mean and spread over seeds;
+    for the FWHM the real sample's value) then each generator."""
+    rows = []
+    for key, label in TABLE_ROWS:
+        floor_entry = floor["summary"].get(key, {"mean": np.nan, "std": np.nan})
+        row = {"metric": label, "floor": floor_entry["mean"], "floor_std": floor_entry["std"]}
+        for name, entry in judged.items():
+            row[name] = entry["scalars"].get(key, np.nan)
+        rows.append(row)
+    for model in floor["train_on_real"]:
+        row = {"metric": f"train-on-synthetic AUC, {model}", "floor": floor["train_on_real"][model]["auc"],
+               "floor_std": floor["train_on_real"][model]["auc_std"]}  # fmt: skip
+        for name, entry in judged.items():
+            row[name] = entry["train_on_synthetic"][model]["auc"]
+        rows.append(row)
+    first = next(iter(floor["train_on_real"].values()), None)
+    if first is not None:
+        rows.append({"metric": "Bayes limit AUC (same test events)", "floor": first["limit_auc"],
+                     "floor_std": 0.0, **{n: first["limit_auc"] for n in judged}})  # fmt: skip
+    rows.append({"metric": "generation speed / toy's", "floor": 1.0, "floor_std": 0.0,
+                 **{n: e["speed"]["speed_ratio"] for n, e in judged.items()}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def summarise(
+    floor_path: str | os.PathLike[str],
+    fidelity_paths: Mapping[str, str | os.PathLike[str]],
+    sample_paths: Mapping[str, str | os.PathLike[str]],
+    test_path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    *,
+    seed: int,
+    outputs: Mapping[str, str | os.PathLike[str]],
+) -> pd.DataFrame:
+    """The fidelity table (CSV) and the figures comparing every generator: m_mumu and the
+    two-sample ROC curves."""
+    floor = io.read_json(floor_path)
+    judged = {name: io.read_json(path) for name, path in fidelity_paths.items()}
+    table = summary_table(floor, judged)
+    io.write_csv(outputs["table"], table) if hasattr(io, "write_csv") else _write_csv(
+        outputs["table"], table
+    )
+    reference = fidelity.reference_sample(
+        pd.read_parquet(test_path), settings["events"], seed + REFERENCE_SEED
+    )
+    samples = {name: pd.read_parquet(path) for name, path in sample_paths.items()}
+    mass_figure(reference, samples, outputs["mass"])
+    rocs = {"toy (floor)": floor["two_sample_roc"]["all"]}
+    rocs.update({name: {**e["result"]["two_sample"]["all"]["roc"], "auc": e["result"]["two_sample"]["all"]["auc"]}
+                 for name, e in judged.items()})  # fmt: skip
+    two_sample_figure(rocs, outputs["roc"], "two-sample BDT on all features")
+    return table
+
+
+def _write_csv(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
+    with io.atomic_path(path) as tmp:
+        table.to_csv(Path(tmp), index=False)
