@@ -28,7 +28,7 @@ GENERATIVE_DIR = "results/generative"
 #: The config keys of a generated dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
     "generator": {
-        "type": "string",
+        "type": "string", "default": "",
         "description": "The generator to sample: a name under `generative.generators` (the stage must be on).",
     },
     "n_signal": {

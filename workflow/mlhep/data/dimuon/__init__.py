@@ -80,5 +80,7 @@ KIND = DatasetKind(
         "hist_gbdt": ["low", "high", "all", "angle"],
         "bdt": ["low", "high", "all", "angle"],
         "decision_tree": ["high"],
+        # unsupervised, on the muons alone and with the pair observables
+        "autoencoder": ["low", "all"],
     },
 )
