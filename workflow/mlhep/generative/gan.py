@@ -270,7 +270,9 @@ def train(
     history: dict[str, list[float]] = {
         "step": [], "epoch": [], "critic_loss": [], "generator_loss": [], "seconds": []
     }  # fmt: skip
-    sums = {"critic_loss": 0.0, "generator_loss": 0.0, "count": 0}
+    # loss sums stay on the device between checkpoints (no synchronisation per step)
+    sums = {"critic_loss": torch.zeros((), device=dev), "generator_loss": torch.zeros((), device=dev)}
+    count = 0
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     kept = ema if ema is not None else gen
     start = time.perf_counter()
@@ -315,15 +317,16 @@ def train(
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), gen.parameters(), strict=True):
                     p_ema.lerp_(p, 1.0 - decay)
-        sums["critic_loss"] += float(loss_c.detach())
-        sums["generator_loss"] += float(loss_g.detach())
-        sums["count"] += 1
+        sums["critic_loss"] += loss_c.detach()
+        sums["generator_loss"] += loss_g.detach()
+        count += 1
         if step % settings["eval_every"] == 0 or step == settings["steps"]:
             history["step"].append(step)
             history["epoch"].append(step * n_critic * batch / n)
-            history["critic_loss"].append(sums["critic_loss"] / sums["count"])
-            history["generator_loss"].append(sums["generator_loss"] / sums["count"])
-            sums = {"critic_loss": 0.0, "generator_loss": 0.0, "count": 0}
+            history["critic_loss"].append(float(sums["critic_loss"]) / count)
+            history["generator_loss"].append(float(sums["generator_loss"]) / count)
+            sums = {k: torch.zeros((), device=dev) for k in sums}
+            count = 0
             metrics: dict[str, float] = {}
             if monitor is not None:
                 metrics = monitor(EventGenerator(kept, standardiser, dict(settings)))
