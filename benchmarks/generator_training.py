@@ -43,7 +43,7 @@ def toy_events(n: int, seed: int) -> pd.DataFrame:
 def fwhm_of_signal(generator: object, seed: int) -> float:
     """The signal's m_mumu FWHM of 50k generated events (25k signal)."""
     from mlhep.data.dimuon.features import engineer
-    from mlhep.generative.fidelity import fwhm
+    from mlhep.generative.distances import fwhm
 
     labels = np.r_[np.ones(25000, int), np.zeros(25000, int)]
     frame, _ = generator.sample(labels, seed)  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ def main() -> None:
                 print("no CUDA device: skipped")
                 continue
             start = time.perf_counter()
-            generator, info = gan.train(frame, settings, device=device, seed=3, threads=args.threads)
+            generator, _ = gan.train(frame, settings, device=device, seed=3, threads=args.threads)
             if device == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - start

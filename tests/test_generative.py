@@ -119,6 +119,32 @@ def test_training_is_deterministic_and_the_saved_generator_samples_the_same(
     assert np.isfinite(bayes_scores(events, LOW_LEVEL_FEATURES)).all()
 
 
+def test_generated_azimuths_do_not_encode_the_label(toy: pd.DataFrame) -> None:
+    # labels drawn from the very seed the sampler gets: its streams must be its own
+    from sklearn.metrics import roc_auc_score
+
+    generator, _ = gan.train(toy, {**tiny_settings("gan", "blind"), "steps": 100}, seed=2)
+    labels = (np.random.default_rng(9).random(4000) < 0.5).astype(int)
+    frame, _ = generator.sample(labels, seed=9, max_rounds=1000)
+    for column in ("mu_minus_phi", "mu_plus_phi", "met_phi"):
+        assert abs(roc_auc_score(labels, frame[column]) - 0.5) < 0.05, column
+
+
+def test_train_on_real_reaches_the_limit_it_is_compared_with(toy: pd.DataFrame) -> None:
+    config: dict = {}
+    validate_config(config)
+    frame = fidelity.with_weights(toy)
+    columns = ["m_mumu", "pt_mumu", "y_mumu", "cos_theta_star"]
+    out = fidelity.train_on_synthetic(
+        frame.iloc[:2500], frame.iloc[2500:3000], frame.iloc[3000:],
+        {"logistic": hyperparameters(config["models"]["logistic"])}, columns, seed=1,
+    )  # fmt: skip
+    result = out["logistic"]
+    assert 0.6 < result["auc"] <= result["limit_auc"] + 0.02
+    assert result["gap"] == pytest.approx(result["limit_auc"] - result["auc"])
+    assert result["gap_low"] <= result["gap"] <= result["gap_high"]
+
+
 def test_settings_are_checked_and_the_registry_knows_the_generators() -> None:
     assert MODELS["gan"].kind == MODELS["wgan_gp"].kind == "generator"
     assert isinstance(get_trainer("wgan_gp"), gan.GeneratorTrainer)

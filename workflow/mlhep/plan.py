@@ -330,8 +330,11 @@ class Plan:
         its objective (the model) and its critic."""
         entry = self.config["generative"]["generators"][name]
         overrides = {k: v for k, v in entry.items() if k not in ("model", "critic")}
-        return canonical({**hyperparameters(self.config["models"][entry["model"]]), **overrides,
-                          "objective": entry["model"], "critic": entry["critic"]})  # fmt: skip
+        settings = {**hyperparameters(self.config["models"][entry["model"]]), **overrides,
+                    "objective": entry["model"], "critic": entry["critic"]}  # fmt: skip
+        if entry["critic"] == "blind":  # what only the physics-informed critic reads
+            settings.pop("mass_scale", None)
+        return canonical(settings)
 
     def generator_threads(self, name: str) -> int:
         """CPU threads of a generator's jobs (its model's ``threads``)."""

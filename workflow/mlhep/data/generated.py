@@ -79,7 +79,7 @@ def produce(
 
     generator = gan.load(generator_path(settings["generator"]))
     n_signal, n_background = settings["n_signal"], settings["n_background"]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 3])  # not the sampler's stream
     labels = rng.permutation(np.r_[np.ones(n_signal, np.int64), np.zeros(n_background, np.int64)])
     start = time.perf_counter()
     frame, tried = generator.sample(labels, seed)

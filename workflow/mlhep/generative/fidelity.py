@@ -34,6 +34,7 @@ from mlhep.data.dimuon.features import ALL_FEATURES, bayes_scores, engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES, generate_chunks
 from mlhep.evaluation.metrics import paired_gap
 from mlhep.generative import distances
+from mlhep.generative.distances import fwhm
 from mlhep.generative.gan import EventGenerator
 
 #: The columns whose 1-D distributions are compared.
@@ -75,33 +76,6 @@ def generated_sample(generator: EventGenerator, labels: np.ndarray, seed: int) -
     """Generated events, one per label, with the engineered columns."""
     frame, _ = generator.sample(labels, seed)
     return engineer(frame)
-
-
-def fwhm(mass: np.ndarray, low: float = 100.0, high: float = 150.0, width: float = 0.5) -> float:
-    """Full width at half maximum of a peak, from a histogram smoothed over three bins,
-    the half-maximum crossings interpolated linearly."""
-    counts, edges = np.histogram(mass, bins=round((high - low) / width), range=(low, high))
-    smooth = np.convolve(counts, np.ones(3) / 3.0, mode="same")
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    top = int(np.argmax(smooth))
-    half = smooth[top] / 2.0
-    if half <= 0:
-        return float("nan")
-    left = top
-    while left > 0 and smooth[left] > half:
-        left -= 1
-    right = top
-    while right < len(smooth) - 1 and smooth[right] > half:
-        right += 1
-
-    def cross(i: int, j: int) -> float:
-        if smooth[j] == smooth[i]:
-            return float(centres[i])
-        return float(
-            centres[i] + (half - smooth[i]) * (centres[j] - centres[i]) / (smooth[j] - smooth[i])
-        )
-
-    return cross(right, right - 1) - cross(left, left + 1)
 
 
 def two_sample_test(

@@ -154,7 +154,9 @@ class EventGenerator:
         ``max_rounds`` a ``strict`` call fails, otherwise the missing events are left out
         (for monitoring an early generator)."""
         labels = np.asarray(labels, dtype=np.int64)
-        rng = np.random.default_rng(seed)
+        # a stream of its own: a caller that drew the labels from default_rng(seed) must not
+        # find the azimuths drawn from the same numbers (they would encode the label)
+        rng = np.random.default_rng([seed, 1])
         torch_gen = torch.Generator(device=self.device).manual_seed(seed)
         raw = np.zeros((len(labels), len(COORDINATES)))
         missing = np.arange(len(labels))

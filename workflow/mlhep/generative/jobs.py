@@ -119,7 +119,7 @@ def _tstr_samples(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generated training and validation events (4:1) with the training split's class
     fraction, for train-on-synthetic."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 2])  # not the sampler's stream
     fraction = float(np.mean(train_labels == 1))
     n_validation = max(n_events // 4, 2)
     labels = (rng.random(n_events + n_validation) < fraction).astype(np.int64)
