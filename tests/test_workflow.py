@@ -112,9 +112,56 @@ def test_bayes_auc_file_and_mlflow_store(tiny: Path) -> None:
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["bayes_optimal.json"]
 
 
+def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
+    tiny: Path,
+) -> None:
+    import mlflow
+
+    generators = TINY.generators()
+    assert generators == ["gan_blind", "gan_physics", "wgan_gp_blind", "wgan_gp_physics"]
+    table = pd.read_csv(tiny / "results/generative/fidelity.csv")
+    assert list(table.columns) == ["metric", "floor", "floor_std", *generators]
+    rows = table.set_index("metric")
+    # two real samples: the two-sample BDT cannot tell them apart, the generators' it can
+    floor_auc = rows.loc["two-sample AUC, all", "floor"]
+    assert abs(floor_auc - 0.5) < 0.1 and rows.loc["two-sample AUC, all", "floor_std"] > 0
+    assert rows.loc["FWHM m_mumu signal [GeV]", "floor"] == pytest.approx(7.4, abs=1.5)
+    limit = rows.loc["Bayes limit AUC (same test events)", "floor"]
+    assert 0.85 < limit < 0.95 and rows.loc["train-on-synthetic AUC, bdt", "floor"] <= limit + 0.03
+    assert rows[generators].notna().all().all()
+    experiments = json.loads((tiny / "results/mlflow/experiments.json").read_text())
+    client = MlflowClient(experiments["tracking_uri"])
+    for name in generators:
+        record = json.loads((tiny / f"results/generative/{name}/train.json").read_text())
+        settings = record["settings"]
+        assert record["history"]["step"][-1] == settings["steps"] and record["device"] == "cpu"
+        run = client.get_run(record["mlflow_run_id"])
+        assert run.data.tags["generator"] == name and run.data.tags["kind"] == "generator"
+        history = client.get_metric_history(run.info.run_id, "critic_loss")
+        assert [m.step for m in history] == record["history"]["step"]
+        assert "fidelity_fpd" in run.data.metrics and "tstr_auc_bdt" in run.data.metrics
+    # the generator as a user loads it from MLflow: one event per label, in the mass range
+    mlflow.set_tracking_uri(experiments["tracking_uri"])
+    model = mlflow.pyfunc.load_model(record["model_uri"])
+    events = model.predict(pd.DataFrame({"label": [1, 0, 1]}), params={"seed": 3})
+    assert list(events["label"]) == [1, 0, 1] and events["m_mumu"].between(100, 150).all()
+    # the generated dataset: the toy's branches and weights, trained on like any other
+    with uproot.open(tiny / "results/data/dimuon_gan/events.root") as f:
+        assert set(f["events"].keys()) == set(DIMUON_BRANCHES)
+        assert f["events"].num_entries == 3000
+    record = json.loads((tiny / "results/data/dimuon_gan/generation.json").read_text())
+    assert (
+        record["generator"] == "wgan_gp_physics" and 0 < record["mass_range_acceptance_signal"] <= 1
+    )
+    for model_name, sets in TINY.config["datasets"]["dimuon_gan"]["models"].items():
+        for features in sets:
+            metrics = tiny / f"results/evaluation/dimuon_gan/{model_name}/{features}/metrics.json"
+            assert metrics.is_file()
+
+
 def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
     table = pd.read_csv(tiny / "results/evaluation/summary.csv")
-    assert set(table["dataset"]) == {"dimuon", "cms_dimuon"}
+    assert set(table["dataset"]) == {"dimuon", "cms_dimuon", "dimuon_gan"}
     # the user's ntuples: every classifier evaluated, no exact limit to compare with
     cms = table[table["dataset"] == "cms_dimuon"]
     assert set(zip(cms["model"], cms["features"], strict=True)) == set(TINY.trained("cms_dimuon"))
@@ -139,9 +186,10 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
     assert (trained["gap_to_bayes"] <= trained["gap_high"]).all()
     np.testing.assert_allclose(trained["gap_to_bayes"], trained["bayes_auc"] - trained["auc"])
     # probabilities against the exact posterior: a model with probabilities has them
-    probabilistic = trained[~trained.model.isin(["perceptron", "linear_mse"])]
+    scores_only = ["perceptron", "linear_mse", "autoencoder"]  # a score, no probability
+    probabilistic = trained[~trained.model.isin(scores_only)]
     assert (probabilistic["excess_log_loss"] > 0).all() and (probabilistic["mean_abs_dp"] > 0).all()
-    assert trained[trained.model.isin(["perceptron", "linear_mse"])]["excess_log_loss"].isna().all()
+    assert trained[trained.model.isin(scores_only)]["excess_log_loss"].isna().all()
     bayes = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
     for f in FEATURE_SETS:
         rows = summary[summary["features"] == f]

@@ -1,6 +1,6 @@
 """Generative models of the dimuon toy as fast simulation: a conditional GAN and a
 WGAN-GP in a physics-aware, reversible representation of the events
-(:mod:`.transform`), their training (:mod:`.gan`), sampling into a ROOT dataset, and their
+(:mod:`mlhep.data.dimuon.representation`), their training (:mod:`.gan`), sampling into a ROOT dataset, and their
 fidelity judged against the noise floor of two real samples and against the exact physics
 (:mod:`.fidelity`, :mod:`.distances`); figures in :mod:`.figures`.
 

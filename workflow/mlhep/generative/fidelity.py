@@ -7,8 +7,8 @@ equal size), repeated over several seeds for its spread. The comparison
 (:func:`compare`) holds:
 
 - per feature: the 1-D Wasserstein distance and the KS statistic, for the low-level
-  features and the derived m_mumu, pt_mumu and cos theta* (quantities a blind generator
-  never saw); the signal's m_mumu separately, with the peak's FWHM;
+  features and the derived pair observables (quantities a blind generator never saw); the
+  signal's pair mass separately, with the peak's FWHM;
 - FPD and KPD (:mod:`mlhep.generative.distances`);
 - a classifier two-sample test: a BDT trained to tell the two samples apart, on the
   low-level features and on all, its AUC on held-out halves (0.5: indistinguishable);
@@ -32,13 +32,12 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from mlhep.data.dimuon.features import ALL_FEATURES, bayes_scores, engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES, generate_chunks
+from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, MASS_COLUMN
 from mlhep.evaluation.metrics import paired_gap
 from mlhep.generative import distances
 from mlhep.generative.distances import fwhm
 from mlhep.generative.gan import EventGenerator
 
-#: The columns whose 1-D distributions are compared.
-FIDELITY_COLUMNS = (*LOW_LEVEL_FEATURES, "m_mumu", "pt_mumu", "cos_theta_star")
 #: Feature sets of the classifier two-sample test.
 TWO_SAMPLE_SETS: dict[str, tuple[str, ...]] = {
     "low": LOW_LEVEL_FEATURES,
@@ -123,11 +122,11 @@ def compare(
     rng = np.random.default_rng(seed)
     cols = list(FIDELITY_COLUMNS)
     r, o = real[cols].to_numpy(float), other[cols].to_numpy(float)
-    signal_real = real.loc[real["label"] == 1, "m_mumu"].to_numpy()
-    signal_other = other.loc[other["label"] == 1, "m_mumu"].to_numpy()
+    signal_real = real.loc[real["label"] == 1, MASS_COLUMN].to_numpy()
+    signal_other = other.loc[other["label"] == 1, MASS_COLUMN].to_numpy()
     result: dict[str, Any] = {
         "features": distances.per_feature(r, o, cols),
-        "m_mumu_signal": {
+        "mass_signal": {
             "w1": distances.wasserstein_1d(signal_real, signal_other),
             "ks": distances.ks_statistic(signal_real, signal_other),
             "fwhm": fwhm(signal_other),
@@ -147,7 +146,7 @@ def scalars(result: Mapping[str, Any]) -> dict[str, float]:
     """The headline numbers of a comparison, flat (for tables, floors and MLflow)."""
     out = {f"w1_{c}": v["w1"] for c, v in result["features"].items()}
     out.update({f"ks_{c}": v["ks"] for c, v in result["features"].items()})
-    out.update({f"{k}_m_mumu_signal": v for k, v in result["m_mumu_signal"].items()})
+    out.update({f"{k}_mass_signal": v for k, v in result["mass_signal"].items()})
     out["fpd"] = result["fpd"]["value"]
     out["kpd"] = result["kpd"]["value"]
     out.update({f"two_sample_auc_{k}": v["auc"] for k, v in result["two_sample"].items()})

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlhep.data.dimuon.features import FEATURE_LABELS
+from mlhep.data.dimuon.representation import MASS_COLUMN
 from mlhep.plotting import CURVE_COLOURS, _plot_range, save, styled
 
 REAL = "black"
@@ -85,16 +86,16 @@ def features_figure(
 def mass_figure(
     real: pd.DataFrame, generated: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]
 ) -> None:
-    """m_mumu of signal (left) and background (right), real against every generator."""
+    """The pair mass of signal (left) and background (right), real against every generator."""
     fig = plt.figure(figsize=(16, 7.5))
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 1], hspace=0.08)
     edges = np.linspace(100.0, 150.0, 51)
     for col, (label, title) in enumerate(((1, "signal"), (0, "background"))):
         ax = fig.add_subplot(grid[0, col])
         ax_ratio = fig.add_subplot(grid[1, col], sharex=ax)
-        pick = {n: g.loc[g["label"] == label, "m_mumu"].to_numpy() for n, g in generated.items()}
-        draw_ratio(ax, ax_ratio, real.loc[real["label"] == label, "m_mumu"].to_numpy(), pick,
-                   edges, FEATURE_LABELS["m_mumu"])  # fmt: skip
+        pick = {n: g.loc[g["label"] == label, MASS_COLUMN].to_numpy() for n, g in generated.items()}
+        draw_ratio(ax, ax_ratio, real.loc[real["label"] == label, MASS_COLUMN].to_numpy(), pick,
+                   edges, FEATURE_LABELS[MASS_COLUMN])  # fmt: skip
         ax.set_title(f"{title}: pair mass (no generator outputs it)", fontsize=14)
         ax.legend(fontsize=10)
     save(fig, path)

@@ -9,7 +9,7 @@
 
 Both are conditional on the class label (signal, background): the generator gets the label
 beside its noise, the critic beside the event. The generator writes the ten network
-coordinates of :mod:`mlhep.generative.transform`; the critic is ``blind`` (sees those
+coordinates of :mod:`mlhep.data.dimuon.representation`; the critic is ``blind`` (sees those
 coordinates only) or ``physics`` (also the pair mass, computed differentiably from the
 generated muons: the generator still outputs only low-level features; Butter, Plehn and
 Winterhalder, arXiv:1907.03764, add an MMD on resonance masses for the same reason).
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mlhep.generative.transform import (
+from mlhep.data.dimuon.representation import (
     CIRCLES,
     COORDINATES,
     Standardiser,
@@ -273,7 +273,10 @@ def train(
         "step": [], "epoch": [], "critic_loss": [], "generator_loss": [], "seconds": []
     }  # fmt: skip
     # loss sums stay on the device between checkpoints (no synchronisation per step)
-    sums = {"critic_loss": torch.zeros((), device=dev), "generator_loss": torch.zeros((), device=dev)}
+    sums = {
+        "critic_loss": torch.zeros((), device=dev),
+        "generator_loss": torch.zeros((), device=dev),
+    }
     count = 0
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     kept = ema if ema is not None else gen

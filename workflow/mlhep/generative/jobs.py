@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from mlhep import io
 from mlhep.data.dimuon.features import engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
+from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, KS_TABLE_COLUMNS, MASS_COLUMN
 from mlhep.generative import distances, fidelity, gan
 from mlhep.generative.figures import features_figure, history_figure, mass_figure, two_sample_figure
 
@@ -42,16 +42,16 @@ def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> gan.Moni
         g_signal = generated["label"].to_numpy() == 1
         if not g_signal.any() or g_signal.all():  # nothing (of a class) in the mass range yet
             nothing = float("inf")
-            return {"w1_low": nothing, "w1_m_mumu": nothing, "w1_m_mumu_signal": nothing,
+            return {"w1_low": nothing, "w1_mass": nothing, "w1_mass_signal": nothing,
                     "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
                     "selection": nothing}  # fmt: skip
         w1 = [distances.wasserstein_1d(real[c].to_numpy(), generated[c].to_numpy()) / s
               for c, s in zip(LOW_LEVEL_FEATURES, scale, strict=True)]  # fmt: skip
         out = {
             "w1_low": float(np.mean(w1)),
-            "w1_m_mumu": distances.wasserstein_1d(real["m_mumu"], generated["m_mumu"]),
-            "w1_m_mumu_signal": distances.wasserstein_1d(
-                real.loc[signal, "m_mumu"], generated.loc[g_signal, "m_mumu"]
+            "w1_mass": distances.wasserstein_1d(real[MASS_COLUMN], generated[MASS_COLUMN]),
+            "w1_mass_signal": distances.wasserstein_1d(
+                real.loc[signal, MASS_COLUMN], generated.loc[g_signal, MASS_COLUMN]
             ),
             "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
         }
@@ -99,17 +99,16 @@ def train_generator(
                 "kind": "generator"}  # fmt: skip
         with mltracking.start_run(tracking, f"generator-{name}", tags=tags) as run:
             mltracking.log_params({k: str(v) for k, v in params.items()})
-            mltracking.log_curves({k: v for k, v in history.items() if k != "step"},
-                                  steps=history["step"])  # fmt: skip
+            curves = {k: v for k, v in history.items() if k not in ("step", "selection")}
+            mltracking.log_curves(curves, steps=history["step"])
             mltracking.mlflow_module().log_metrics(
                 {"train_seconds": info["train_seconds"], "best_step": info["best_step"]}
             )
             mltracking.mlflow_module().log_artifact(os.fspath(outputs["history"]))
             model_uri = log_generator(os.fspath(outputs["generator"]))
             run_id = run.info.run_id
-    record = {"generator": name, "settings": dict(settings), "seed": seed,
-              **{k: v for k, v in info.items()}, "mlflow_run_id": run_id,
-              "model_uri": model_uri}  # fmt: skip
+    record = {"generator": name, "settings": dict(settings), "seed": seed, **info,
+              "mlflow_run_id": run_id, "model_uri": model_uri}  # fmt: skip
     io.write_json(outputs["record"], record)
     return record
 
@@ -175,8 +174,8 @@ def noise_floor(
 
 def _headline(values: Mapping[str, float]) -> str:
     keys = (
-        "w1_m_mumu",
-        "fwhm_m_mumu_signal",
+        f"w1_{MASS_COLUMN}",
+        "fwhm_mass_signal",
         "fpd",
         "kpd",
         "two_sample_auc_low",
@@ -227,7 +226,7 @@ def judge_generator(
            "reference_events": len(reference)}  # fmt: skip
     io.write_json(outputs["fidelity"], out)
     io.write_parquet(outputs["sample"], sample)
-    features_figure(reference, {name: sample}, fidelity.FIDELITY_COLUMNS, outputs["features"])
+    features_figure(reference, {name: sample}, FIDELITY_COLUMNS, outputs["features"])
     two_sample_figure({f"{k} features": {**v["roc"], "auc": v["auc"]}
                        for k, v in result["two_sample"].items()},
                       outputs["roc"], f"{name}: generated against real")  # fmt: skip
@@ -248,10 +247,10 @@ def judge_generator(
 
 #: Rows of the summary table: (key in the scalars, what it is).
 TABLE_ROWS = (
-    *((f"w1_{c}", f"W1 {c}") for c in fidelity.FIDELITY_COLUMNS),
-    *((f"ks_{c}", f"KS {c}") for c in ("mu_minus_pt", "mu_plus_eta", "n_jets", "met", "m_mumu")),
-    ("w1_m_mumu_signal", "W1 m_mumu (signal)"),
-    ("fwhm_m_mumu_signal", "FWHM m_mumu signal [GeV]"),
+    *((f"w1_{c}", f"W1 {c}") for c in FIDELITY_COLUMNS),
+    *((f"ks_{c}", f"KS {c}") for c in KS_TABLE_COLUMNS),
+    ("w1_mass_signal", f"W1 {MASS_COLUMN} (signal)"),
+    ("fwhm_mass_signal", f"FWHM {MASS_COLUMN} signal [GeV]"),
     ("fpd", "FPD"),
     ("kpd", "KPD"),
     ("two_sample_auc_low", "two-sample AUC, low-level"),
@@ -298,14 +297,12 @@ def summarise(
     seed: int,
     outputs: Mapping[str, str | os.PathLike[str]],
 ) -> pd.DataFrame:
-    """The fidelity table (CSV) and the figures comparing every generator: m_mumu and the
-    two-sample ROC curves."""
+    """The fidelity table (CSV) and the figures comparing every generator: the pair mass and
+    the two-sample ROC curves."""
     floor = io.read_json(floor_path)
     judged = {name: io.read_json(path) for name, path in fidelity_paths.items()}
     table = summary_table(floor, judged)
-    io.write_csv(outputs["table"], table) if hasattr(io, "write_csv") else _write_csv(
-        outputs["table"], table
-    )
+    io.write_csv(outputs["table"], table)
     reference = fidelity.reference_sample(
         pd.read_parquet(test_path), settings["events"], seed + REFERENCE_SEED
     )
@@ -316,8 +313,3 @@ def summarise(
                  for name, e in judged.items()})  # fmt: skip
     two_sample_figure(rocs, outputs["roc"], "two-sample BDT on all features")
     return table
-
-
-def _write_csv(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
-    with io.atomic_path(path) as tmp:
-        table.to_csv(Path(tmp), index=False)

@@ -1,4 +1,5 @@
-"""The reversible, physics-aware representation the generators work in.
+"""The reversible, physics-aware representation of dimuon events the generators of
+:mod:`mlhep.generative` work in, and the columns their fidelity is measured on.
 
 An event's low-level features (the two muons' pT, eta, phi, n_jets, met, met_phi) map to
 ten network coordinates that build the physics in:
@@ -35,6 +36,14 @@ from mlhep.data.dimuon.physics import (
 )
 
 Array = NDArray[np.float64]
+
+#: The resonance's mass: the signal's peak whose width and position fidelity checks.
+MASS_COLUMN = "m_mumu"
+#: The columns compared one by one: the low-level features every generator writes and the
+#: pair observables none outputs (a blind one never sees them).
+FIDELITY_COLUMNS = (*LOW_LEVEL_FEATURES, MASS_COLUMN, "pt_mumu", "cos_theta_star")
+#: The KS statistics the fidelity table shows (all are in each generator's record).
+KS_TABLE_COLUMNS = ("mu_minus_pt", "mu_plus_eta", "n_jets", "met", MASS_COLUMN)
 
 #: The network coordinates, in order.
 COORDINATES = (
