@@ -244,19 +244,27 @@ def _generative_errors(config: Mapping[str, Any]) -> list[str]:
     of kind ``generated`` naming generators of the stage."""
     section, key = config["generative"], "config key 'generative"
     messages = []
-    for name, dataset in config["datasets"].items():
-        if dataset["kind"] == "generated" and dataset["activate"]:
-            if not section["activate"]:
-                messages.append(f"config key 'datasets.{name}.generator': the generative stage "
-                                "is off (generative.activate)")  # fmt: skip
-            elif dataset["generator"] not in section["generators"]:
-                messages.append(f"config key 'datasets.{name}.generator': no generator "
-                                f"{dataset['generator']!r} (generative.generators: "
-                                f"{sorted(section['generators'])})")  # fmt: skip
+    name = generative_dataset(config) if section["activate"] else None
+    dataset = config["datasets"].get(name) if name is not None else None
+    learnt = dataset is not None and dataset["kind"] == "dimuon" and dataset["activate"]
+    for gen_dataset, settings in config["datasets"].items():
+        if settings["kind"] != "generated" or not settings["activate"]:
+            continue
+        where = f"config key 'datasets.{gen_dataset}.generator'"
+        generator = section["generators"].get(settings["generator"])
+        if not section["activate"]:
+            messages.append(f"{where}: the generative stage is off (generative.activate)")
+        elif generator is None:
+            messages.append(f"{where}: no generator {settings['generator']!r} "
+                            f"(generative.generators: {sorted(section['generators'])})")  # fmt: skip
+        elif not config["models"][generator["model"]]["activate"]:
+            messages.append(f"{where}: generator {settings['generator']!r} is not trained "
+                            f"(models.{generator['model']}.activate is false)")  # fmt: skip
+        elif not learnt:
+            messages.append(f"{where}: generator {settings['generator']!r} is not trained "
+                            f"(its dataset {name!r} is not an active dimuon dataset)")  # fmt: skip
     if not section["activate"]:
         return messages
-    name = generative_dataset(config)
-    dataset = config["datasets"].get(name) if name is not None else None
     if dataset is None or dataset["kind"] != "dimuon":
         messages.append(f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
                         f"to judge them by); got {name!r}")  # fmt: skip

@@ -341,14 +341,16 @@ class Plan:
         model = self.config["generative"]["generators"][name]["model"]
         return int(self.config["models"][model]["threads"])
 
-    def fidelity_settings(self) -> dict[str, Any]:
+    def fidelity_settings(self, floor: bool = False) -> dict[str, Any]:
         """What the fidelity jobs depend on: the stage's sample sizes, FPD and KPD settings,
-        train-on-synthetic's models (with their hyper-parameters) and columns."""
+        train-on-synthetic's models (with their hyper-parameters) and columns; for the
+        noise floor's job also the number of its seeds (which no generator's job reads)."""
         section = self.config["generative"]
         dataset = self.generative_dataset()
         tstr = section["train_on_synthetic"]
+        keys = ("events", "fpd", "kpd", *(("floor_seeds",) if floor else ()))
         return canonical({
-            **{k: section[k] for k in ("events", "floor_seeds", "fpd", "kpd")},
+            **{k: section[k] for k in keys},
             "train_on_synthetic": dict(tstr),
             "tstr_models": {m: hyperparameters(self.config["models"][m]) for m in tstr["models"]},
             "tstr_columns": self.columns(dataset, tstr["features"]) if dataset else [],

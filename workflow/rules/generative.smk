@@ -60,7 +60,7 @@ rule generative_floor:
         runtime=60,
         gpu=GPU_REQUEST,
     params:
-        settings=PLAN.fidelity_settings(),
+        settings=PLAN.fidelity_settings(floor=True),
         device=config["device"],
         seed=config["seed"],
     script:

@@ -6,14 +6,19 @@
   "Evaluating generative models in high energy physics", Phys. Rev. D 107 (2023) 076017,
   arXiv:2211.10295, written after their definitions (and JetNet's
   ``jetnet/evaluation/gen_metrics.py``): the FPD is the Frechet distance of Gaussians
-  fitted to the two samples, computed on random subsets of growing size N and extrapolated
-  linearly in 1/N to N -> infinity (its bias is O(1/N)); its error is the standard error of
-  that intercept. The KPD is the unbiased estimator of the squared maximum mean discrepancy
-  with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, the median over batches, its
-  error half the 16-84% interquantile range.
+  fitted to the two samples, computed on random subsets of sizes N spaced evenly in 1/N and
+  extrapolated linearly in 1/N to N -> infinity (its bias is O(1/N)); its error is the
+  standard error of that intercept. JetNet bounds the fit to a non-negative intercept; this
+  one is not bounded, so two real samples can give a slightly negative FPD (within its
+  error), which says more than a zero. The KPD is the unbiased estimator of the squared
+  maximum mean discrepancy with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3 of the
+  paper (and of the kernel inception distance; JetNet's code defaults to degree 4, so its
+  numbers are not these), the median over batches, its error half the 16.275-83.725%
+  interquantile range (JetNet's).
 
-Features are scaled by the real sample's standard deviation before FPD and KPD, so that
-GeV and radians weigh alike (Kansal et al. use features of comparable scale).
+Features are centred and scaled with the real sample's mean and standard deviation before
+FPD and KPD, so that GeV and radians weigh alike and no large-mean column dominates the
+polynomial kernel (which is not shift-invariant; the FPD is).
 """
 
 from __future__ import annotations
@@ -61,9 +66,10 @@ class Estimate:
 
 
 def scaled(real: Array, generated: Array) -> tuple[Array, Array]:
-    """Both samples divided by the real sample's per-feature standard deviation."""
-    scale = np.maximum(real.std(axis=0), 1e-12)
-    return real / scale, generated / scale
+    """Both samples centred and scaled with the real sample's per-feature mean and standard
+    deviation."""
+    mean, scale = real.mean(axis=0), np.maximum(real.std(axis=0), 1e-12)
+    return (real - mean) / scale, (generated - mean) / scale
 
 
 def fpd(
@@ -77,12 +83,12 @@ def fpd(
 ) -> Estimate:
     """The FPD extrapolated to infinite sample size (Kansal et al. 2023, section IV): at
     ``num_points`` sizes N from ``min_samples`` to ``max_samples`` (at most the smaller
-    sample), the mean Frechet distance of ``num_batches`` random subsets; a straight line
-    in 1/N, its intercept and that intercept's standard error."""
+    sample), evenly spaced in 1/N, the mean Frechet distance of ``num_batches`` random
+    subsets; a straight line in 1/N, its intercept and that intercept's standard error."""
     real, generated = scaled(real, generated)
     top = min(max_samples, len(real), len(generated))
     low = min(min_samples, top)
-    sizes = np.unique(np.linspace(low, top, num_points).astype(int))
+    sizes = np.unique((1.0 / np.linspace(1.0 / low, 1.0 / top, num_points)).astype(int))
     means = []
     for size in sizes:
         values = []
@@ -117,16 +123,18 @@ def kpd(
     num_batches: int = 10,
     batch_size: int = 5_000,
 ) -> Estimate:
-    """The KPD (Kansal et al. 2023): the median over ``num_batches`` batches of the unbiased
-    MMD^2 with the cubic polynomial kernel, its error half the 16-84% interquantile range."""
+    """The KPD (Kansal et al. 2023): the median over ``num_batches`` batches (of at most
+    half of each sample) of the unbiased MMD^2 with the cubic polynomial kernel, its error
+    half the 16.275-83.725% interquantile range."""
     real, generated = scaled(real, generated)
-    size = min(batch_size, len(real), len(generated))
+    # at most half of each sample: batches that differ, or the spread would be zero
+    size = max(min(batch_size, len(real) // 2, len(generated) // 2), 2)
     values = [
         _mmd_cubic_unbiased(real[rng.choice(len(real), size, replace=False)],
                             generated[rng.choice(len(generated), size, replace=False)])
         for _ in range(num_batches)
     ]  # fmt: skip
-    low, high = np.quantile(values, [0.16, 0.84])
+    low, high = np.percentile(values, [16.275, 83.725])
     return Estimate(float(np.median(values)), float((high - low) / 2.0))
 
 

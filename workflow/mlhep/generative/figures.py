@@ -67,18 +67,17 @@ def features_figure(
     """Every column, real against each generated sample, with ratio panels."""
     ncols = 4
     nrows = -(-len(columns) // ncols)
-    fig = plt.figure(figsize=(5.5 * ncols, 5.2 * nrows))
-    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows, hspace=0.08)
+    fig = plt.figure(figsize=(5.5 * ncols, 5.6 * nrows))
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.32, wspace=0.3)
     for k, column in enumerate(columns):
-        row, col = divmod(k, ncols)
-        ax = fig.add_subplot(grid[2 * row, col])
-        ax_ratio = fig.add_subplot(grid[2 * row + 1, col], sharex=ax)
+        cell = outer[divmod(k, ncols)].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06)
+        ax = fig.add_subplot(cell[0])
+        ax_ratio = fig.add_subplot(cell[1], sharex=ax)
         values = real[column].to_numpy(float)
         draw_ratio(ax, ax_ratio, values, {n: g[column].to_numpy(float) for n, g in generated.items()},
                    _edges(values, bins), FEATURE_LABELS.get(column, column))  # fmt: skip
         if k == 0:
             ax.legend(fontsize=10)
-    fig.subplots_adjust(hspace=0.35, wspace=0.3)
     save(fig, path)
 
 
