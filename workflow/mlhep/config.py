@@ -263,7 +263,7 @@ def _generative_errors(config: Mapping[str, Any]) -> list[str]:
         elif not learnt:
             messages.append(f"{where}: generator {settings['generator']!r} is not trained "
                             f"(its dataset {name!r} is not an active dimuon dataset)")  # fmt: skip
-    if not section["activate"]:
+    if not section["activate"] or name is None:  # no dimuon dataset: the stage is off
         return messages
     if dataset is None or dataset["kind"] != "dimuon":
         messages.append(f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
