@@ -254,11 +254,15 @@ def check_rest_api(url: str, workdir: Path) -> None:
 
     # every trained classifier's run carries the test metrics its evaluation wrote, and every
     # pulse regressor's its ratios to the Cramer-Rao bound
-    evaluated = regressed = 0
+    evaluated = regressed = generators = 0
     dataset_of = {e["id"]: d for d, e in recorded["experiments"].items()}
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
         metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
+        if tags.get("kind") == "generator":  # the toy's generators, each a logged pyfunc
+            assert 0.5 <= metrics["fidelity_two_sample_auc_all"] <= 1.0
+            generators += 1
+            continue
         if "features" not in tags:  # the Bayes limit and the Iris perceptron: no model
             continue
         dataset = dataset_of[run["info"]["experiment_id"]]
@@ -274,10 +278,10 @@ def check_rest_api(url: str, workdir: Path) -> None:
         assert metrics["auc"] == pytest.approx(expected["auc"], rel=1e-12), run["info"]
         if "bayes_auc" in metrics:  # below the exact limit (a one-variable set: up to noise)
             assert 0.5 < metrics["auc"] < metrics["bayes_auc"] + 0.01 <= 1.01
-        else:  # the user's ntuples have no exact limit
-            assert dataset == "cms_dimuon" and 0.5 < metrics["auc"] <= 1.0
+        else:  # the user's ntuples and generated events have no exact limit
+            assert dataset in ("cms_dimuon", "dimuon_gan") and 0.5 < metrics["auc"] <= 1.0
         evaluated += dataset == "dimuon"  # the logged models counted are the toy's
-    assert evaluated == n_models[0]
+    assert evaluated + generators == n_models[0] and generators == 4
     assert (
         regressed
         == sum(
@@ -297,7 +301,7 @@ def check_rest_api(url: str, workdir: Path) -> None:
         "/api/2.0/mlflow/logged-models/search",
         {"experiment_ids": [ids["mlhep-dimuon"]], "max_results": 100},
     )["models"]
-    assert len(models) == n_models[0] == evaluated
+    assert len(models) == n_models[0] == evaluated + generators
     run_ids = {r["info"]["run_id"] for r in runs}
     for model in models:
         info = model["info"]
