@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     url = server_url(args.host, args.port)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Ctrl-C stops it even when started in the background (`cmd &` in a script ignores
+    # SIGINT, and Python then keeps ignoring it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with running_server(command, url) as server:
             print(f"MLflow UI on {url} (Ctrl-C stops it); the training runs of each data set:")
