@@ -19,6 +19,7 @@ import numpy as np
 
 from mlhep import io
 from mlhep.data import DatasetKind
+from mlhep.data.dimuon import SETTINGS_SCHEMA as DIMUON_SCHEMA
 from mlhep.data.dimuon.features import ALL_FEATURES, FEATURE_LABELS
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, physics_weights
 
@@ -31,22 +32,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "type": "string", "default": "",
         "description": "The generator to sample: a name under `generative.generators` (the stage must be on).",
     },
-    "n_signal": {
-        "type": "integer", "minimum": 1, "default": 100000,
-        "description": "Signal events to generate (inside the toy's mass range).",
-    },
-    "n_background": {
-        "type": "integer", "minimum": 1, "default": 100000,
-        "description": "Background events to generate.",
-    },
-    "expected_signal": {
-        "type": "number", "exclusiveMinimum": 0, "default": 1000,
-        "description": "Expected signal yield: the signal weights sum to it.",
-    },
-    "expected_background": {
-        "type": "number", "exclusiveMinimum": 0, "default": 100000,
-        "description": "Expected background yield: the background weights sum to it.",
-    },
+    # the toy's own keys, with smaller default samples
+    **{k: {**DIMUON_SCHEMA[k], "default": 100000} for k in ("n_signal", "n_background")},
+    **{k: DIMUON_SCHEMA[k] for k in ("expected_signal", "expected_background")},
 }  # fmt: skip
 
 
