@@ -47,11 +47,25 @@ def snakemake(workdir: Path) -> float:
     """Wall time of one `snakemake --cores 2` run of the tiny config in ``workdir``."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(REPO / "config/test-tiny.yaml"),
-         "--cores", "2", "--quiet", "all"],
-        cwd=REPO, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(REPO / "config/test-tiny.yaml"),
+            "--cores",
+            "2",
+            "--quiet",
+            "all",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 

@@ -78,12 +78,18 @@ def main() -> None:
             seconds = time.perf_counter() - start
             steps = settings["steps"]
             row = {
-                "model": model, "device": device, "steps": steps, "seconds": seconds,
+                "model": model,
+                "device": device,
+                "steps": steps,
+                "seconds": seconds,
                 "ms_per_step": 1000 * seconds / steps,
-                "critic_events_per_second": steps * settings["n_critic"] * settings["batch_size"] / seconds,
+                "critic_events_per_second": steps
+                * settings["n_critic"]
+                * settings["batch_size"]
+                / seconds,
                 "fwhm_signal": fwhm_of_signal(generator, 5),
                 "gpu": torch.cuda.get_device_name() if device == "cuda" else "",
-            }  # fmt: skip
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
     table = pd.DataFrame(rows)
@@ -91,8 +97,10 @@ def main() -> None:
         cpu = part.loc[part.device == "cpu", "seconds"]
         for _, row in part.iterrows():
             ratio = cpu.iloc[0] / row.seconds if len(cpu) else float("nan")
-            print(f"{model:8s} {row.device:5s} {row.steps:6d} steps {row.seconds:8.1f} s "
-                  f"{row.ms_per_step:7.2f} ms/step  speed-up {ratio:5.1f}  FWHM {row.fwhm_signal:5.2f} GeV")  # fmt: skip
+            print(
+                f"{model:8s} {row.device:5s} {row.steps:6d} steps {row.seconds:8.1f} s "
+                f"{row.ms_per_step:7.2f} ms/step  speed-up {ratio:5.1f}  FWHM {row.fwhm_signal:5.2f} GeV"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=2))
 

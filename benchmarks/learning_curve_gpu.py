@@ -28,8 +28,9 @@ from mlhep.studies.generalization import run_point
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+",
-                        default=[10_000, 30_000, 50_000, 100_000, 200_000, 400_000])  # fmt: skip
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 30_000, 50_000, 100_000, 200_000, 400_000]
+    )
     parser.add_argument("--events", type=int, default=333_333, help="events per class")
     parser.add_argument("--features", default="low")
     parser.add_argument("--min-steps", type=int, default=1000)
@@ -44,18 +45,26 @@ def main() -> None:
     columns = KIND.feature_sets[args.features]
     test = splits["test"]
     limit = roc_auc_score(test["label"], limit_scores(KIND.limit, test, columns))
-    print(f"{len(frame)} events generated and split in {time.perf_counter() - t0:.1f} s; "
-          f"exact limit on {args.features}: test AUC {limit:.4f}")  # fmt: skip
-    settings = {"columns": columns, "model": ANN, "min_steps": args.min_steps,
-                "n_validation": args.n_validation}  # fmt: skip
+    print(
+        f"{len(frame)} events generated and split in {time.perf_counter() - t0:.1f} s; "
+        f"exact limit on {args.features}: test AUC {limit:.4f}"
+    )
+    settings = {
+        "columns": columns,
+        "model": ANN,
+        "min_steps": args.min_steps,
+        "n_validation": args.n_validation,
+    }
     context = FitContext(args.seed, args.device, 8)
     for n in args.sizes:
         t0 = time.perf_counter()
         r = run_point("learning_curve", settings, {"model": "ann", "n_train": n}, splits, context)
         aucs = r["curves"]["validation_auc"]
         every = max(1, len(aucs) // 20)
-        curve = " ".join(f"{k * r['steps_per_epoch']}:{aucs[k - 1]:.3f}"
-                         for k in range(every, len(aucs) + 1, every))  # fmt: skip
+        curve = " ".join(
+            f"{k * r['steps_per_epoch']}:{aucs[k - 1]:.3f}"
+            for k in range(every, len(aucs) + 1, every)
+        )
         print(
             f"n_train {n:>7}: AUC train {r['train_auc']:.4f} validation {r['validation_auc']:.4f} "
             f"test {r['test_auc']:.4f} (limit - test {limit - r['test_auc']:+.4f}); kept epoch "

@@ -65,7 +65,11 @@ from mlhep.data.dimuon.ntuples import (
 from mlhep.data.ntuple.reader import SOURCES, plan_source, produce
 
 #: The codecs compared; the workflow's own is added when it is none of them.
-CODECS: dict[str, Any] = {"ZLIB(1)": uproot.ZLIB(1), "LZ4(1)": uproot.LZ4(1), "ZSTD(1)": uproot.ZSTD(1)}  # fmt: skip
+CODECS: dict[str, Any] = {
+    "ZLIB(1)": uproot.ZLIB(1),
+    "LZ4(1)": uproot.LZ4(1),
+    "ZSTD(1)": uproot.ZSTD(1),
+}
 #: Expected yields of generate_dimuon (the workflow's defaults; they only set the weights).
 EXPECTED = (1000.0, 1e5)
 #: Step sizes of the memory scan (the middle one is the root kind's default).
@@ -132,28 +136,44 @@ def compression_part(events: int, seed: int, repeats: int, directory: Path) -> N
     """Print write and read speed and size per codec, then generation speed per codec."""
     chunks = [c.columns for c in physics.generate_chunks(*toy_arguments(events, seed))]
     path = directory / "toy_events.root"
-    print(f"\n== 1. write compression: {events:,} toy events, {len(DIMUON_BRANCHES)} branches "
-          f"(io.write_root_tree), best of {repeats}; * = mlhep.io.COMPRESSION")  # fmt: skip
+    print(
+        f"\n== 1. write compression: {events:,} toy events, {len(DIMUON_BRANCHES)} branches "
+        f"(io.write_root_tree), best of {repeats}; * = mlhep.io.COMPRESSION"
+    )
     print(f"{'codec':<10} {'write ev/s':>12} {'read ev/s':>12} {'MB':>8} {'B/event':>8}")
     for name, codec in codecs().items():
         with workflow_compression(codec):
             write_s = best(repeats, io.write_root_tree, path, chunks, DIMUON_BRANCHES)
         read_s = best(repeats, read_back, path)
         size = path.stat().st_size
-        print(f"{name:<10} {events / write_s / MB:>11.2f}M {events / read_s / MB:>11.2f}M "
-              f"{size / MB:>8.1f} {size / events:>8.1f}")  # fmt: skip
+        print(
+            f"{name:<10} {events / write_s / MB:>11.2f}M {events / read_s / MB:>11.2f}M "
+            f"{size / MB:>8.1f} {size / events:>8.1f}"
+        )
     del chunks
     alone_s = best(repeats, generate_only, events, seed)
     n_signal, n_background = events // 2, events - events // 2
-    print(f"\ngenerate_dimuon({n_signal:,} + {n_background:,} events): generate_chunks alone "
-          f"{alone_s:.2f} s = {events / alone_s / MB:.2f}M ev/s")  # fmt: skip
+    print(
+        f"\ngenerate_dimuon({n_signal:,} + {n_background:,} events): generate_chunks alone "
+        f"{alone_s:.2f} s = {events / alone_s / MB:.2f}M ev/s"
+    )
     print(f"{'codec':<10} {'seconds':>8} {'ev/s':>10} {'writing':>8}")
     for name, codec in codecs().items():
         with workflow_compression(codec):
-            total_s = best(repeats, generate_dimuon, path, n_signal, n_background, *EXPECTED,
-                           seed=seed, progress=False)  # fmt: skip
-        print(f"{name:<10} {total_s:>8.2f} {events / total_s / MB:>9.2f}M "
-              f"{max(0.0, 1 - alone_s / total_s):>8.0%}")  # fmt: skip
+            total_s = best(
+                repeats,
+                generate_dimuon,
+                path,
+                n_signal,
+                n_background,
+                *EXPECTED,
+                seed=seed,
+                progress=False,
+            )
+        print(
+            f"{name:<10} {total_s:>8.2f} {events / total_s / MB:>9.2f}M "
+            f"{max(0.0, 1 - alone_s / total_s):>8.0%}"
+        )
     path.unlink(missing_ok=True)
 
 
@@ -185,11 +205,15 @@ def make_ntuples(
 ) -> dict[str, Path]:
     """The big signal file of about ``gigabytes`` GB and the small background file, made
     unless present (then reused); the files made are appended to ``created``."""
-    paths = {"signal": directory / f"user_signal_{gigabytes:g}GB.root",
-             "background": directory / "user_background.root"}  # fmt: skip
+    paths = {
+        "signal": directory / f"user_signal_{gigabytes:g}GB.root",
+        "background": directory / "user_background.root",
+    }
     if all(p.exists() for p in paths.values()):
-        print(f"reusing {paths['signal']} ({paths['signal'].stat().st_size / MB:.0f} MB) "
-              f"and {paths['background'].name}")  # fmt: skip
+        print(
+            f"reusing {paths['signal']} ({paths['signal'].stat().st_size / MB:.0f} MB) "
+            f"and {paths['background'].name}"
+        )
         return paths
     chunks = physics.generate_chunks(*toy_arguments(events, seed))
     columns = user_columns(pd.concat([pd.DataFrame(c.columns) for c in chunks], ignore_index=True))
@@ -198,15 +222,19 @@ def make_ntuples(
     created.append(paths["background"])
     per_event = paths["background"].stat().st_size / BACKGROUND_EVENTS
     n_signal = math.ceil(gigabytes * 1e9 / per_event / physics.CHUNK_SIZE) * physics.CHUNK_SIZE
-    print(f"user layout with {codec!r}: {per_event:.1f} B/event (from the background file) "
-          f"-> {n_signal:,} signal events for {gigabytes:g} GB")  # fmt: skip
+    print(
+        f"user layout with {codec!r}: {per_event:.1f} B/event (from the background file) "
+        f"-> {n_signal:,} signal events for {gigabytes:g} GB"
+    )
     start = time.perf_counter()
     write_user_ntuple(paths["signal"], columns, n_signal, BACKGROUND_EVENTS, codec)
     created.append(paths["signal"])
     seconds = time.perf_counter() - start
     size = paths["signal"].stat().st_size
-    print(f"wrote {paths['signal']}: {n_signal:,} events, {size / MB:.0f} MB in {seconds:.1f} s "
-          f"({n_signal / seconds / MB:.2f}M ev/s, {size / MB / seconds:.0f} MB/s)")  # fmt: skip
+    print(
+        f"wrote {paths['signal']}: {n_signal:,} events, {size / MB:.0f} MB in {seconds:.1f} s "
+        f"({n_signal / seconds / MB:.2f}M ev/s, {size / MB / seconds:.0f} MB/s)"
+    )
     return paths
 
 
@@ -245,14 +273,23 @@ def child(spec: dict[str, Any]) -> None:
         events = bare_iterate(spec["sources"], spec["step_size"])
     seconds = time.perf_counter() - start
     Path(spec["output"]).unlink(missing_ok=True)
-    print(json.dumps({"seconds": seconds, "events": events, "baseline_mb": baseline,
-                      "peak_mb": peak_rss_mb()}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "events": events,
+                "baseline_mb": baseline,
+                "peak_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def run_child(spec: Mapping[str, Any]) -> dict[str, float]:
     """Run :func:`child` in a fresh Python process; return what it printed."""
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit(f"child {spec['reader']} failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -267,15 +304,24 @@ def read_part(paths: Mapping[str, Path], repeats: int, directory: Path) -> None:
     sources = []
     for source in SOURCES:
         plan = plan_source("bench", source, settings)
-        sources.append({"files": plan.files, "tree": plan.tree,
-                        "branches": sorted({b for b, _, _ in plan.branches()})})  # fmt: skip
+        sources.append(
+            {
+                "files": plan.files,
+                "tree": plan.tree,
+                "branches": sorted({b for b, _, _ in plan.branches()}),
+            }
+        )
     size = sum(p.stat().st_size for p in paths.values())
     spec = {"settings": settings, "sources": sources, "output": str(directory / "events.root")}
-    print(f"\n== 2. read: signal {paths['signal'].stat().st_size / MB:.0f} MB + background "
-          f"{paths['background'].stat().st_size / MB:.1f} MB = {size / MB:.0f} MB on disk, "
-          f"branches {sources[0]['branches']}")  # fmt: skip
-    print("each read in its own subprocess; produce also writes the selected events "
-          f"(its output, {io.COMPRESSION!r}), bare only iterates")  # fmt: skip
+    print(
+        f"\n== 2. read: signal {paths['signal'].stat().st_size / MB:.0f} MB + background "
+        f"{paths['background'].stat().st_size / MB:.1f} MB = {size / MB:.0f} MB on disk, "
+        f"branches {sources[0]['branches']}"
+    )
+    print(
+        "each read in its own subprocess; produce also writes the selected events "
+        f"(its output, {io.COMPRESSION!r}), bare only iterates"
+    )
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for step in STEP_SIZES:
         for _ in range(repeats if step == "100 MB" else 1):
@@ -286,32 +332,48 @@ def read_part(paths: Mapping[str, Path], repeats: int, directory: Path) -> None:
     peaks = {key: max(r["peak_mb"] for r in results) for key, results in runs.items()}
     n_repeats = len(runs["bare", "100 MB"])
     print(f"\nstep size 100 MB, best of {n_repeats}:")
-    print(f"{'reader':<8} {'seconds':>8} {'MB/s':>8} {'ev/s':>9} {'peak RSS MB':>12} "
-          f"{'(baseline)':>11}")  # fmt: skip
+    print(
+        f"{'reader':<8} {'seconds':>8} {'MB/s':>8} {'ev/s':>9} {'peak RSS MB':>12} "
+        f"{'(baseline)':>11}"
+    )
     for reader in ("bare", "produce"):
         r = fastest[reader, "100 MB"]
-        print(f"{reader:<8} {r['seconds']:>8.2f} {size / MB / r['seconds']:>8.0f} "
-              f"{r['events'] / r['seconds'] / MB:>8.2f}M {peaks[reader, '100 MB']:>12.0f} "
-              f"{r['baseline_mb']:>11.0f}")  # fmt: skip
+        print(
+            f"{reader:<8} {r['seconds']:>8.2f} {size / MB / r['seconds']:>8.0f} "
+            f"{r['events'] / r['seconds'] / MB:>8.2f}M {peaks[reader, '100 MB']:>12.0f} "
+            f"{r['baseline_mb']:>11.0f}"
+        )
     bare, ours = fastest["bare", "100 MB"], fastest["produce", "100 MB"]
-    above = [peaks[reader, "100 MB"] - fastest[reader, "100 MB"]["baseline_mb"]
-             for reader in ("produce", "bare")]  # fmt: skip
-    print(f"ratio produce/bare: time {ours['seconds'] / bare['seconds']:.2f}, peak RSS "
-          f"{peaks['produce', '100 MB'] / peaks['bare', '100 MB']:.2f}, peak RSS above the "
-          f"baseline (what the imports take) {above[0] / above[1]:.2f}")  # fmt: skip
-    print(f"\npeak RSS per step size ({size / MB:.0f} MB of files; one run each, 100 MB: "
-          f"the largest of {n_repeats}):")  # fmt: skip
+    above = [
+        peaks[reader, "100 MB"] - fastest[reader, "100 MB"]["baseline_mb"]
+        for reader in ("produce", "bare")
+    ]
+    print(
+        f"ratio produce/bare: time {ours['seconds'] / bare['seconds']:.2f}, peak RSS "
+        f"{peaks['produce', '100 MB'] / peaks['bare', '100 MB']:.2f}, peak RSS above the "
+        f"baseline (what the imports take) {above[0] / above[1]:.2f}"
+    )
+    print(
+        f"\npeak RSS per step size ({size / MB:.0f} MB of files; one run each, 100 MB: "
+        f"the largest of {n_repeats}):"
+    )
     print(f"{'step size':<10} {'produce MB':>11} {'produce s':>10} {'bare MB':>8} {'bare s':>7}")
     for step in STEP_SIZES:
-        print(f"{step:<10} {peaks['produce', step]:>11.0f} "
-              f"{fastest['produce', step]['seconds']:>10.1f} {peaks['bare', step]:>8.0f} "
-              f"{fastest['bare', step]['seconds']:>7.1f}")  # fmt: skip
+        print(
+            f"{step:<10} {peaks['produce', step]:>11.0f} "
+            f"{fastest['produce', step]['seconds']:>10.1f} {peaks['bare', step]:>8.0f} "
+            f"{fastest['bare', step]['seconds']:>7.1f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000,
-                        help="toy events of part 1, and of the sample repeated in part 2")  # fmt: skip
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=1_000_000,
+        help="toy events of part 1, and of the sample repeated in part 2",
+    )
     parser.add_argument("--gigabytes", type=float, default=1.0, help="size of the big ntuple")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)

@@ -87,12 +87,21 @@ def main() -> None:
     device = torch.device(resolve_device(args.device, True))
     for name, body in (("pulse_mlp", "mlp"), ("pulse_cnn", "cnn")):
         start = time.perf_counter()
-        net, info = train(frames, sample_columns(8), body, hyperparameters(config["models"][name]),
-                          device, 1, args.seed)  # fmt: skip
+        net, info = train(
+            frames,
+            sample_columns(8),
+            body,
+            hyperparameters(config["models"][name]),
+            device,
+            1,
+            args.seed,
+        )
         seconds = time.perf_counter() - start
         estimate = predict(net, x)
-        print(f"{name:21s} {info['pulses_per_second']:12.0f} pulses/s trained ({seconds:.0f} s, "
-              f"{info['epochs_run']} epochs, {device})   {ratios(estimate, test, readout)}")  # fmt: skip
+        print(
+            f"{name:21s} {info['pulses_per_second']:12.0f} pulses/s trained ({seconds:.0f} s, "
+            f"{info['epochs_run']} epochs, {device})   {ratios(estimate, test, readout)}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,19 @@ from mlhep.data.dimuon.physics import generate_chunks
 from mlhep.features.splits import make_splits
 
 #: The `models.ann` settings of config/config.yaml.
-ANN = {"layers": 3, "width": 128, "activation": "silu", "dropout": 0.0, "weight_decay": 0.0,
-       "learning_rate": 0.01, "schedule": "cosine", "batch_size": 2048, "epochs": 20,
-       "min_epochs": 15, "patience": 5}  # fmt: skip
+ANN = {
+    "layers": 3,
+    "width": 128,
+    "activation": "silu",
+    "dropout": 0.0,
+    "weight_decay": 0.0,
+    "learning_rate": 0.01,
+    "schedule": "cosine",
+    "batch_size": 2048,
+    "epochs": 20,
+    "min_epochs": 15,
+    "patience": 5,
+}
 
 
 def default_splits(events: int, seed: int = 42) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:

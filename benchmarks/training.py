@@ -74,8 +74,10 @@ def main() -> None:
     bare = bare_torch(train, columns, s, args.epochs, seed=0)
     _, info = ann.train(train, val, columns, s, torch.device("cpu"), args.threads, seed=0)
     ours = info["events_per_second"]
-    print(f"ANN  bare PyTorch loop {bare:>10,.0f} events/s | mlhep.models.ann.train {ours:>10,.0f} "
-          f"events/s | ratio mlhep/bare {ours / bare:.3f}")  # fmt: skip
+    print(
+        f"ANN  bare PyTorch loop {bare:>10,.0f} events/s | mlhep.models.ann.train {ours:>10,.0f} "
+        f"events/s | ratio mlhep/bare {ours / bare:.3f}"
+    )
 
     b = {
         **config["models"]["bdt"],
@@ -86,14 +88,21 @@ def main() -> None:
     start = time.perf_counter()
     d_train = bdt.dmatrix(train, columns, weights=True)
     d_val = bdt.dmatrix(val, columns, weights=True)
-    xgb.train(params, d_train, args.rounds, evals=[(d_train, "train"), (d_val, "validation")],
-              verbose_eval=False)  # fmt: skip
+    xgb.train(
+        params,
+        d_train,
+        args.rounds,
+        evals=[(d_train, "train"), (d_val, "validation")],
+        verbose_eval=False,
+    )
     bare_s = time.perf_counter() - start
     start = time.perf_counter()
     bdt.train(train, val, columns, b, "cpu", args.threads, 0)
     ours_s = time.perf_counter() - start
-    print(f"BDT  bare xgboost.train {bare_s:>8.1f} s | mlhep.models.bdt.train {ours_s:>8.1f} s "
-          f"| ratio mlhep/bare {ours_s / bare_s:.3f} ({args.rounds} rounds)")  # fmt: skip
+    print(
+        f"BDT  bare xgboost.train {bare_s:>8.1f} s | mlhep.models.bdt.train {ours_s:>8.1f} s "
+        f"| ratio mlhep/bare {ours_s / bare_s:.3f} ({args.rounds} rounds)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,16 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
     label = rng.integers(0, 2, n)
     a = rng.normal(0, 1, n) + 1.0 * label
     b = rng.normal(0, 1, n) * np.where(label == 1, 0.6, 1.4)  # needs a non-linear cut
-    return pd.DataFrame({"event_id": np.arange(n), "label": label, "weight": 1.0,
-                         "a": a, "b": b, "noise": rng.normal(0, 1, n)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "event_id": np.arange(n),
+            "label": label,
+            "weight": 1.0,
+            "a": a,
+            "b": b,
+            "noise": rng.normal(0, 1, n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +66,16 @@ def test_bdt_stops_early_and_shap_adds_up(settings: dict) -> None:
 
 
 def _ann_settings(settings: dict, **changes: object) -> dict:
-    return {**settings["ann"], "layers": 2, "width": 16, "epochs": 6, "min_epochs": 2,
-            "patience": 2, "batch_size": 256, **changes}  # fmt: skip
+    return {
+        **settings["ann"],
+        "layers": 2,
+        "width": 16,
+        "epochs": 6,
+        "min_epochs": 2,
+        "patience": 2,
+        "batch_size": 256,
+        **changes,
+    }
 
 
 def test_ann_is_bit_identical_on_cpu_and_learns(settings: dict) -> None:
@@ -83,8 +99,18 @@ def test_ann_is_bit_identical_on_cpu_and_learns(settings: dict) -> None:
 def test_ann_restores_best_epoch_after_early_stop(settings: dict) -> None:
     train, val = _frame(600, 5), _frame(600, 6)
     # a big network on few events overfits: validation loss rises, training stops early
-    s = _ann_settings(settings, width=128, layers=3, epochs=60, min_epochs=5, patience=3,
-                      learning_rate=0.01, schedule="constant", weight_decay=0.0, batch_size=32)  # fmt: skip
+    s = _ann_settings(
+        settings,
+        width=128,
+        layers=3,
+        epochs=60,
+        min_epochs=5,
+        patience=3,
+        learning_rate=0.01,
+        schedule="constant",
+        weight_decay=0.0,
+        batch_size=32,
+    )
     net, info = ann.train(train, val, COLUMNS, s, torch.device("cpu"), threads=1, seed=0)
     assert info["epochs_run"] < 60
     assert info["epochs_run"] - info["best_epoch"] == 3

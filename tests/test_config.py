@@ -59,11 +59,16 @@ def test_nested_override_strings_are_read_as_yaml_scalars() -> None:
     }
     validate_config(config)
     assert config["evaluation"] == {
-        "bootstrap_resamples": 50, "confidence_level": 0.9, "ams_regularisation": 10,
+        "bootstrap_resamples": 50,
+        "confidence_level": 0.9,
+        "ams_regularisation": 10,
         "calibration": ["isotonic", "platt", "temperature"],
-        "regression": {"amplitude_bins": [2, 5, 10, 20, 50, 100, 200], "phase_bins": 10,
-                       "phase_min_amplitude": 10},
-    }  # fmt: skip
+        "regression": {
+            "amplitude_bins": [2, 5, 10, 20, 50, 100, 200],
+            "phase_bins": 10,
+            "phase_min_amplitude": 10,
+        },
+    }
     assert config["datasets"]["dimuon"]["n_signal"] == 1000
     assert config["datasets"]["dimuon"]["activate"] is True
     assert config["models"]["hist_gbdt"]["max_depth"] is None

@@ -33,8 +33,17 @@ def _predictions(
         if split == "train":
             score += overtrain * (2 * label - 1)  # the training split looks too easy
         weight = np.where(label == 1, 1000 / (n // 2), 100000 / (n // 2))
-        parts.append(pd.DataFrame({"split": split, "label": label, "weight": weight, "score": score,
-                                   "proba": 1 / (1 + np.exp(-score))}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "split": split,
+                    "label": label,
+                    "weight": weight,
+                    "score": score,
+                    "proba": 1 / (1 + np.exp(-score)),
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame.insert(1, "event_id", rng.permutation(len(frame)) + 1000)
     return frame

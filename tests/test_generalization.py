@@ -23,13 +23,22 @@ from mlhep.studies.generalization import (
     point_frame,
     point_name,
     selection_rows,
-)  # fmt: skip
+)
 from mlhep.studies.generalization import double_descent as dd
 from mlhep.studies.generalization import polynomial as poly
 from mlhep.studies.generalization.figures import FIGURES
 
-PULSE = {"amplitude": 1.0, "t0": 0.0, "peaking_time": 25.0, "order": 2, "window": [-25.0, 175.0],
-         "noise": 0.05, "n_train": 30, "n_validation": 30, "n_test": 2000}  # fmt: skip
+PULSE = {
+    "amplitude": 1.0,
+    "t0": 0.0,
+    "peaking_time": 25.0,
+    "order": 2,
+    "window": [-25.0, 175.0],
+    "noise": 0.05,
+    "n_train": 30,
+    "n_validation": 30,
+    "n_test": 2000,
+}
 
 
 # --- the pulse ----------------------------------------------------------------------------------
@@ -64,25 +73,34 @@ def test_legendre_design_keeps_degree_20_well_conditioned() -> None:
 
 def test_polynomial_recovers_a_polynomial_and_training_error_falls_with_degree() -> None:
     data = poly.pulse_splits({**PULSE, "noise": 0.05}, 3)
-    cubic = poly.PulseSamples(data.train.t, 0.3 + 0.01 * data.train.t - 1e-4 * data.train.t**2,
-                              data.train.truth)  # fmt: skip
+    cubic = poly.PulseSamples(
+        data.train.t, 0.3 + 0.01 * data.train.t - 1e-4 * data.train.t**2, data.train.truth
+    )
     assert poly.mse(poly.fit_ridge(cubic, 3, data.window), cubic, data.window) < 1e-20
-    train = [poly.mse(poly.fit_ridge(data.train, d, data.window), data.train, data.window)
-             for d in range(0, 21)]  # fmt: skip
+    train = [
+        poly.mse(poly.fit_ridge(data.train, d, data.window), data.train, data.window)
+        for d in range(0, 21)
+    ]
     assert all(b <= a * (1 + 1e-9) for a, b in itertools.pairwise(train))  # nested models
-    test = [poly.mse(poly.fit_ridge(data.train, d, data.window), data.test, data.window)
-            for d in range(0, 21)]  # fmt: skip
+    test = [
+        poly.mse(poly.fit_ridge(data.train, d, data.window), data.test, data.window)
+        for d in range(0, 21)
+    ]
     best = int(np.argmin(test))
     assert 3 < best < 20 and test[20] > 3 * test[best]  # under- and over-fitting on either side
 
 
 def test_ridge_shrinks_and_lasso_sparsifies() -> None:
     data = poly.pulse_splits(PULSE, 42)
-    norms = [np.linalg.norm(poly.fit_ridge(data.train, 20, data.window, lam)[1:])
-             for lam in (0.0, 1e-4, 1e-2, 1.0, 1e3)]  # fmt: skip
+    norms = [
+        np.linalg.norm(poly.fit_ridge(data.train, 20, data.window, lam)[1:])
+        for lam in (0.0, 1e-4, 1e-2, 1.0, 1e3)
+    ]
     assert norms == sorted(norms, reverse=True) and norms[-1] < 1e-2 * norms[0]
-    nonzero = [np.count_nonzero(poly.fit_lasso(data.train, 20, data.window, a)[1:])
-               for a in (1e-6, 1e-3, 1e-1)]  # fmt: skip
+    nonzero = [
+        np.count_nonzero(poly.fit_lasso(data.train, 20, data.window, a)[1:])
+        for a in (1e-6, 1e-3, 1e-1)
+    ]
     assert nonzero[0] > nonzero[1] > nonzero[2]
     assert poly.kfold_mse(poly.pooled(data.train, data.validation), 5, data.window, 5, 0) > 0
 
@@ -99,8 +117,9 @@ def test_polynomial_points_share_their_samples() -> None:
 # --- double descent ----------------------------------------------------------------------------------
 def test_minimum_norm_theory_reproduces_the_published_values() -> None:
     ratio = np.array([0.5, 0.9, 1.2, 2.0, 4.0, 8.0])
-    np.testing.assert_allclose(dd.minimum_norm_risk(ratio, 1.0, 1.0),
-                               [1.0, 9.0, 5.1667, 1.5, 1.0833, 1.0179], rtol=1e-3)  # fmt: skip
+    np.testing.assert_allclose(
+        dd.minimum_norm_risk(ratio, 1.0, 1.0), [1.0, 9.0, 5.1667, 1.5, 1.0833, 1.0179], rtol=1e-3
+    )
     assert dd.finite_n_risk(180, 200, 1.0, 1.0) == pytest.approx(9.47, abs=0.01)
     assert np.isinf(dd.minimum_norm_risk(1.0, 1.0, 1.0))
 
@@ -108,7 +127,8 @@ def test_minimum_norm_theory_reproduces_the_published_values() -> None:
 def test_ridge_theory_tends_to_min_norm_and_is_smallest_at_lambda_star() -> None:
     for gamma in (0.5, 2.0, 4.0):
         assert dd.ridge_risk(gamma, 1e-8, 1.0, 1.0) == pytest.approx(
-            float(dd.minimum_norm_risk(gamma, 1.0, 1.0)), rel=1e-5)  # fmt: skip
+            float(dd.minimum_norm_risk(gamma, 1.0, 1.0)), rel=1e-5
+        )
         star = dd.optimal_ridge_penalty(gamma, 2.0, 0.5)
         best = dd.ridge_risk(gamma, star, 2.0, 0.5)
         assert all(dd.ridge_risk(gamma, star * f, 2.0, 0.5) > best for f in (0.5, 0.9, 1.1, 2.0))
@@ -142,8 +162,12 @@ def test_random_features_interpolate_beyond_p_equals_n() -> None:
 # --- grids, choices, the registry -----------------------------------------------------------------------
 def test_grid_points_are_the_product_of_the_axes_named_like_paramspace() -> None:
     points = grid_points("bdt_capacity", {"max_depth": [1, 3], "n_estimators": [10, 100]})
-    assert list(points) == ["max_depth~1_n_estimators~10", "max_depth~1_n_estimators~100",
-                            "max_depth~3_n_estimators~10", "max_depth~3_n_estimators~100"]  # fmt: skip
+    assert list(points) == [
+        "max_depth~1_n_estimators~10",
+        "max_depth~1_n_estimators~100",
+        "max_depth~3_n_estimators~10",
+        "max_depth~3_n_estimators~100",
+    ]
     assert point_name({"penalty": 1e-05}) == "penalty~1e-05"
     with pytest.raises(ValueError, match=r"polynomial_ridge\.penalty"):
         grid_points("polynomial_ridge", {"penalty": [0.1, 0.1]})
@@ -151,21 +175,37 @@ def test_grid_points_are_the_product_of_the_axes_named_like_paramspace() -> None
 
 def test_choice_is_made_on_validation_per_group_and_reports_the_test_gap() -> None:
     results = [
-        {"name": f"m{m}_n{n}", "point": {"model": m, "n_train": n},
-         "result": {"validation_auc": v, "train_auc": tr, "test_auc": te}}
-        for m, n, v, tr, te in [("a", 10, 0.7, 0.9, 0.95), ("a", 100, 0.8, 0.85, 0.6),
-                                 ("b", 10, 0.75, 0.8, 0.7), ("b", 100, 0.74, 0.99, 0.99)]
-    ]  # fmt: skip
+        {
+            "name": f"m{m}_n{n}",
+            "point": {"model": m, "n_train": n},
+            "result": {"validation_auc": v, "train_auc": tr, "test_auc": te},
+        }
+        for m, n, v, tr, te in [
+            ("a", 10, 0.7, 0.9, 0.95),
+            ("a", 100, 0.8, 0.85, 0.6),
+            ("b", 10, 0.75, 0.8, 0.7),
+            ("b", 100, 0.74, 0.99, 0.99),
+        ]
+    ]
     chosen = choose("learning_curve", point_frame(results))
     assert list(chosen["point"]) == ["ma_n100", "mb_n10"]  # the test AUC played no part
     rows = selection_rows("learning_curve", chosen)
     assert rows[0]["chosen"] == "model = a, n_train = 100"
     assert rows[0]["gap"] == pytest.approx(0.85 - 0.6) and rows[1]["test"] == 0.7
-    mse = point_frame([
-        {"name": "d1", "point": {"degree": 1},
-         "result": {"validation_mse": 2.0, "train_mse": 1.0, "test_mse": 3.0}},
-        {"name": "d2", "point": {"degree": 2},
-         "result": {"validation_mse": 1.0, "train_mse": 0.5, "test_mse": 1.5}}])  # fmt: skip
+    mse = point_frame(
+        [
+            {
+                "name": "d1",
+                "point": {"degree": 1},
+                "result": {"validation_mse": 2.0, "train_mse": 1.0, "test_mse": 3.0},
+            },
+            {
+                "name": "d2",
+                "point": {"degree": 2},
+                "result": {"validation_mse": 1.0, "train_mse": 0.5, "test_mse": 1.5},
+            },
+        ]
+    )
     assert selection_rows("polynomial_degree", choose("polynomial_degree", mse))[0]["gap"] == 1.0
 
 
@@ -248,22 +288,32 @@ def test_learning_curve_point_of_a_model_without_probabilities() -> None:
         return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": (x[:, 0] > 0).astype(int)})
 
     splits = {"train": frame(400), "validation": frame(200), "test": frame(200)}
-    settings = {"columns": ["a", "b"], "min_steps": 10, "study": "learning_curve",
-                "model": {"learning_rate": 0.01, "epochs": 5, "init": "zeros", "pocket": True}}  # fmt: skip
-    out = learning_curve_point(settings, {"model": "perceptron", "n_train": 300}, splits,
-                               FitContext(1))  # fmt: skip
+    settings = {
+        "columns": ["a", "b"],
+        "min_steps": 10,
+        "study": "learning_curve",
+        "model": {"learning_rate": 0.01, "epochs": 5, "init": "zeros", "pocket": True},
+    }
+    out = learning_curve_point(
+        settings, {"model": "perceptron", "n_train": 300}, splits, FitContext(1)
+    )
     assert out["test_auc"] > 0.95 and np.isnan(out["test_loss"])
     with pytest.raises(ValueError, match=re.escape("learning_curve.n_train': 500 training events")):
-        learning_curve_point(settings, {"model": "perceptron", "n_train": 500}, splits,
-                             FitContext(1))  # fmt: skip
+        learning_curve_point(
+            settings, {"model": "perceptron", "n_train": 500}, splits, FitContext(1)
+        )
 
 
 def test_divergence_finds_where_early_stopping_would_stop() -> None:
     from mlhep import report
     from mlhep.studies.generalization import divergence
 
-    point = {"point": {"n_train": 10}, "result": {"curves": {
-        "validation_loss": [1.0, 0.5, 0.7, 2.0], "train_loss": [1.0, 0.4, 0.2, 0.01]}}}  # fmt: skip
+    point = {
+        "point": {"n_train": 10},
+        "result": {
+            "curves": {"validation_loss": [1.0, 0.5, 0.7, 2.0], "train_loss": [1.0, 0.4, 0.2, 0.01]}
+        },
+    }
     found = divergence(point)
     assert found["min_validation_epoch"] == 2 and found["train_loss_there"] == 0.4
     assert found["final_validation_loss"] == 2.0 and found["epochs"] == 4

@@ -45,8 +45,15 @@ def tiny_settings(objective: str, critic: str) -> dict:
     config: dict = {}
     validate_config(config)
     settings = hyperparameters(config["models"][objective])
-    settings.update(objective=objective, critic=critic, steps=12, eval_every=6, width=16,
-                    layers=2, batch_size=64)  # fmt: skip
+    settings.update(
+        objective=objective,
+        critic=critic,
+        steps=12,
+        eval_every=6,
+        width=16,
+        layers=2,
+        batch_size=64,
+    )
     return settings
 
 
@@ -83,8 +90,12 @@ def test_standardiser_and_the_differentiable_mass(toy: pd.DataFrame) -> None:
     mass.sum().backward()
     assert torch.isfinite(t.grad).all() and t.grad[:, 0].abs().sum() > 0
     assert in_mass_range(np.array([99.9, 100.0, 125.0, 150.0, 150.1])).tolist() == [
-        False, True, True, True, False
-    ]  # fmt: skip
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 @pytest.mark.parametrize(("objective", "critic"), [("gan", "blind"), ("wgan_gp", "physics")])
@@ -136,9 +147,13 @@ def test_train_on_real_reaches_the_limit_it_is_compared_with(toy: pd.DataFrame) 
     frame = fidelity.with_weights(toy)
     columns = ["m_mumu", "pt_mumu", "y_mumu", "cos_theta_star"]
     out = fidelity.train_on_synthetic(
-        frame.iloc[:2500], frame.iloc[2500:3000], frame.iloc[3000:],
-        {"logistic": hyperparameters(config["models"]["logistic"])}, columns, seed=1,
-    )  # fmt: skip
+        frame.iloc[:2500],
+        frame.iloc[2500:3000],
+        frame.iloc[3000:],
+        {"logistic": hyperparameters(config["models"]["logistic"])},
+        columns,
+        seed=1,
+    )
     result = out["logistic"]
     assert 0.6 < result["auc"] <= result["limit_auc"] + 0.02
     assert result["gap"] == pytest.approx(result["limit_auc"] - result["auc"])
@@ -190,13 +205,23 @@ def test_fwhm_and_the_two_sample_test() -> None:
 
 
 def test_two_real_samples_sit_on_the_floor_and_a_smeared_peak_does_not(toy: pd.DataFrame) -> None:
-    settings = {"fpd": {"min_samples": 500, "max_samples": 2000, "num_batches": 2, "num_points": 3},
-                "kpd": {"num_batches": 3, "batch_size": 500}}  # fmt: skip
+    settings = {
+        "fpd": {"min_samples": 500, "max_samples": 2000, "num_batches": 2, "num_points": 3},
+        "kpd": {"num_batches": 3, "batch_size": 500},
+    }
     other = fidelity.toy_sample(toy["label"].to_numpy(), seed=12)
     floor = fidelity.compare(toy, other, 0, settings)
     values = fidelity.scalars(floor)
-    assert {"w1_m_mumu", "ks_n_jets", "fpd", "kpd", "two_sample_auc_low", "two_sample_auc_all",
-            "bayes_w1_signal", "fwhm_mass_signal"} <= values.keys()  # fmt: skip
+    assert {
+        "w1_m_mumu",
+        "ks_n_jets",
+        "fpd",
+        "kpd",
+        "two_sample_auc_low",
+        "two_sample_auc_all",
+        "bayes_w1_signal",
+        "fwhm_mass_signal",
+    } <= values.keys()
     assert values["two_sample_auc_all"] < 0.56 and values["ks_m_mumu"] < 0.05
     # the same events with the signal's mass smeared: the muons scaled per event
     smeared = other.copy()
@@ -219,8 +244,13 @@ def test_generated_kind_writes_the_toys_branches(
     toy: pd.DataFrame, tmp_path: Path, monkeypatch
 ) -> None:
     kind = get_kind("generated")
-    settings = {"generator": "g", "n_signal": 300, "n_background": 200, "expected_signal": 10.0,
-                "expected_background": 1000.0}  # fmt: skip
+    settings = {
+        "generator": "g",
+        "n_signal": 300,
+        "n_background": 200,
+        "expected_signal": 10.0,
+        "expected_background": 1000.0,
+    }
     assert kind.inputs(settings) == ["results/generative/g/generator.pt"]
     assert kind.check({}) and not kind.check(settings) and kind.limit is None
     generator, _ = gan.train(toy, {**tiny_settings("gan", "blind"), "steps": 300}, seed=2)
@@ -246,12 +276,18 @@ def test_config_names_the_generator_of_a_generated_dataset() -> None:
         ConfigError, match=r"generative\.generators\.g': unknown key\(s\) \['stepz'\]"
     ):
         validate_config(config)
-    config = {"datasets": {"dimuon": {}, "fake": {"kind": "generated", "generator": "gan_blind"}},
-              "models": {"gan": {"activate": False}}}  # fmt: skip
+    config = {
+        "datasets": {"dimuon": {}, "fake": {"kind": "generated", "generator": "gan_blind"}},
+        "models": {"gan": {"activate": False}},
+    }
     with pytest.raises(ConfigError, match=r"'gan_blind' is not trained \(models\.gan\.activate"):
         validate_config(config)
-    config = {"datasets": {"dimuon": {"activate": False},
-                           "fake": {"kind": "generated", "generator": "gan_blind"}}}  # fmt: skip
+    config = {
+        "datasets": {
+            "dimuon": {"activate": False},
+            "fake": {"kind": "generated", "generator": "gan_blind"},
+        }
+    }
     with pytest.raises(ConfigError, match="is not an active dimuon dataset"):
         validate_config(config)
     config = {"datasets": {"pulse": {}}, "generative": {"dataset": "pulse"}}

@@ -218,11 +218,21 @@ def check_ui_in_chromium(log: Path, workdir: Path, tmp_path: Path) -> None:
     address = re.search(r"(?<!\w)dimuon: (\S+)", log.read_text()).group(1)  # not cms_dimuon
     assert address.endswith("?workflowType=machine_learning")
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1600,1100",
-        "--virtual-time-budget=20000", "--dump-dom", address,
-    ]  # fmt: skip
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1600,1100",
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        address,
+    ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=180).stdout
     record = json.loads((workdir / "results/models/dimuon/ann/low/train.json").read_text())
     assert f"{record['model']}-{record['features']}" in dom  # the run's name

@@ -42,8 +42,12 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Small real dimuon splits, written as parquet files."""
     root = tmp_path_factory.mktemp("splits")
     kind = get_kind("dimuon")
-    settings = {"n_signal": 1500, "n_background": 1500, "expected_signal": 10.0,
-                "expected_background": 1000.0}  # fmt: skip
+    settings = {
+        "n_signal": 1500,
+        "n_background": 1500,
+        "expected_signal": 10.0,
+        "expected_background": 1000.0,
+    }
     kind.produce(root / "events.root", settings, 5)
     parts, _ = make_splits(
         kind.build_features(root / "events.root"), {"train": 0.6, "validation": 0.2, "test": 0.2}, 5
@@ -86,25 +90,46 @@ def test_every_model_goes_through_the_one_training_path(
     columns = list(get_kind("dimuon").feature_sets["high"])
     out = tmp_path / name
     job = TrainingJob(
-        model=name, dataset="dimuon", features="high", columns=columns, settings=settings,
-        context=FitContext(seed=3), model_dir=out / "model",
-        predictions=out / "predictions.parquet", record=out / "train.json",
-    )  # fmt: skip
+        model=name,
+        dataset="dimuon",
+        features="high",
+        columns=columns,
+        settings=settings,
+        context=FitContext(seed=3),
+        model_dir=out / "model",
+        predictions=out / "predictions.parquet",
+        record=out / "train.json",
+    )
     spec = RunSpec.for_job(store, "dimuon", "train", "workflow/scripts/train.py", settings)
     record = train(job, splits, spec)
     assert record == json.loads((out / "train.json").read_text())
     trainer = get_trainer(name)
     assert (out / "model" / record["model_file"]).is_file()
     assert record["model_file"] == trainer.artifact
-    assert {"model", "kind", "features", "columns", "loss", "settings", "curves", "best_step",
-            "step", "fit_seconds", "mlflow_run_id", "model_uri"} <= record.keys()  # fmt: skip
+    assert {
+        "model",
+        "kind",
+        "features",
+        "columns",
+        "loss",
+        "settings",
+        "curves",
+        "best_step",
+        "step",
+        "fit_seconds",
+        "mlflow_run_id",
+        "model_uri",
+    } <= record.keys()
     assert record["step"] == MODELS[name].curves
     if record["step"]:
         assert len(record["curves"]["train_loss"]) >= 1
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert list(predictions.columns[:4]) == list(PREDICTION_META)
-    assert predictions["split"].value_counts().to_dict() == {"train": 1800, "validation": 600,
-                                                              "test": 600}  # fmt: skip
+    assert predictions["split"].value_counts().to_dict() == {
+        "train": 1800,
+        "validation": 600,
+        "test": 600,
+    }
     assert np.isfinite(predictions["score"]).all()
     if "proba" in predictions:
         assert predictions["proba"].between(0, 1).all()
@@ -119,5 +144,7 @@ def test_every_model_goes_through_the_one_training_path(
     )
     assert run.data.tags["model"] == name and run.data.params["features"] == "high"
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {
-        "dimuon-train", "dimuon-validation", "dimuon-test"
-    }  # fmt: skip
+        "dimuon-train",
+        "dimuon-validation",
+        "dimuon-test",
+    }

@@ -61,12 +61,17 @@ def settings(user_files: dict[str, Path]) -> dict:
 def test_expressions_read_names_and_evaluate_on_flat_and_jagged_arrays() -> None:
     expr = parse("log(pt) + where(q < 0, 1, 2) * sum(jet_pt)")
     assert expr.names == {"pt", "q", "jet_pt"}  # function names are not columns
-    columns = {"pt": np.array([1.0, np.e]), "q": np.array([-1, 1]),
-               "jet_pt": ak.Array([[1.0, 2.0], []])}  # fmt: skip
+    columns = {
+        "pt": np.array([1.0, np.e]),
+        "q": np.array([-1, 1]),
+        "jet_pt": ak.Array([[1.0, 2.0], []]),
+    }
     assert np.allclose(np.asarray(expr.evaluate(columns)), [3.0, 1.0])
     cut = parse("(pt > 1) & ~(q < 0) and count(jet_pt) == 0")
     assert np.asarray(cut.evaluate(columns)).tolist() == [False, True]
-    assert np.asarray(parse('kind == "GG"').evaluate({"kind": ak.Array(["GG", "GT"])})).tolist() == [True, False]  # fmt: skip
+    assert np.asarray(
+        parse('kind == "GG"').evaluate({"kind": ak.Array(["GG", "GT"])})
+    ).tolist() == [True, False]
 
 
 @pytest.mark.parametrize(
@@ -96,8 +101,10 @@ def test_an_expression_that_does_not_evaluate_names_itself_and_the_missing_name(
 
 
 def test_leading_objects_are_sorted_and_padded() -> None:
-    fields = {"pt": ak.Array([[10.0, 30.0, 20.0], [5.0], []]),
-              "eta": ak.Array([[0.1, 0.3, 0.2], [0.5], []])}  # fmt: skip
+    fields = {
+        "pt": ak.Array([[10.0, 30.0, 20.0], [5.0], []]),
+        "eta": ak.Array([[0.1, 0.3, 0.2], [0.5], []]),
+    }
     columns, keep = leading("jet", fields, {"n": 2, "fill": -1.0, "sort_by": "pt"})
     assert keep.all()
     assert columns["jet0_pt"].tolist() == [30.0, 5.0, -1.0]
@@ -107,8 +114,10 @@ def test_leading_objects_are_sorted_and_padded() -> None:
 
 
 def test_opposite_charge_pair_takes_the_leading_of_each_charge_and_drops_the_rest() -> None:
-    fields = {"pt": ak.Array([[10.0, 40.0, 30.0, 20.0], [50.0, 60.0], [7.0]]),
-              "charge": ak.Array([[1, -1, 1, -1], [1, 1], [-1]])}  # fmt: skip
+    fields = {
+        "pt": ak.Array([[10.0, 40.0, 30.0, 20.0], [50.0, 60.0], [7.0]]),
+        "charge": ak.Array([[1, -1, 1, -1], [1, 1], [-1]]),
+    }
     columns, keep = opposite_charge_pair("mu", fields, {"charge": "charge", "sort_by": "pt"})
     assert keep.tolist() == [True, False, False]
     assert (columns["mu_minus_pt"][0], columns["mu_plus_pt"][0]) == (40.0, 30.0)
@@ -121,7 +130,9 @@ def test_opposite_charge_pair_takes_the_leading_of_each_charge_and_drops_the_res
 def test_user_ntuples_have_another_layout(user_files: dict[str, Path]) -> None:
     with uproot.open(user_files["signal"]) as file:
         tree = file[USER_TREE]
-        assert {"nMuon", "Muon_pt", "Muon_charge", "nJet", "Jet_pt", "MET_pt", "genWeight"} <= set(tree.keys())  # fmt: skip
+        assert {"nMuon", "Muon_pt", "Muon_charge", "nJet", "Jet_pt", "MET_pt", "genWeight"} <= set(
+            tree.keys()
+        )
         assert str(tree["Muon_pt"].interpretation).startswith("AsJagged")
 
 
@@ -147,11 +158,16 @@ def test_toy_written_as_user_ntuples_reads_back_to_the_same_features_and_results
             frame.to_parquet(paths[split])
         columns = list(toy.columns[3:])
         job = TrainingJob(
-            model="bdt", dataset=name, features="all", columns=columns,
+            model="bdt",
+            dataset=name,
+            features="all",
+            columns=columns,
             settings=bdt,
-            context=FitContext(seed=3), model_dir=tmp_path / name / "model",
-            predictions=tmp_path / name / "predictions.parquet", record=tmp_path / name / "train.json",
-        )  # fmt: skip
+            context=FitContext(seed=3),
+            model_dir=tmp_path / name / "model",
+            predictions=tmp_path / name / "predictions.parquet",
+            record=tmp_path / name / "train.json",
+        )
         train(job, paths, None)
         frame = pd.read_parquet(job.predictions)
         predictions[name] = frame.sort_values("event_id").reset_index(drop=True)
@@ -160,10 +176,13 @@ def test_toy_written_as_user_ntuples_reads_back_to_the_same_features_and_results
 
 def test_files_are_read_in_chunks_with_the_same_result(settings: dict, tmp_path: Path) -> None:
     whole = produce(tmp_path / "a.root", settings, 0, dataset="user", progress=False)
-    small = produce(tmp_path / "b.root", {**settings, "step_size": 300}, 0, dataset="user",
-                    progress=False)  # fmt: skip
+    small = produce(
+        tmp_path / "b.root", {**settings, "step_size": 300}, 0, dataset="user", progress=False
+    )
     assert whole["entries"] == small["entries"]
-    pd.testing.assert_frame_equal(build_features(tmp_path / "a.root"), build_features(tmp_path / "b.root"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        build_features(tmp_path / "a.root"), build_features(tmp_path / "b.root")
+    )
 
 
 def test_globs_weights_and_cuts(
@@ -180,10 +199,14 @@ def test_globs_weights_and_cuts(
     record = produce(tmp_path / "events.root", changed, 0, dataset="user", progress=False)
     back = build_features(tmp_path / "events.root")
     assert (back["met"] > 20).all()
-    assert record["sources"]["background"]["files"] == [str(tmp_path / f"bkg_{k}.root") for k in range(2)]  # fmt: skip
+    assert record["sources"]["background"]["files"] == [
+        str(tmp_path / f"bkg_{k}.root") for k in range(2)
+    ]
     bkg = back[back.label == 0]
     assert record["sources"]["background"]["read"] == 5000
-    assert len(bkg) == record["n_background"] == 5000 - record["sources"]["background"]["failed_cuts"]  # fmt: skip
+    assert (
+        len(bkg) == record["n_background"] == 5000 - record["sources"]["background"]["failed_cuts"]
+    )
     assert bkg["weight"].iloc[0] == pytest.approx(2 * 100000.0 / 2500)
     assert back["event_id"].is_unique
 
@@ -201,9 +224,11 @@ def _produce_error(settings: dict, tmp_path: Path) -> str:
 
 
 def test_missing_and_unmatched_files_are_refused_by_the_config(settings: dict) -> None:
-    for pattern, message in (("nowhere/x.root", "'nowhere/x.root' does not exist"),
-                             ("nowhere/*.root", "'nowhere/\\*.root' matches no file"),
-                             ("skhep_testdata:nope.root", "skhep_testdata:nope.root is not shipped")):  # fmt: skip
+    for pattern, message in (
+        ("nowhere/x.root", "'nowhere/x.root' does not exist"),
+        ("nowhere/*.root", "'nowhere/\\*.root' matches no file"),
+        ("skhep_testdata:nope.root", "skhep_testdata:nope.root is not shipped"),
+    ):
         bad = copy.deepcopy(settings)
         bad["signal"]["files"] = [pattern]
         with pytest.raises(ConfigError, match=rf"datasets.user.signal.files': {message}"):
@@ -216,9 +241,12 @@ def test_bad_expressions_are_refused_by_the_config_naming_the_key(settings: dict
     bad["background"]["cut"] = "os.system('x')"
     assert check_settings(bad) == [
         ("features.met", "expression 'log(MET_pt': invalid syntax ('(' was never closed)"),
-        ("background.cut", "expression \"os.system('x')\": unknown function 'os.system' "
-         f"(allowed: {sorted(__import__('mlhep.data.ntuple.expressions', fromlist=['x']).FUNCTIONS)})"),
-    ]  # fmt: skip
+        (
+            "background.cut",
+            "expression \"os.system('x')\": unknown function 'os.system' "
+            f"(allowed: {sorted(__import__('mlhep.data.ntuple.expressions', fromlist=['x']).FUNCTIONS)})",
+        ),
+    ]
 
 
 def test_truncated_and_non_root_files_name_the_file(
@@ -230,7 +258,10 @@ def test_truncated_and_non_root_files_name_the_file(
     bad = copy.deepcopy(settings)
     bad["signal"]["files"] = [str(truncated)]
     message = _produce_error(bad, tmp_path)
-    assert f"{truncated}: truncated ROOT file: {len(data) // 2} bytes on disk, its header says {len(data)}" in message  # fmt: skip
+    assert (
+        f"{truncated}: truncated ROOT file: {len(data) // 2} bytes on disk, its header says {len(data)}"
+        in message
+    )
     text = tmp_path / "notes.root"
     text.write_text("these are not events\n")
     bad["signal"]["files"] = [str(text)]
@@ -246,7 +277,10 @@ def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -
     bad = copy.deepcopy(settings)
     bad["features"]["met"] = "log(MET_ptt)"
     message = _produce_error(bad, tmp_path)
-    assert "config key 'datasets.user.features.met': expression 'log(MET_ptt)' reads 'MET_ptt'" in message  # fmt: skip
+    assert (
+        "config key 'datasets.user.features.met': expression 'log(MET_ptt)' reads 'MET_ptt'"
+        in message
+    )
     assert "signal.root:Events" in message
 
 
@@ -254,14 +288,26 @@ def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -
     ("key", "value", "message"),
     [
         (("features", "met"), "Muon_pt", "gives a jagged (per-object) value; reduce it"),
-        (("features", "met"), "log(MET_pt - 1000)", "'log(MET_pt - 1000)' is not finite (NaN or inf) for"),
-        (("cut",), "MET_pt < 0", "no event selected from 1500 read (0 lack what the collection rules need, 1500 fail the cuts ['MET_pt < 0'])"),
+        (
+            ("features", "met"),
+            "log(MET_pt - 1000)",
+            "'log(MET_pt - 1000)' is not finite (NaN or inf) for",
+        ),
+        (
+            ("cut",),
+            "MET_pt < 0",
+            "no event selected from 1500 read (0 lack what the collection rules need, 1500 fail the cuts ['MET_pt < 0'])",
+        ),
         (("cut",), "MET_pt * 2", "the cut 'MET_pt * 2' gives float64 values, not true/false"),
         (("signal", "weight"), "Muon_charge - MET_pt", "gives a jagged (per-object) value"),
         (("signal", "weight"), "MET_pt - 'x'", "\"MET_pt - 'x'\" does not evaluate: "),
-        (("background", "event_id"), "event * 0", "2500 event id(s) repeat across signal and background (e.g. 0)"),
+        (
+            ("background", "event_id"),
+            "event * 0",
+            "2500 event id(s) repeat across signal and background (e.g. 0)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_expressions_that_fail_on_the_data_stop_before_anything_is_written(
     settings: dict, tmp_path: Path, key: tuple[str, ...], value: str, message: str
 ) -> None:

@@ -42,8 +42,9 @@ READOUT = Readout.from_settings(DEFAULTS)
 REGRESSORS = [m for m, e in MODELS.items() if e.kind == "regressor"]
 
 
-def fixed_pulses(n: int, amplitude: float, t0: float, seed: int = 0,
-                 readout: Readout = READOUT) -> np.ndarray:  # fmt: skip
+def fixed_pulses(
+    n: int, amplitude: float, t0: float, seed: int = 0, readout: Readout = READOUT
+) -> np.ndarray:
     """``n`` noisy samples of one pulse (same A and t0)."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((n, readout.n_samples)) @ readout.noise_factor.T
@@ -61,8 +62,12 @@ def test_slope_is_the_derivative_of_the_shape(order: int) -> None:
 
 
 def test_generated_pulses_follow_the_settings() -> None:
-    settings = {**DEFAULTS, "noise": 2.0, "noise_autocorrelation": [0.5, 0.2],
-                "pileup_probability": 0.3}  # fmt: skip
+    settings = {
+        **DEFAULTS,
+        "noise": 2.0,
+        "noise_autocorrelation": [0.5, 0.2],
+        "pileup_probability": 0.3,
+    }
     pulses = generate_pulses(settings, 40_000, np.random.default_rng(1))
     readout = Readout.from_settings(settings)
     a, t0 = pulses["amplitude"], pulses["t0"]
@@ -97,8 +102,11 @@ def test_pileup_datasets_share_their_splits(tmp_path: Path) -> None:
     fractions = {"train": 0.6, "validation": 0.2, "test": 0.2}
     tests = []
     for name, probability in (("clean", 0.0), ("piled", 0.3)):
-        kind.produce(tmp_path / f"{name}.root", {**DEFAULTS, "n_pulses": 3000,
-                                                  "pileup_probability": probability}, 9)  # fmt: skip
+        kind.produce(
+            tmp_path / f"{name}.root",
+            {**DEFAULTS, "n_pulses": 3000, "pileup_probability": probability},
+            9,
+        )
         parts, _ = make_splits(kind.build_features(tmp_path / f"{name}.root"), fractions, 9)
         tests.append(parts["test"])
     np.testing.assert_array_equal(tests[0]["event_id"], tests[1]["event_id"])
@@ -209,8 +217,10 @@ def test_template_fit_pileup_removes_most_pileup() -> None:
     assert regression.robust_width(error["far"]) < 1.5
     # without pile-up, fitting it where it is not significant changes (almost) nothing
     clean = generate_pulses(DEFAULTS, 4000, np.random.default_rng(4))
-    plain, aware = (TemplateFit(DEFAULTS, (0.0, 25.0), pileup_crossings=c).predict(clean["samples"])
-                    for c in ((), (-2, -1, 1, 2)))  # fmt: skip
+    plain, aware = (
+        TemplateFit(DEFAULTS, (0.0, 25.0), pileup_crossings=c).predict(clean["samples"])
+        for c in ((), (-2, -1, 1, 2))
+    )
     assert np.mean(aware[:, 0] != plain[:, 0]) < 0.01
 
 
@@ -226,8 +236,9 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pulse-splits")
     kind = get_kind("pulse")
     kind.produce(root / "events.root", {**DEFAULTS, "n_pulses": 8000, "pileup_probability": 0.2}, 5)
-    parts, _ = make_splits(kind.build_features(root / "events.root"),
-                           {"train": 0.6, "validation": 0.2, "test": 0.2}, 5)  # fmt: skip
+    parts, _ = make_splits(
+        kind.build_features(root / "events.root"), {"train": 0.6, "validation": 0.2, "test": 0.2}, 5
+    )
     paths = {}
     for name, part in parts.items():
         paths[name] = root / f"{name}.parquet"
@@ -260,18 +271,27 @@ def test_every_regressor_goes_through_the_one_training_path(
     physics = {**DEFAULTS, "pileup_probability": 0.2}
     out = tmp_path / name
     job = TrainingJob(
-        model=name, dataset="pulse", features="samples", columns=[f"s{k}" for k in range(8)],
-        settings=settings, context=FitContext(seed=3, physics=physics), model_dir=out / "model",
-        predictions=out / "predictions.parquet", record=out / "train.json",
-    )  # fmt: skip
+        model=name,
+        dataset="pulse",
+        features="samples",
+        columns=[f"s{k}" for k in range(8)],
+        settings=settings,
+        context=FitContext(seed=3, physics=physics),
+        model_dir=out / "model",
+        predictions=out / "predictions.parquet",
+        record=out / "train.json",
+    )
     spec = RunSpec.for_job(store, "pulse", "train", "workflow/scripts/train.py", settings)
     record = train(job, splits, spec)
     assert record["kind"] == "regressor" and record["prior_log_odds"] is None
     assert (out / "model" / get_trainer(name).artifact).is_file()
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert list(predictions.columns) == [*PREDICTION_META, *REGRESSION_OUTPUTS]
-    assert predictions["split"].value_counts().to_dict() == {"train": 4800, "validation": 1600,
-                                                              "test": 1600}  # fmt: skip
+    assert predictions["split"].value_counts().to_dict() == {
+        "train": 4800,
+        "validation": 1600,
+        "test": 1600,
+    }
     test = predictions[predictions.split == "test"].set_index("event_id")
     truth = pd.read_parquet(splits["test"]).set_index("event_id").loc[test.index]
     clean = truth["pileup"].to_numpy() == 0
@@ -309,8 +329,16 @@ def test_network_uncertainties_are_calibrated_after_training(splits: dict[str, P
 
     frames = {s: pd.read_parquet(splits[s]) for s in ("train", "validation", "test")}
     frames = {s: f[f["pileup"] == 0] for s, f in frames.items()}
-    settings = {"width": 32, "layers": 2, "learning_rate": 3e-3, "weight_decay": 0.0,
-                "batch_size": 256, "epochs": 25, "min_epochs": 25, "patience": 25}  # fmt: skip
+    settings = {
+        "width": 32,
+        "layers": 2,
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "batch_size": 256,
+        "epochs": 25,
+        "min_epochs": 25,
+        "patience": 25,
+    }
     columns = [f"s{k}" for k in range(8)]
     net, info = train_net(frames, columns, "mlp", settings, torch.device("cpu"), 1, 0)
     assert info["history"]["validation"][-1] < info["history"]["validation"][0]
@@ -327,21 +355,32 @@ def test_network_uncertainties_are_calibrated_after_training(splits: dict[str, P
 def test_resolution_table_measures_against_the_bound() -> None:
     rng = np.random.default_rng(7)
     pulses = generate_pulses(DEFAULTS, 30_000, rng)
-    test = pd.DataFrame({"event_id": np.arange(30_000), "amplitude": pulses["amplitude"],
-                         "t0": pulses["t0"], "pileup": 0})  # fmt: skip
+    test = pd.DataFrame(
+        {
+            "event_id": np.arange(30_000),
+            "amplitude": pulses["amplitude"],
+            "t0": pulses["t0"],
+            "pileup": 0,
+        }
+    )
     truth = regression.truth_table(test, READOUT)
     a, t = truth["bound_amplitude"].to_numpy(), truth["bound_t0"].to_numpy()
-    efficient = pd.DataFrame({
-        "amplitude_hat": truth["amplitude"] + a * rng.standard_normal(30_000),
-        "t0_hat": truth["t0"] + t * rng.standard_normal(30_000),
-        "amplitude_sigma": a, "t0_sigma": t,
-    }, index=truth.index)  # fmt: skip
+    efficient = pd.DataFrame(
+        {
+            "amplitude_hat": truth["amplitude"] + a * rng.standard_normal(30_000),
+            "t0_hat": truth["t0"] + t * rng.standard_normal(30_000),
+            "amplitude_sigma": a,
+            "t0_sigma": t,
+        },
+        index=truth.index,
+    )
     shrunk = efficient.copy()  # a biased estimator: half the spread, three bounds off
     shrunk["amplitude_hat"] = (
         truth["amplitude"] + 0.5 * (efficient["amplitude_hat"] - truth["amplitude"]) + 3 * a
     )
-    table = regression.resolution_table(truth, {"efficient": efficient, "shrunk": shrunk},
-                                        [2, 5, 20, 200], 5, (0.0, 25.0), 10.0)  # fmt: skip
+    table = regression.resolution_table(
+        truth, {"efficient": efficient, "shrunk": shrunk}, [2, 5, 20, 200], 5, (0.0, 25.0), 10.0
+    )
     rows = table[(table.method == "efficient") & (table.axis != "phase")]
     assert (
         rows["rms_ratio"].between(0.96, 1.04).all() and rows["pull_width"].between(0.96, 1.04).all()
@@ -366,15 +405,33 @@ def test_resolution_table_measures_against_the_bound() -> None:
     ("dataset", "message"),
     [
         ({"t0_range": [30.0, 0.0]}, r"datasets.p.t0_range': needs low <= high"),
-        ({"amplitude_range": [0.0, 10.0]}, r"datasets.p.amplitude_range': amplitudes are drawn log-uniformly"),
-        ({"noise_autocorrelation": [0.99, 0.99, -0.99]}, r"datasets.p.noise_autocorrelation': .* not positive definite"),
-        ({"t0_range": [0.0, 200.0]}, r"datasets.p.t0_range': a pulse arriving at 200.0 ns peaks after the last sample"),
-        ({"models": {"bdt": ["samples"]}}, r"datasets.p.models.bdt': a classifier cannot train on a regression dataset"),
-        ({"feature_sets": {"late": ["s9"]}}, r"datasets.p.feature_sets.late': unknown column\(s\) \['s9'\]"),
+        (
+            {"amplitude_range": [0.0, 10.0]},
+            r"datasets.p.amplitude_range': amplitudes are drawn log-uniformly",
+        ),
+        (
+            {"noise_autocorrelation": [0.99, 0.99, -0.99]},
+            r"datasets.p.noise_autocorrelation': .* not positive definite",
+        ),
+        (
+            {"t0_range": [0.0, 200.0]},
+            r"datasets.p.t0_range': a pulse arriving at 200.0 ns peaks after the last sample",
+        ),
+        (
+            {"models": {"bdt": ["samples"]}},
+            r"datasets.p.models.bdt': a classifier cannot train on a regression dataset",
+        ),
+        (
+            {"feature_sets": {"late": ["s9"]}},
+            r"datasets.p.feature_sets.late': unknown column\(s\) \['s9'\]",
+        ),
         ({"n_samples": 2}, r"datasets.p.n_samples': 2 is less than the minimum of 3"),
-        ({"pileup_crossings": [0, 1, 7]}, r"datasets.p.pileup_crossings': \[0, 7\]: a pile-up crossing must differ"),
+        (
+            {"pileup_crossings": [0, 1, 7]},
+            r"datasets.p.pileup_crossings': \[0, 7\]: a pile-up crossing must differ",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_pulse_settings_are_refused_naming_the_key(dataset: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_config({"datasets": {"p": {"kind": "pulse", **dataset}}})

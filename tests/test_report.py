@@ -139,7 +139,13 @@ def test_classifier_table_orders_by_feature_set_then_auc() -> None:
         }
     )
     table = report.classifier_table(summary, ["low", "high"])
-    assert list(table["model"]) == ["Bayes limit (exact)", "ann", "logistic", "Bayes limit (exact)", "ann"]  # fmt: skip
+    assert list(table["model"]) == [
+        "Bayes limit (exact)",
+        "ann",
+        "logistic",
+        "Bayes limit (exact)",
+        "ann",
+    ]
     assert list(table["features"]) == ["low", "low", "low", "high", "high"]
     assert "gap to limit" in table.columns
 
@@ -248,10 +254,17 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
         assert heading in page.headings
     assert len(page.off) == 9, page.off
     joined = " ".join(page.off)
-    for key in ("lecture.perceptron_iris.activate", "lecture.loss_functions.activate",
-                "models.<name>.activate", "training curves or studies", "studies.bdt_bootstrap.activate",
-                "studies.generalization.activate", "datasets.<name>.kind: pulse",
-                "studies.z_peak.activate", "generative.activate"):  # fmt: skip
+    for key in (
+        "lecture.perceptron_iris.activate",
+        "lecture.loss_functions.activate",
+        "models.<name>.activate",
+        "training curves or studies",
+        "studies.bdt_bootstrap.activate",
+        "studies.generalization.activate",
+        "datasets.<name>.kind: pulse",
+        "studies.z_peak.activate",
+        "generative.activate",
+    ):
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
 
@@ -294,12 +307,21 @@ def test_report_page_draws_in_headless_chromium(tiny: Path, tmp_path: Path) -> N
     require(chromium is not None, "needs Debian's chromium: apt-get install chromium")
     shot = tmp_path / "page.png"
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
-        "--window-size=1280,4000", f"--screenshot={shot}",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+        "--window-size=1280,4000",
+        f"--screenshot={shot}",
         (tiny / "results/report/report.html").as_uri(),
-    ]  # fmt: skip
+    ]
     subprocess.run(command, capture_output=True, timeout=120, check=True)
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.shape == (4000, 1280)

@@ -133,8 +133,11 @@ def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> 
     env = {**os.environ, INVOCATION_ENV: "inv-kill"}
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(record), "0", "1", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "logging"
     proc.send_signal(signal.SIGTERM)
     output = proc.communicate(timeout=60)[0]

@@ -125,8 +125,19 @@ class Postgres:
     def start(self) -> None:
         """initdb, then start the server; the superuser logs in over the socket only."""
         data = str(self.root / "data")
-        self.run("initdb", "-D", data, "-U", "postgres", "-E", "UTF8", "--no-sync",
-                 "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions")  # fmt: skip
+        self.run(
+            "initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-instructions",
+        )
         # a throwaway test cluster: no fsync
         options = f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = str(self.root / "postgres.log")
@@ -308,9 +319,15 @@ def logged(repo: Path, shared: SharedServer, tmp_path_factory: pytest.TempPathFa
         env.setenv("MLFLOW_TRACKING_USERNAME", USER)
         env.setenv("MLFLOW_TRACKING_PASSWORD", shared.user_password)
         proc = snakemake(
-            repo, workdir, "--cores", "2", "--configfile", str(config),
-            "--config", f'tracking={{"uri": "{shared.url}"}}',
-        )  # fmt: skip
+            repo,
+            workdir,
+            "--cores",
+            "2",
+            "--configfile",
+            str(config),
+            "--config",
+            f'tracking={{"uri": "{shared.url}"}}',
+        )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-20000:]
     return workdir
 

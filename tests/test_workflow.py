@@ -27,14 +27,39 @@ from mlhep.studies.generalization import STUDIES as GENERALIZATION
 pytestmark = pytest.mark.workflow
 
 RULES = (
-    "mlflow_init", "generate", "features", "split", "bayes_optimal", "train", "train_gpu",
-    "evaluate", "roc_comparison", "summary", "perceptron_iris", "loss_functions",
-    "gd_comparison", "plot_tree", "bdt_shap", "ann_importance", "ann_ensemble", "bdt_bootstrap",
-    "calibration", "plot_features", "training_curves", "render_report", "generalization_point",
-    "generalization_point_gpu", "generalization_summary", "generalization_selection",
-    "evaluate_regression", "z_peak", "train_generator", "generative_floor", "generator_fidelity",
+    "mlflow_init",
+    "generate",
+    "features",
+    "split",
+    "bayes_optimal",
+    "train",
+    "train_gpu",
+    "evaluate",
+    "roc_comparison",
+    "summary",
+    "perceptron_iris",
+    "loss_functions",
+    "gd_comparison",
+    "plot_tree",
+    "bdt_shap",
+    "ann_importance",
+    "ann_ensemble",
+    "bdt_bootstrap",
+    "calibration",
+    "plot_features",
+    "training_curves",
+    "render_report",
+    "generalization_point",
+    "generalization_point_gpu",
+    "generalization_summary",
+    "generalization_selection",
+    "evaluate_regression",
+    "z_peak",
+    "train_generator",
+    "generative_floor",
+    "generator_fidelity",
     "generative_summary",
-)  # fmt: skip
+)
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
 FEATURE_SETS = tuple(TINY.limit_sets("dimuon"))
@@ -169,10 +194,31 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
     assert cms[["bayes_auc", "gap_to_bayes"]].isna().all().all()
     assert (cms["auc"] > 0.6).all()  # the pair mass tells HZZ-like from Z-like events
     summary = table[table["dataset"] == "dimuon"]
-    required = ["model", "features", "auc", "auc_low", "auc_high", "eff_at_b01", "eff_at_b10",
-                "eff_at_b30", "separation", "ks_signal", "ks_p_signal", "ks_background",
-                "ks_p_background", "ams", "ams_low", "ams_high", "ams_cut", "bayes_auc",
-                "gap_to_bayes", "gap_low", "gap_high", "limit_verdict", "delong_p"]  # fmt: skip
+    required = [
+        "model",
+        "features",
+        "auc",
+        "auc_low",
+        "auc_high",
+        "eff_at_b01",
+        "eff_at_b10",
+        "eff_at_b30",
+        "separation",
+        "ks_signal",
+        "ks_p_signal",
+        "ks_background",
+        "ks_p_background",
+        "ams",
+        "ams_low",
+        "ams_high",
+        "ams_cut",
+        "bayes_auc",
+        "gap_to_bayes",
+        "gap_low",
+        "gap_high",
+        "limit_verdict",
+        "delong_p",
+    ]
     assert set(required) <= set(summary.columns)
     pairs = set(zip(summary["model"], summary["features"], strict=True))
     expected = {("bayes_optimal", f) for f in FEATURE_SETS} | set(TINY.trained("dimuon"))
@@ -283,8 +329,9 @@ def test_bdt_and_ann_reload_from_mlflow_with_identical_predictions(tiny: Path) -
 
 def test_studies_outputs(tiny: Path) -> None:
     shap = json.loads((tiny / "results/studies/dimuon/bdt/high/shap.json").read_text())
-    assert {r["feature"] for r in shap["ranking"]} == set(json.loads(
-        (tiny / "results/models/dimuon/bdt/high/train.json").read_text())["columns"])  # fmt: skip
+    assert {r["feature"] for r in shap["ranking"]} == set(
+        json.loads((tiny / "results/models/dimuon/bdt/high/train.json").read_text())["columns"]
+    )
     assert shap["ranking"][0]["feature"] == "m_mumu"  # the resonance is found by its mass
     importance = json.loads((tiny / "results/studies/dimuon/ann/high/importance.json").read_text())
     assert importance["importance"][0]["feature"] == "m_mumu"
@@ -327,8 +374,11 @@ def test_second_run_reproduces_splits_and_metrics(repo: Path, tiny: Path, tmp_pa
     config = str(repo / "config/test-tiny.yaml")
     proc = snakemake(repo, tmp_path, *targets, "--cores", "2", "--configfile", config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for rel in ("results/splits/dimuon/splits.json", "results/data/dimuon/generation.json",
-                "results/splits/cms_dimuon/splits.json"):  # fmt: skip
+    for rel in (
+        "results/splits/dimuon/splits.json",
+        "results/data/dimuon/generation.json",
+        "results/splits/cms_dimuon/splits.json",
+    ):
         assert (tmp_path / rel).read_text() == (tiny / rel).read_text()
     first = json.loads((tiny / "results/evaluation/dimuon/bayes_optimal.json").read_text())
     second = json.loads((tmp_path / "results/evaluation/dimuon/bayes_optimal.json").read_text())
@@ -451,23 +501,46 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
     ensemble, bootstrap = (int(k in studies) for k in ("ensemble", "bdt_bootstrap"))
     curves = TINY.curve_models(d)
     return {
-        "bdt": {"train_gpu": len(bdt_sets), "evaluate": len(bdt_sets),
-                "roc_comparison": len(bdt_sets), "calibration": len(set(bdt_sets) & set(calibrated)),
-                "training_curves": int("bdt" in curves), "bdt_shap": shap, "bdt_bootstrap": bootstrap},
+        "bdt": {
+            "train_gpu": len(bdt_sets),
+            "evaluate": len(bdt_sets),
+            "roc_comparison": len(bdt_sets),
+            "calibration": len(set(bdt_sets) & set(calibrated)),
+            "training_curves": int("bdt" in curves),
+            "bdt_shap": shap,
+            "bdt_bootstrap": bootstrap,
+        },
         "evaluation": {"evaluate": len(trained)},
         "limit": {"bayes_optimal": int(bool(TINY.limit_sets(d)))},
         "shap": {"bdt_shap": shap},
-        "device": {"train_gpu": len(gpu), "evaluate": len(gpu), "roc_comparison": len(gpu_sets),
-                   "calibration": len(gpu_sets & set(calibrated)),
-                   "training_curves": sum(MODELS[m].gpu for m in curves), "bdt_shap": shap,
-                   "ann_importance": importance, "ann_ensemble": ensemble, "bdt_bootstrap": bootstrap},
-        "splits": {"split": 1, "bayes_optimal": int(bool(TINY.limit_sets(d))),
-                   "train": len(trained) - len(gpu), "train_gpu": len(gpu), "evaluate": len(trained),
-                   "roc_comparison": len(TINY.trained_sets(d)), "calibration": len(calibrated),
-                   "training_curves": len(curves), "gd_comparison": int(bool(TINY.gd_records(d))),
-                   "plot_tree": tree, "bdt_shap": shap, "ann_importance": importance,
-                   "ann_ensemble": ensemble, "bdt_bootstrap": bootstrap},
-    }  # fmt: skip
+        "device": {
+            "train_gpu": len(gpu),
+            "evaluate": len(gpu),
+            "roc_comparison": len(gpu_sets),
+            "calibration": len(gpu_sets & set(calibrated)),
+            "training_curves": sum(MODELS[m].gpu for m in curves),
+            "bdt_shap": shap,
+            "ann_importance": importance,
+            "ann_ensemble": ensemble,
+            "bdt_bootstrap": bootstrap,
+        },
+        "splits": {
+            "split": 1,
+            "bayes_optimal": int(bool(TINY.limit_sets(d))),
+            "train": len(trained) - len(gpu),
+            "train_gpu": len(gpu),
+            "evaluate": len(trained),
+            "roc_comparison": len(TINY.trained_sets(d)),
+            "calibration": len(calibrated),
+            "training_curves": len(curves),
+            "gd_comparison": int(bool(TINY.gd_records(d))),
+            "plot_tree": tree,
+            "bdt_shap": shap,
+            "ann_importance": importance,
+            "ann_ensemble": ensemble,
+            "bdt_bootstrap": bootstrap,
+        },
+    }
 
 
 def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
@@ -483,9 +556,12 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
 
     gens = TINY.generators()
     judged = {"generative_floor": 1, "generator_fidelity": len(gens), "generative_summary": 1}
-    retrained = _add(judged, {"train_generator": len(gens)},
-                     *({"generate": 1, "features": 1, "plot_features": 1} for _ in generated),
-                     every("splits", generated))  # fmt: skip
+    retrained = _add(
+        judged,
+        {"train_generator": len(gens)},
+        *({"generate": 1, "features": 1, "plot_features": 1} for _ in generated),
+        every("splits", generated),
+    )
     sampled = {TINY.config["datasets"][n]["generator"] for n in generated}
     gan_only = [
         g for g in gens if TINY.generator_settings(g)["objective"] == "gan" and g not in sampled
@@ -496,77 +572,182 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     # the pulse datasets: their regressors (the networks on the GPU rule) and evaluation
     regressed = [(r, m) for r in TINY.regression_datasets for m, _ in TINY.trained(r)]
     nets = sum(m in ("pulse_mlp", "pulse_cnn") for _, m in regressed)
-    pulse_training = {"train": len(regressed) - nets, "train_gpu": nets,
-                      "evaluate_regression": len(TINY.regression_datasets)}  # fmt: skip
+    pulse_training = {
+        "train": len(regressed) - nets,
+        "train_gpu": nets,
+        "evaluate_regression": len(TINY.regression_datasets),
+    }
     studies = TINY.generalization_studies()
     on_data = [s for s in studies if GENERALIZATION[s].data == "dataset"]
     on_gpu = [s for s in studies if GENERALIZATION[s].gpu]
     pulse = [s for s in studies if GENERALIZATION[s].data == "pulse"]
     downstream_of_splits = _add(
-        every("splits", real), final, pulse_training, {"split": len(TINY.regression_datasets)},
-        generalization_jobs(on_data), retrained,
-    )  # fmt: skip
+        every("splits", real),
+        final,
+        pulse_training,
+        {"split": len(TINY.regression_datasets)},
+        generalization_jobs(on_data),
+        retrained,
+    )
     pulse_data = {"generate": 1, "features": 1, "split": 1, **pulse_training}
     # the summaries drawn against the limit follow it (the limit's file is their input)
-    limit_summaries = {"generalization_summary": sum(bool(TINY.study_limit(s)) for s in studies),
-                       "generalization_selection": 1}  # fmt: skip
+    limit_summaries = {
+        "generalization_summary": sum(bool(TINY.study_limit(s)) for s in studies),
+        "generalization_selection": 1,
+    }
     depths = TINY.config["studies"]["generalization"]["bdt_capacity"]["max_depth"]
     # datasets generated from the seed (the user's ntuples are not), and the Z fit's toys
     seeded = [n for n in TINY.datasets if TINY.kind(n).seeded and n not in generated]
     z_peak = {"z_peak": int(TINY.z_peak_dataset() is not None)}
     return [
-        ("models.bdt.max_depth", {"models": {"bdt": {"max_depth": 3}}},
-         _add(every("bdt"), final, judged)),  # train-on-synthetic trains the BDT
-        ("evaluation.confidence_level", {"evaluation": {"confidence_level": 0.9}},
-         _add(every("limit"), every("evaluation"), final, limit_summaries)),
-        ("evaluation.calibration", {"evaluation": {"calibration": ["platt"]}},  # not the limit's
-         _add(every("evaluation"), final)),
-        ("studies.shap.n_events", {"studies": {"shap": {"n_events": 400}}},
-         _add(every("shap"), {"render_report": 1, "all": 1})),
-        ("device", {"device": "cpu"},
-         _add(every("device", real), final, {"train_gpu": nets, "evaluate_regression": 1},
-              generalization_jobs(on_gpu), retrained)),
-        ("datasets.dimuon.feature_sets.mass",
-         {"datasets": {d: {"feature_sets": {**TINY.feature_sets(d), "mass": ["m_mumu", "n_jets"]}}}},
-         {"bayes_optimal": 1, "train": len(mass_models) - 1, "train_gpu": 1,
-          "evaluate": len(mass_models), "roc_comparison": 1, "calibration": 1, "summary": 1,
-          "training_curves": 1, "bdt_shap": 1, "render_report": 1, "all": 1, **limit_summaries}),
-        ("splits", {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}}, downstream_of_splits),
-        ("seed", {"seed": 8},
-         {**_add(downstream_of_splits, {"generate": len(seeded), "features": len(seeded),
-                 "plot_features": sum(n in TINY.classification_datasets for n in seeded),
-                 "perceptron_iris": 1}, z_peak), **generalization_jobs(studies)}),
+        (
+            "models.bdt.max_depth",
+            {"models": {"bdt": {"max_depth": 3}}},
+            _add(every("bdt"), final, judged),
+        ),  # train-on-synthetic trains the BDT
+        (
+            "evaluation.confidence_level",
+            {"evaluation": {"confidence_level": 0.9}},
+            _add(every("limit"), every("evaluation"), final, limit_summaries),
+        ),
+        (
+            "evaluation.calibration",
+            {"evaluation": {"calibration": ["platt"]}},  # not the limit's
+            _add(every("evaluation"), final),
+        ),
+        (
+            "studies.shap.n_events",
+            {"studies": {"shap": {"n_events": 400}}},
+            _add(every("shap"), {"render_report": 1, "all": 1}),
+        ),
+        (
+            "device",
+            {"device": "cpu"},
+            _add(
+                every("device", real),
+                final,
+                {"train_gpu": nets, "evaluate_regression": 1},
+                generalization_jobs(on_gpu),
+                retrained,
+            ),
+        ),
+        (
+            "datasets.dimuon.feature_sets.mass",
+            {
+                "datasets": {
+                    d: {"feature_sets": {**TINY.feature_sets(d), "mass": ["m_mumu", "n_jets"]}}
+                }
+            },
+            {
+                "bayes_optimal": 1,
+                "train": len(mass_models) - 1,
+                "train_gpu": 1,
+                "evaluate": len(mass_models),
+                "roc_comparison": 1,
+                "calibration": 1,
+                "summary": 1,
+                "training_curves": 1,
+                "bdt_shap": 1,
+                "render_report": 1,
+                "all": 1,
+                **limit_summaries,
+            },
+        ),
+        (
+            "splits",
+            {"splits": {"train": 0.5, "validation": 0.3, "test": 0.2}},
+            downstream_of_splits,
+        ),
+        (
+            "seed",
+            {"seed": 8},
+            {
+                **_add(
+                    downstream_of_splits,
+                    {
+                        "generate": len(seeded),
+                        "features": len(seeded),
+                        "plot_features": sum(n in TINY.classification_datasets for n in seeded),
+                        "perceptron_iris": 1,
+                    },
+                    z_peak,
+                ),
+                **generalization_jobs(studies),
+            },
+        ),
         # one more grid value: its points (one per depth), the summary, the table, the report
-        ("studies.generalization.bdt_capacity.n_estimators",
-         {"studies": {"generalization": {"bdt_capacity": {"n_estimators": [5, 50, 7]}}}},
-         {"generalization_point_gpu": len(depths), "generalization_summary": 1,
-          "generalization_selection": 1, "render_report": 1, "all": 1}),
-        ("studies.generalization.pulse.noise",
-         {"studies": {"generalization": {"pulse": {"noise": 0.1}}}},
-         {**generalization_jobs(pulse), "render_report": 1, "all": 1}),
-        ("studies.generalization.activate", {"studies": {"generalization": {"activate": False}}},
-         {"render_report": 1, "all": 1}),
+        (
+            "studies.generalization.bdt_capacity.n_estimators",
+            {"studies": {"generalization": {"bdt_capacity": {"n_estimators": [5, 50, 7]}}}},
+            {
+                "generalization_point_gpu": len(depths),
+                "generalization_summary": 1,
+                "generalization_selection": 1,
+                "render_report": 1,
+                "all": 1,
+            },
+        ),
+        (
+            "studies.generalization.pulse.noise",
+            {"studies": {"generalization": {"pulse": {"noise": 0.1}}}},
+            {**generalization_jobs(pulse), "render_report": 1, "all": 1},
+        ),
+        (
+            "studies.generalization.activate",
+            {"studies": {"generalization": {"activate": False}}},
+            {"render_report": 1, "all": 1},
+        ),
         # the pulse dataset: its readout re-runs it alone; its evaluation and one network
-        ("datasets.pulse.pileup_probability", {"datasets": {"pulse": {"pileup_probability": 0.5}}},
-         {**pulse_data, "render_report": 1, "all": 1}),
-        ("evaluation.regression.phase_bins", {"evaluation": {"regression": {"phase_bins": 4}}},
-         {"evaluate_regression": 1, "render_report": 1, "all": 1}),
-        ("models.pulse_cnn.channels", {"models": {"pulse_cnn": {"channels": 5}}},
-         {"train_gpu": 1, "evaluate_regression": 1, "render_report": 1, "all": 1}),
+        (
+            "datasets.pulse.pileup_probability",
+            {"datasets": {"pulse": {"pileup_probability": 0.5}}},
+            {**pulse_data, "render_report": 1, "all": 1},
+        ),
+        (
+            "evaluation.regression.phase_bins",
+            {"evaluation": {"regression": {"phase_bins": 4}}},
+            {"evaluate_regression": 1, "render_report": 1, "all": 1},
+        ),
+        (
+            "models.pulse_cnn.channels",
+            {"models": {"pulse_cnn": {"channels": 5}}},
+            {"train_gpu": 1, "evaluate_regression": 1, "render_report": 1, "all": 1},
+        ),
         # the user's ntuples: a changed cut re-reads them and re-runs their dataset alone
-        ("datasets.cms_dimuon.cut", {"datasets": {"cms_dimuon": {"cut": "mu_minus_pt > 25"}}},
-         _add({"generate": 1, "features": 1, "plot_features": 1}, per["cms_dimuon"]["splits"],
-              final, z_peak)),
-        ("studies.z_peak.window", {"studies": {"z_peak": {"window": [75.0, 105.0]}}},
-         {**z_peak, "render_report": 1, "all": 1}),
+        (
+            "datasets.cms_dimuon.cut",
+            {"datasets": {"cms_dimuon": {"cut": "mu_minus_pt > 25"}}},
+            _add(
+                {"generate": 1, "features": 1, "plot_features": 1},
+                per["cms_dimuon"]["splits"],
+                final,
+                z_peak,
+            ),
+        ),
+        (
+            "studies.z_peak.window",
+            {"studies": {"z_peak": {"window": [75.0, 105.0]}}},
+            {**z_peak, "render_report": 1, "all": 1},
+        ),
         # the generators: a GAN's steps re-train the GANs alone (no dataset samples them);
         # the fidelity's sample size re-judges every generator, trains none
-        ("models.gan.steps", {"models": {"gan": {"steps": 200}}},
-         {"train_generator": len(gan_only), "generator_fidelity": len(gan_only),
-          "generative_summary": 1, "render_report": 1, "all": 1}),
-        ("generative.events", {"generative": {"events": 800}},
-         {**judged, "render_report": 1, "all": 1}),
-    ]  # fmt: skip
+        (
+            "models.gan.steps",
+            {"models": {"gan": {"steps": 200}}},
+            {
+                "train_generator": len(gan_only),
+                "generator_fidelity": len(gan_only),
+                "generative_summary": 1,
+                "render_report": 1,
+                "all": 1,
+            },
+        ),
+        (
+            "generative.events",
+            {"generative": {"events": 800}},
+            {**judged, "render_report": 1, "all": 1},
+        ),
+    ]
 
 
 def generalization_jobs(studies: list[str]) -> dict[str, int]:
@@ -609,19 +790,30 @@ def test_config_changes_rerun_exactly_the_dependent_jobs(repo: Path, tiny: Path)
 def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) -> None:
     config = str(repo / "config/test-tiny.yaml")
     proc = snakemake(
-        repo, tiny, "-n", "--cores", "2", "--configfile", config,
-        "--config", "evaluation={bootstrap_resamples: 50}",
-    )  # fmt: skip
+        repo,
+        tiny,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        config,
+        "--config",
+        "evaluation={bootstrap_resamples: 50}",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = job_counts(proc.stdout)
     # the number arrived as one: the evaluations and the limit re-run with it
     limited = sum(bool(TINY.study_limit(s)) for s in TINY.generalization_studies())
     trained = sum(len(TINY.trained(d)) for d in TINY.classification_datasets)
     assert got == {
-        "bayes_optimal": 1, "evaluate": trained, "summary": 1,
-        "render_report": 1, "all": 1, "generalization_summary": limited,
+        "bayes_optimal": 1,
+        "evaluate": trained,
+        "summary": 1,
+        "render_report": 1,
+        "all": 1,
+        "generalization_summary": limited,
         "generalization_selection": 1,
-    }  # fmt: skip
+    }
 
 
 def test_scripts_never_read_the_config(repo: Path) -> None:
@@ -665,7 +857,9 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
                 "datasets": {
                     "dimuon": {"n_signal": 3000, "n_background": 3000, "models": {}},
                     "small": {
-                        "kind": "dimuon", "n_signal": 1000, "n_background": 1000,
+                        "kind": "dimuon",
+                        "n_signal": 1000,
+                        "n_background": 1000,
                         "feature_sets": {"pair": ["m_mumu", "n_jets"]},
                         "models": {"logistic": ["pair"], "bdt": ["pair"]},
                     },
@@ -673,7 +867,7 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
                 "studies": {"ensemble": {"activate": False}},
             }
         )
-    )  # fmt: skip
+    )
     workdir = tmp_path / "work"
     workdir.mkdir()
     proc = snakemake(repo, workdir, "-n", "--cores", "2", "--configfile", str(config))
@@ -682,8 +876,11 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
     assert got["generate"] == got["features"] == got["split"] == 2
     assert got["train"] == got["train_gpu"] == 1 and got["evaluate"] == 2
     assert got["bayes_optimal"] == 2  # each dataset's own limits (`pair` has one)
-    for path in ("results/data/small/events.root", "results/models/small/bdt/pair/train.json",
-                 "results/evaluation/small/roc_pair.png"):  # fmt: skip
+    for path in (
+        "results/data/small/events.root",
+        "results/models/small/bdt/pair/train.json",
+        "results/evaluation/small/roc_pair.png",
+    ):
         assert path in proc.stdout, path
 
 
@@ -697,12 +894,15 @@ def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
     assert sorted(selection["study"]) == sorted(
         [s for s in chosen if s != "learning_curve"] + ["learning_curve"] * len(models)
     )
-    client = MlflowClient(json.loads((tiny / "results/mlflow/experiments.json").read_text())[
-        "tracking_uri"])  # fmt: skip
+    client = MlflowClient(
+        json.loads((tiny / "results/mlflow/experiments.json").read_text())["tracking_uri"]
+    )
     for study in studies:
         summary = json.loads((root / study / "summary.json").read_text())
-        points = [json.loads((root / study / "points" / f"{name}.json").read_text())
-                  for name in TINY.study_points(study)]  # fmt: skip
+        points = [
+            json.loads((root / study / "points" / f"{name}.json").read_text())
+            for name in TINY.study_points(study)
+        ]
         assert summary["points"] == len(points) == len(TINY.study_points(study))
         assert (root / study / f"{study}.png").stat().st_size > 10_000
         # every point's run is a child of the study's parent run
@@ -713,8 +913,12 @@ def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
         row = selection[selection["study"] == study]
         for _, r in row.iterrows():  # the choice is the best validation score of its group
             entry = GENERALIZATION[study]
-            group = [p for p in points if not entry.group
-                     or f"{entry.group} = {p['point'][entry.group]}," in r["chosen"] + ","]  # fmt: skip
+            group = [
+                p
+                for p in points
+                if not entry.group
+                or f"{entry.group} = {p['point'][entry.group]}," in r["chosen"] + ","
+            ]
             values = [p["result"][entry.select] for p in group]
             assert r["validation"] == pytest.approx(max(values) if entry.maximise else min(values))
     dd = json.loads((root / "double_descent/summary.json").read_text())
@@ -738,8 +942,10 @@ def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
         clean = summary["methods"][method]["amplitude"]["without_pileup"]
         assert 0.85 < clean["rms_ratio"] < 1.2, (method, clean)
     # the pile-up-aware fit beats the plain one on the pulses with pile-up
-    robust = {m: summary["methods"][m]["amplitude"]["with_pileup"]["robust_ratio"]
-              for m in ("template_fit", "template_fit_pileup")}  # fmt: skip
+    robust = {
+        m: summary["methods"][m]["amplitude"]["with_pileup"]["robust_ratio"]
+        for m in ("template_fit", "template_fit_pileup")
+    }
     assert robust["template_fit_pileup"] < robust["template_fit"]
     for name in ("resolution", "phase", "pulls", "pulses", "training"):
         assert (folder / f"{name}.png").stat().st_size > 10_000, name

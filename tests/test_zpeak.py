@@ -49,8 +49,14 @@ def test_pdf_is_normalised_on_the_window(params: dict[str, float]) -> None:
     """Adaptive quadrature of the density (the peak as a break point) gives 1 to 1e-6, and
     so does the model's own integral."""
     peak = min(max(params["mass"], WINDOW[0]), WINDOW[1])
-    total = quad(lambda m: float(density(m, params, WINDOW)), *WINDOW, points=[peak],
-                 limit=500, epsabs=1e-12, epsrel=1e-12)[0]  # fmt: skip
+    total = quad(
+        lambda m: float(density(m, params, WINDOW)),
+        *WINDOW,
+        points=[peak],
+        limit=500,
+        epsabs=1e-12,
+        epsrel=1e-12,
+    )[0]
     assert total == pytest.approx(1.0, abs=1e-6)
     assert float(probability(*WINDOW, params, WINDOW)) == pytest.approx(1.0, abs=1e-9)
 
@@ -107,8 +113,12 @@ def cms_mass() -> np.ndarray:
         frame = pd.DataFrame(file["events"].arrays(branches, library="np"))
     # one row per muon-type combination (GG, GT, TT) of each physical event
     assert frame.duplicated(["Run", "Event"]).sum() > 1000
-    pairs = frame[(frame["Type"] == "GG") & (frame["Q1"] * frame["Q2"] < 0)
-                  & (frame["pt1"] > 20) & (frame["pt2"] > 20)]  # fmt: skip
+    pairs = frame[
+        (frame["Type"] == "GG")
+        & (frame["Q1"] * frame["Q2"] < 0)
+        & (frame["pt1"] > 20)
+        & (frame["pt2"] > 20)
+    ]
     # an event with three muons has two such pairs: keep the one of the largest pT sum
     assert pairs.duplicated(["Run", "Event"]).sum() <= 0.01 * len(pairs)
     pairs = pairs.assign(pt_sum=pairs["pt1"] + pairs["pt2"]).sort_values("pt_sum")
@@ -127,8 +137,13 @@ def test_fit_of_the_cms_z_peak(cms_mass: np.ndarray, cms_fit: ZPeakFit) -> None:
     """The real Z: a valid fit, its mass within 1 GeV of the PDG's, a sensible width and
     resolution; the values printed (``pytest -s``)."""
     fit = cms_fit
-    print("\nCMS Z->mumu fit:", {k: f"{fit.values[k]:.3f} +- {fit.errors[k]:.3f}" for k in PARAMETERS},
-          f"n={fit.n_events}", "deviations from the PDG:", fit.deviations())  # fmt: skip
+    print(
+        "\nCMS Z->mumu fit:",
+        {k: f"{fit.values[k]:.3f} +- {fit.errors[k]:.3f}" for k in PARAMETERS},
+        f"n={fit.n_events}",
+        "deviations from the PDG:",
+        fit.deviations(),
+    )
     assert fit.valid
     assert fit.n_events == int(np.sum((cms_mass >= WINDOW[0]) & (cms_mass <= WINDOW[1])))
     assert abs(fit.values["mass"] - PDG_Z["mass"][0]) < 1.0
@@ -190,11 +205,17 @@ def test_script_writes_fit_and_figures(tmp_path: Path) -> None:
     label and writes the JSON record and both figures."""
     rng = np.random.default_rng(9)
     signal = sample_z_peak(TRUTH, WINDOW, 400, rng)
-    frame = pd.DataFrame({"label": np.r_[np.ones(400, int), np.zeros(300, int)],
-                          "m_mumu": np.r_[signal, rng.uniform(60, 120, 300)]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "label": np.r_[np.ones(400, int), np.zeros(300, int)],
+            "m_mumu": np.r_[signal, rng.uniform(60, 120, 300)],
+        }
+    )
     frame.to_parquet(tmp_path / "features.parquet")
-    outputs = {name: str(tmp_path / f"{name}.{ext}")
-               for name, ext in (("fit", "json"), ("figure", "png"), ("gof", "png"))}  # fmt: skip
+    outputs = {
+        name: str(tmp_path / f"{name}.{ext}")
+        for name, ext in (("fit", "json"), ("figure", "png"), ("gof", "png"))
+    }
     smk = SimpleNamespace(
         input=SimpleNamespace(features=str(tmp_path / "features.parquet")),
         output=SimpleNamespace(**outputs),

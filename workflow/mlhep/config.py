@@ -131,8 +131,10 @@ def _dataset_schema_errors(name: str, settings: MutableMapping[str, Any]) -> lis
         "additionalProperties": False,
     }
     _coerce_strings(settings, schema)
-    return [m.replace("config key '", f"config key '{key}.", 1).replace(f"{key}.<top level>", key)
-            for m in _schema_errors(settings, schema)]  # fmt: skip
+    return [
+        m.replace("config key '", f"config key '{key}.", 1).replace(f"{key}.<top level>", key)
+        for m in _schema_errors(settings, schema)
+    ]
 
 
 def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
@@ -210,23 +212,32 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
         )
     bins = config["evaluation"]["regression"]["amplitude_bins"]
     if any(hi <= lo for lo, hi in pairwise(bins)):
-        messages.append(f"config key 'evaluation.regression.amplitude_bins': the edges must "
-                        f"increase, got {bins}")  # fmt: skip
+        messages.append(
+            f"config key 'evaluation.regression.amplitude_bins': the edges must "
+            f"increase, got {bins}"
+        )
     for name, settings in config["datasets"].items():
         messages += _dataset_errors(name, settings)
     if messages:
         return messages
     ensemble = config["studies"]["ensemble"]
-    active = {n: d for n, d in config["datasets"].items()
-              if d["activate"] and get_kind(d["kind"]).task == "classification"}  # fmt: skip
+    active = {
+        n: d
+        for n, d in config["datasets"].items()
+        if d["activate"] and get_kind(d["kind"]).task == "classification"
+    }
     wanted = ensemble["activate"] and active and config["models"]["ann"]["activate"]
     if wanted and not any(ensemble["feature_set"] in d["feature_sets"] for d in active.values()):
         messages.append(
             f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
             f"set {ensemble['feature_set']!r}"
         )
-    return (messages + _generalization_errors(config) + _z_peak_errors(config)
-            + _generative_errors(config))  # fmt: skip
+    return (
+        messages
+        + _generalization_errors(config)
+        + _z_peak_errors(config)
+        + _generative_errors(config)
+    )
 
 
 def generative_dataset(config: Mapping[str, Any]) -> str | None:
@@ -235,8 +246,9 @@ def generative_dataset(config: Mapping[str, Any]) -> str | None:
     name = config["generative"]["dataset"]
     if name is not None:
         return str(name)
-    return next((n for n, d in config["datasets"].items()
-                 if d["activate"] and d["kind"] == "dimuon"), None)  # fmt: skip
+    return next(
+        (n for n, d in config["datasets"].items() if d["activate"] and d["kind"] == "dimuon"), None
+    )
 
 
 def _generative_errors(config: Mapping[str, Any]) -> list[str]:
@@ -255,34 +267,47 @@ def _generative_errors(config: Mapping[str, Any]) -> list[str]:
         if not section["activate"]:
             messages.append(f"{where}: the generative stage is off (generative.activate)")
         elif generator is None:
-            messages.append(f"{where}: no generator {settings['generator']!r} "
-                            f"(generative.generators: {sorted(section['generators'])})")  # fmt: skip
+            messages.append(
+                f"{where}: no generator {settings['generator']!r} "
+                f"(generative.generators: {sorted(section['generators'])})"
+            )
         elif not config["models"][generator["model"]]["activate"]:
-            messages.append(f"{where}: generator {settings['generator']!r} is not trained "
-                            f"(models.{generator['model']}.activate is false)")  # fmt: skip
+            messages.append(
+                f"{where}: generator {settings['generator']!r} is not trained "
+                f"(models.{generator['model']}.activate is false)"
+            )
         elif not learnt:
-            messages.append(f"{where}: generator {settings['generator']!r} is not trained "
-                            f"(its dataset {name!r} is not an active dimuon dataset)")  # fmt: skip
+            messages.append(
+                f"{where}: generator {settings['generator']!r} is not trained "
+                f"(its dataset {name!r} is not an active dimuon dataset)"
+            )
     if not section["activate"] or name is None:  # no dimuon dataset: the stage is off
         return messages
     if dataset is None or dataset["kind"] != "dimuon":
-        messages.append(f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
-                        f"to judge them by); got {name!r}")  # fmt: skip
+        messages.append(
+            f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
+            f"to judge them by); got {name!r}"
+        )
         return messages
     for gen_name, entry in section["generators"].items():
         model = config["models"][entry["model"]]
         unknown = sorted(set(entry) - {"model", "critic"} - set(model))
         if unknown:
-            messages.append(f"{key}.generators.{gen_name}': unknown key(s) {unknown} (the "
-                            f"hyper-parameters of models.{entry['model']}: {sorted(model)})")  # fmt: skip
+            messages.append(
+                f"{key}.generators.{gen_name}': unknown key(s) {unknown} (the "
+                f"hyper-parameters of models.{entry['model']}: {sorted(model)})"
+            )
     tstr = section["train_on_synthetic"]
     for model in tstr["models"]:
         if model not in MODELS or MODELS[model].kind != "classifier":
-            messages.append(f"{key}.train_on_synthetic.models': {model!r} is not a classifier "
-                            f"of models.<name>")  # fmt: skip
+            messages.append(
+                f"{key}.train_on_synthetic.models': {model!r} is not a classifier of models.<name>"
+            )
     if tstr["features"] not in dataset["feature_sets"]:
-        messages.append(f"{key}.train_on_synthetic.features': dataset {name!r} has no feature "
-                        f"set {tstr['features']!r} (it has {sorted(dataset['feature_sets'])})")  # fmt: skip
+        messages.append(
+            f"{key}.train_on_synthetic.features': dataset {name!r} has no feature "
+            f"set {tstr['features']!r} (it has {sorted(dataset['feature_sets'])})"
+        )
     return messages
 
 
@@ -299,11 +324,11 @@ def _z_peak_errors(config: Mapping[str, Any]) -> list[str]:
     if name is not None:
         dataset = config["datasets"].get(name)
         if dataset is None:
-            messages.append(f"{key}.dataset': no dataset {name!r} (datasets: "
-                            f"{sorted(config['datasets'])})")  # fmt: skip
+            messages.append(
+                f"{key}.dataset': no dataset {name!r} (datasets: {sorted(config['datasets'])})"
+            )
         elif section["column"] not in get_kind(dataset["kind"]).columns_for(dataset):
-            messages.append(f"{key}.column': dataset {name!r} has no column "
-                            f"{section['column']!r}")  # fmt: skip
+            messages.append(f"{key}.column': dataset {name!r} has no column {section['column']!r}")
     return messages
 
 
@@ -317,17 +342,27 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
     messages = []
     key = "config key 'studies.generalization"
     if "generalization" in config["datasets"]:
-        messages.append("config key 'datasets.generalization': the name is taken by the "
-                        "MLflow experiment of the generalization studies")  # fmt: skip
+        messages.append(
+            "config key 'datasets.generalization': the name is taken by the "
+            "MLflow experiment of the generalization studies"
+        )
     name = section["dataset"]
     if name is None:  # the first active classification dataset
-        name = next((n for n, d in config["datasets"].items()
-                     if d["activate"] and get_kind(d["kind"]).task == "classification"), None)  # fmt: skip
+        name = next(
+            (
+                n
+                for n, d in config["datasets"].items()
+                if d["activate"] and get_kind(d["kind"]).task == "classification"
+            ),
+            None,
+        )
     dataset = config["datasets"].get(name) if name is not None else None
     wanted = [s for s, e in STUDIES.items() if e.data == "dataset" and section[s]["activate"]]
     if wanted and section["dataset"] is not None and dataset is None:
-        messages.append(f"{key}.dataset': no dataset {name!r} (studies {wanted} need one; "
-                        f"datasets: {sorted(config['datasets'])})")  # fmt: skip
+        messages.append(
+            f"{key}.dataset': no dataset {name!r} (studies {wanted} need one; "
+            f"datasets: {sorted(config['datasets'])})"
+        )
     for study, entry in STUDIES.items():
         settings = section[study]
         if not settings["activate"]:
@@ -339,8 +374,10 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
         if entry.data != "dataset" or dataset is None or not dataset["activate"]:
             continue
         if get_kind(dataset["kind"]).task != "classification":
-            messages.append(f"{key}.dataset': {name!r} is a {get_kind(dataset['kind']).task} "
-                            f"dataset; the studies {wanted} need a classification one")  # fmt: skip
+            messages.append(
+                f"{key}.dataset': {name!r} is a {get_kind(dataset['kind']).task} "
+                f"dataset; the studies {wanted} need a classification one"
+            )
             break
         if "features" in settings and settings["features"] not in dataset["feature_sets"]:
             messages.append(
@@ -349,8 +386,10 @@ def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
             )
         for model in settings.get("model", []):
             if model not in MODELS or MODELS[model].kind != "classifier":
-                messages.append(f"{key}.{study}.model': {model!r} is not a classifier of "
-                                f"models.<name> ({sorted(MODELS)})")  # fmt: skip
+                messages.append(
+                    f"{key}.{study}.model': {model!r} is not a classifier of "
+                    f"models.<name> ({sorted(MODELS)})"
+                )
     return messages
 
 

@@ -187,10 +187,11 @@ class Plan:
         if not section["activate"]:
             return []
         return [
-            s for s, entry in GENERALIZATION.items()
+            s
+            for s, entry in GENERALIZATION.items()
             if section[s]["activate"]
             and (entry.data != "dataset" or self.generalization_dataset() is not None)
-        ]  # fmt: skip
+        ]
 
     def study_points(self, study: str) -> dict[str, dict[str, Any]]:
         """A study's grid points by name, in grid order."""
@@ -200,8 +201,9 @@ class Plan:
         """One grid point; ``KeyError`` naming the grid if the name is not on it."""
         points = self.study_points(study)
         if name not in points:
-            raise KeyError(f"{name!r} is not a point of studies.generalization.{study}: "
-                           f"{sorted(points)}")  # fmt: skip
+            raise KeyError(
+                f"{name!r} is not a point of studies.generalization.{study}: {sorted(points)}"
+            )
         return points[name]
 
     def study_settings(self, study: str, name: str) -> dict[str, Any]:
@@ -210,8 +212,7 @@ class Plan:
         starts from (a point of the learning curve: its own model's only), so that adding a
         grid value leaves every other point's job unchanged."""
         entry, section = GENERALIZATION[study], self._generalization
-        settings = {k: v for k, v in section[study].items()
-                    if k not in ("activate", *entry.axes)}  # fmt: skip
+        settings = {k: v for k, v in section[study].items() if k not in ("activate", *entry.axes)}
         if entry.data == "pulse":
             settings["pulse"] = dict(section["pulse"])
         if entry.data == "dataset":
@@ -254,8 +255,11 @@ class Plan:
     def generalization_files(study: str) -> dict[str, str]:
         """A study's summary, its table of points and its figure."""
         folder = f"{GENERALIZATION_DIR}/{study}"
-        return {"summary": f"{folder}/summary.json", "table": f"{folder}/points.csv",
-                "figure": f"{folder}/{study}.png"}  # fmt: skip
+        return {
+            "summary": f"{folder}/summary.json",
+            "table": f"{folder}/points.csv",
+            "figure": f"{folder}/{study}.png",
+        }
 
     # --- regression (pulse) datasets ------------------------------------------------------
     @staticmethod
@@ -263,10 +267,15 @@ class Plan:
         """What the evaluation of a regression dataset writes: every method against the
         Cramer-Rao bound (tables and figures)."""
         folder = f"results/evaluation/{dataset}/regression"
-        return {"summary": f"{folder}/summary.json", "table": f"{folder}/resolution.csv",
-                "resolution": f"{folder}/resolution.png", "phase": f"{folder}/phase.png",
-                "pulls": f"{folder}/pulls.png", "pulses": f"{folder}/pulses.png",
-                "training": f"{folder}/training.png"}  # fmt: skip
+        return {
+            "summary": f"{folder}/summary.json",
+            "table": f"{folder}/resolution.csv",
+            "resolution": f"{folder}/resolution.png",
+            "phase": f"{folder}/phase.png",
+            "pulls": f"{folder}/pulls.png",
+            "pulses": f"{folder}/pulses.png",
+            "training": f"{folder}/training.png",
+        }
 
     def regression_entry(self, dataset: str) -> dict[str, Any]:
         """The report's entry of one regression dataset."""
@@ -294,10 +303,14 @@ class Plan:
                 section["dataset"] if section["dataset"] in self.classification_datasets else None
             )
         return next(
-            (d for d in self.classification_datasets if self.kind(d).name == "root"
-             and section["column"] in self.kind(d).columns_for(self.config["datasets"][d])),
+            (
+                d
+                for d in self.classification_datasets
+                if self.kind(d).name == "root"
+                and section["column"] in self.kind(d).columns_for(self.config["datasets"][d])
+            ),
             None,
-        )  # fmt: skip
+        )
 
     def z_peak_files(self) -> dict[str, str] | None:
         """What the Z-peak fit writes: the fit record and its two figures."""
@@ -305,8 +318,13 @@ class Plan:
         if dataset is None:
             return None
         folder = f"results/studies/{dataset}/z_peak"
-        return {"dataset": dataset, "fit": f"{folder}/fit.json", "figure": f"{folder}/fit.png",
-                "gof": f"{folder}/gof.png", "generation": f"results/data/{dataset}/generation.json"}  # fmt: skip
+        return {
+            "dataset": dataset,
+            "fit": f"{folder}/fit.json",
+            "figure": f"{folder}/fit.png",
+            "gof": f"{folder}/gof.png",
+            "generation": f"results/data/{dataset}/generation.json",
+        }
 
     # --- the generative stage -----------------------------------------------------------
     def generative_dataset(self) -> str | None:
@@ -330,8 +348,12 @@ class Plan:
         its objective (the model) and its critic."""
         entry = self.config["generative"]["generators"][name]
         overrides = {k: v for k, v in entry.items() if k not in ("model", "critic")}
-        settings = {**hyperparameters(self.config["models"][entry["model"]]), **overrides,
-                    "objective": entry["model"], "critic": entry["critic"]}  # fmt: skip
+        settings = {
+            **hyperparameters(self.config["models"][entry["model"]]),
+            **overrides,
+            "objective": entry["model"],
+            "critic": entry["critic"],
+        }
         if entry["critic"] == "blind":  # what only the physics-informed critic reads
             settings.pop("mass_scale", None)
         return canonical(settings)
@@ -349,12 +371,16 @@ class Plan:
         dataset = self.generative_dataset()
         tstr = section["train_on_synthetic"]
         keys = ("events", "fpd", "kpd", *(("floor_seeds",) if floor else ()))
-        return canonical({
-            **{k: section[k] for k in keys},
-            "train_on_synthetic": dict(tstr),
-            "tstr_models": {m: hyperparameters(self.config["models"][m]) for m in tstr["models"]},
-            "tstr_columns": self.columns(dataset, tstr["features"]) if dataset else [],
-        })  # fmt: skip
+        return canonical(
+            {
+                **{k: section[k] for k in keys},
+                "train_on_synthetic": dict(tstr),
+                "tstr_models": {
+                    m: hyperparameters(self.config["models"][m]) for m in tstr["models"]
+                },
+                "tstr_columns": self.columns(dataset, tstr["features"]) if dataset else [],
+            }
+        )
 
     def generative_inputs(self) -> dict[str, str]:
         """The splits of the generators' dataset."""
@@ -365,10 +391,15 @@ class Plan:
     def generator_files(name: str) -> dict[str, str]:
         """What the stage writes for one generator."""
         folder = f"{GENERATIVE_DIR}/{name}"
-        return {"generator": f"{folder}/generator.pt", "record": f"{folder}/train.json",
-                "history": f"{folder}/history.png", "fidelity": f"{folder}/fidelity.json",
-                "sample": f"{folder}/sample.parquet", "features": f"{folder}/features.png",
-                "roc": f"{folder}/roc.png"}  # fmt: skip
+        return {
+            "generator": f"{folder}/generator.pt",
+            "record": f"{folder}/train.json",
+            "history": f"{folder}/history.png",
+            "fidelity": f"{folder}/fidelity.json",
+            "sample": f"{folder}/sample.parquet",
+            "features": f"{folder}/features.png",
+            "roc": f"{folder}/roc.png",
+        }
 
     def generative_files(self) -> dict[str, Any] | None:
         """The stage's outputs (``None`` when it is off)."""
@@ -531,8 +562,13 @@ class Plan:
 
 
 #: The figure each study draws beside its result file.
-STUDY_FIGURES = {"tree": "tree.png", "shap": "shap.png", "importance": "importance.png",
-                 "ensemble": "spread.png", "bdt_bootstrap": "spread.png"}  # fmt: skip
+STUDY_FIGURES = {
+    "tree": "tree.png",
+    "shap": "shap.png",
+    "importance": "importance.png",
+    "ensemble": "spread.png",
+    "bdt_bootstrap": "spread.png",
+}
 
 
 def manifest_files(manifest: Any) -> list[str]:

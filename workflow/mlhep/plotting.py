@@ -35,8 +35,18 @@ def styled(function: _F) -> _F:
 
 SIGNAL, BACKGROUND = "#3f90da", "#e42536"
 #: Ten distinguishable colours (Petroff's CMS palette) for plots with many curves.
-CURVE_COLOURS = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59",
-                 "#e76300", "#b9ac70", "#717581", "#92dadd")  # fmt: skip
+CURVE_COLOURS = (
+    "#3f90da",
+    "#ffa90e",
+    "#bd1f01",
+    "#94a4a2",
+    "#832db6",
+    "#a96b59",
+    "#e76300",
+    "#b9ac70",
+    "#717581",
+    "#92dadd",
+)
 
 
 def save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
@@ -91,12 +101,25 @@ def score_distributions(
     centres = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
     for cls, colour in (("signal", SIGNAL), ("background", BACKGROUND)):
-        ax.hist(np.clip(test[cls], lo, hi), edges, density=True, alpha=0.35, color=colour,
-                label=f"{cls.capitalize()} (test)")  # fmt: skip
+        ax.hist(
+            np.clip(test[cls], lo, hi),
+            edges,
+            density=True,
+            alpha=0.35,
+            color=colour,
+            label=f"{cls.capitalize()} (test)",
+        )
         counts = np.histogram(np.clip(train[cls], lo, hi), edges)[0]
         norm = counts.sum() * width
-        ax.errorbar(centres, counts / norm, yerr=np.sqrt(counts) / norm, fmt="o", ms=4,
-                    color=colour, label=f"{cls.capitalize()} (train), KS p = {ks_p[cls]:.3g}")  # fmt: skip
+        ax.errorbar(
+            centres,
+            counts / norm,
+            yerr=np.sqrt(counts) / norm,
+            fmt="o",
+            ms=4,
+            color=colour,
+            label=f"{cls.capitalize()} (train), KS p = {ks_p[cls]:.3g}",
+        )
     ax.set(xlabel=xlabel, ylabel="Normalised density", title=title)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
     ax.legend(loc="upper center", ncol=1)
@@ -182,8 +205,17 @@ def decision_tree(model: object, columns: Sequence[str], path: str | os.PathLike
     from sklearn.tree import plot_tree
 
     fig, ax = plt.subplots(figsize=(18, 8))
-    plot_tree(model, feature_names=list(columns), class_names=["background", "signal"],
-              filled=True, impurity=False, proportion=True, precision=2, fontsize=10, ax=ax)  # fmt: skip
+    plot_tree(
+        model,
+        feature_names=list(columns),
+        class_names=["background", "signal"],
+        filled=True,
+        impurity=False,
+        proportion=True,
+        precision=2,
+        fontsize=10,
+        ax=ax,
+    )
     save(fig, path)
 
 
@@ -220,8 +252,15 @@ def ensemble_spread(
     left.set(xlabel="Ensemble mean signal probability", ylabel="Spread across members (std)")
     edges = np.linspace(0, np.percentile(spread, 99.5), 41)
     for cls, colour, name in ((1, SIGNAL, "Signal"), (0, BACKGROUND, "Background")):
-        right.hist(spread[labels == cls], edges, density=True, histtype="step", lw=2, color=colour,
-                   label=name)  # fmt: skip
+        right.hist(
+            spread[labels == cls],
+            edges,
+            density=True,
+            histtype="step",
+            lw=2,
+            color=colour,
+            label=name,
+        )
     right.set(xlabel="Spread across members (std)", ylabel="Normalised density")
     right.legend()
     fig.tight_layout()
@@ -266,10 +305,17 @@ def feature_distributions(
             edges = np.linspace(*_plot_range(values), bins + 1)
         for cls, colour, name in classes:
             mask = label == cls
-            counts = np.histogram(np.clip(values[mask], edges[0], edges[-1]), edges,
-                                  weights=weight[mask])[0]  # fmt: skip
-            mplhep.histplot(counts / counts.sum() / np.diff(edges), edges, ax=ax, color=colour,
-                            lw=2, label=f"{name} ({weight[mask].sum():,.0f} expected)")  # fmt: skip
+            counts = np.histogram(
+                np.clip(values[mask], edges[0], edges[-1]), edges, weights=weight[mask]
+            )[0]
+            mplhep.histplot(
+                counts / counts.sum() / np.diff(edges),
+                edges,
+                ax=ax,
+                color=colour,
+                lw=2,
+                label=f"{name} ({weight[mask].sum():,.0f} expected)",
+            )
         ax.set_xlabel(labels.get(column, column), fontsize=15)
         ax.set_ylabel("Normalised density", fontsize=13)
         ax.tick_params(labelsize=12)
@@ -327,10 +373,19 @@ def reliability(
         colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
         truth.plot(r["mean_p"], r["mean_p_star"], "o-", ms=3, color=colour, label=label)
         labels.plot(r["label_mean_p"], r["label_fraction"], "o-", ms=3, color=colour, label=label)
-    truth.set(xlabel="Predicted signal probability $p$", ylabel="Mean exact posterior $p^*$",
-              xlim=(0, 1), ylim=(0, 1), title="against the truth")  # fmt: skip
-    labels.set(xlabel="Predicted signal probability $p$", ylabel="Fraction of signal labels",
-               xlim=(0, 1), title="against the labels")  # fmt: skip
+    truth.set(
+        xlabel="Predicted signal probability $p$",
+        ylabel="Mean exact posterior $p^*$",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title="against the truth",
+    )
+    labels.set(
+        xlabel="Predicted signal probability $p$",
+        ylabel="Fraction of signal labels",
+        xlim=(0, 1),
+        title="against the labels",
+    )
     labels.tick_params(labelleft=True)
     truth.legend(fontsize=10, loc="upper left")
     if title:
@@ -375,19 +430,33 @@ def ensemble_uncertainty(
     error = np.abs(mean - p_star)
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5))
     top = float(np.percentile(np.r_[spread, error], 99.5)) or 1e-3
-    hb = left.hexbin(spread, error, gridsize=50, bins="log", cmap="viridis", mincnt=1,
-                     extent=(0, top, 0, top))  # fmt: skip
+    hb = left.hexbin(
+        spread, error, gridsize=50, bins="log", cmap="viridis", mincnt=1, extent=(0, top, 0, top)
+    )
     fig.colorbar(hb, ax=left, label="Events")
-    left.plot([0, top], [0, top / np.sqrt(members)], color="black", ls="--", lw=1.5,
-              label=rf"error = spread / $\sqrt{{{members}}}$")  # fmt: skip
-    left.set(xlabel=r"Ensemble spread $\sigma$", ylabel=r"True error $|\bar p - p^*|$",
-             xlim=(0, top), ylim=(0, top))  # fmt: skip
+    left.plot(
+        [0, top],
+        [0, top / np.sqrt(members)],
+        color="black",
+        ls="--",
+        lw=1.5,
+        label=rf"error = spread / $\sqrt{{{members}}}$",
+    )
+    left.set(
+        xlabel=r"Ensemble spread $\sigma$",
+        ylabel=r"True error $|\bar p - p^*|$",
+        xlim=(0, top),
+        ylim=(0, top),
+    )
     left.legend(loc="upper left")
     k, measured, honest = curves
     right.plot(k, honest, color="black", ls="--", lw=1, label=f"honest ensemble of {members}")
     right.plot(k, measured, lw=2, color=SIGNAL, label="this ensemble")
-    right.set(xlabel=r"k (multiples of the spread $\sigma$)",
-              ylabel=r"Fraction with $|\bar p - p^*| \leq k\sigma$", ylim=(0, 1.02))  # fmt: skip
+    right.set(
+        xlabel=r"k (multiples of the spread $\sigma$)",
+        ylabel=r"Fraction with $|\bar p - p^*| \leq k\sigma$",
+        ylim=(0, 1.02),
+    )
     right.legend(loc="lower right")
     if title:
         fig.suptitle(title)

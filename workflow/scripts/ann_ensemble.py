@@ -33,8 +33,14 @@ with script_log(snakemake.log[0]) as log:
         probabilities, splits["test"], limit, prior_log_odds(splits["train"]["label"].to_numpy())
     )
     log.info("ensemble: %s", summary)
-    plotting.ensemble_figure(probabilities, splits["test"]["label"].to_numpy(), p_star, summary,
-                             snakemake.output.plot, title=f"ANN deep ensemble, {snakemake.wildcards.features}")  # fmt: skip
+    plotting.ensemble_figure(
+        probabilities,
+        splits["test"]["label"].to_numpy(),
+        p_star,
+        summary,
+        snakemake.output.plot,
+        title=f"ANN deep ensemble, {snakemake.wildcards.features}",
+    )
     io.write_json(
         snakemake.output.summary, {"feature_set": snakemake.wildcards.features, **summary}
     )

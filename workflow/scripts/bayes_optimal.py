@@ -22,15 +22,27 @@ with script_log(snakemake.log[0]) as log:
         predictions = limit_predictions(limit, splits, columns, log_odds)
         scores = predictions.loc[predictions["split"] == "test"].set_index("event_id")["score"]
         table[name] = evaluate(
-            predictions, "bce", scores, log_odds, settings["bootstrap_resamples"],
-            settings["confidence_level"], settings["ams_regularisation"], p.seed,
-        )  # fmt: skip
+            predictions,
+            "bce",
+            scores,
+            log_odds,
+            settings["bootstrap_resamples"],
+            settings["confidence_level"],
+            settings["ams_regularisation"],
+            p.seed,
+        )
         log.info("Bayes limit on %s: %s", name, table[name])
-    spec = RunSpec.for_job(snakemake.input.experiments, dataset, snakemake.rule,
-                           "workflow/scripts/bayes_optimal.py", dict(p.items()))  # fmt: skip
+    spec = RunSpec.for_job(
+        snakemake.input.experiments,
+        dataset,
+        snakemake.rule,
+        "workflow/scripts/bayes_optimal.py",
+        dict(p.items()),
+    )
     with start_run(spec, "bayes_optimal", tags={"model": "bayes_optimal"}) as run:
-        mlflow.log_params({"model": "bayes_optimal", "prior_log_odds": log_odds,
-                           "n_test": len(splits["test"])})  # fmt: skip
+        mlflow.log_params(
+            {"model": "bayes_optimal", "prior_log_odds": log_odds, "n_test": len(splits["test"])}
+        )
         for name, metrics in table.items():
             mlflow.log_metrics(
                 {f"{name}.{k}": v for k, v in metrics.items() if isinstance(v, float)}

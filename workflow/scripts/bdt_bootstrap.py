@@ -26,8 +26,14 @@ with script_log(snakemake.log[0]) as log:
     # class-balanced training: the members' probabilities are posteriors at prior 1:1
     summary, p_star = ensemble_result(probabilities, splits["test"], limit, 0.0)
     log.info("ensemble: %s", summary)
-    plotting.ensemble_figure(probabilities, splits["test"]["label"].to_numpy(), p_star, summary,
-                             snakemake.output.plot, title=f"BDT bootstrap ensemble, {snakemake.wildcards.features}")  # fmt: skip
+    plotting.ensemble_figure(
+        probabilities,
+        splits["test"]["label"].to_numpy(),
+        p_star,
+        summary,
+        snakemake.output.plot,
+        title=f"BDT bootstrap ensemble, {snakemake.wildcards.features}",
+    )
     io.write_json(
         snakemake.output.summary, {"feature_set": snakemake.wildcards.features, **summary}
     )

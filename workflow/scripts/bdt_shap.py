@@ -23,8 +23,10 @@ with script_log(snakemake.log[0]) as log:
     ranking = studies.shap_ranking(values, columns)
     log.info("SHAP ranking:\n%s", ranking)
     plotting.shap_summary(values, events[columns], snakemake.output.plot)
-    io.write_json(snakemake.output.ranking, {"base_value": base, "n_events": len(events),
-                                             "ranking": ranking.to_dict("records")})  # fmt: skip
+    io.write_json(
+        snakemake.output.ranking,
+        {"base_value": base, "n_events": len(events), "ranking": ranking.to_dict("records")},
+    )
     with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
         mlflow.log_artifact(snakemake.output.plot, "plots")
         mlflow.log_dict(ranking.to_dict("records"), "shap_ranking.json")

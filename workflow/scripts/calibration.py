@@ -15,8 +15,9 @@ with script_log(snakemake.log[0]) as log:
     test = pd.read_parquet(snakemake.input.test)
     limit = limit_scores(get_kind(p.kind).limit, test, p.columns)
     curves = {}
-    for model, path, record in zip(p.models, snakemake.input.predictions, snakemake.input.records,
-                                   strict=True):  # fmt: skip
+    for model, path, record in zip(
+        p.models, snakemake.input.predictions, snakemake.input.records, strict=True
+    ):
         predictions = pd.read_parquet(path)
         if "proba" not in predictions:
             continue  # a model without probabilities (perceptron, linear_mse)

@@ -21,29 +21,46 @@ with script_log(snakemake.log[0]) as log:
     limit = limit_scores(get_kind(p.kind).limit, test, record["columns"]) if p.limit else None
     settings = p.evaluation
     metrics = evaluate(
-        predictions, record["loss"], limit, record_prior_log_odds(record, predictions),
-        settings["bootstrap_resamples"], settings["confidence_level"],
-        settings["ams_regularisation"], p.seed, settings["calibration"],
-    )  # fmt: skip
-    metrics.update(dataset=snakemake.wildcards.dataset, model=record["model"],
-                   features=record["features"], mlflow_run_id=record["mlflow_run_id"])  # fmt: skip
+        predictions,
+        record["loss"],
+        limit,
+        record_prior_log_odds(record, predictions),
+        settings["bootstrap_resamples"],
+        settings["confidence_level"],
+        settings["ams_regularisation"],
+        p.seed,
+        settings["calibration"],
+    )
+    metrics.update(
+        dataset=snakemake.wildcards.dataset,
+        model=record["model"],
+        features=record["features"],
+        mlflow_run_id=record["mlflow_run_id"],
+    )
     log.info("metrics %s", metrics)
     title = f"{record['model']} on {record['features']}"
     part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
     y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
     plotting.roc(
-        {title: (y, part["test"]["score"].to_numpy(), w)}, snakemake.output.roc,
+        {title: (y, part["test"]["score"].to_numpy(), w)},
+        snakemake.output.roc,
         bayes=(y, join_limit(limit, part["test"]["event_id"]), w) if limit is not None else None,
-    )  # fmt: skip
+    )
     by_class = {
-        s: {c: part[s].loc[part[s]["label"] == k, "score"].to_numpy() for c, k in (("signal", 1), ("background", 0))}
+        s: {
+            c: part[s].loc[part[s]["label"] == k, "score"].to_numpy()
+            for c, k in (("signal", 1), ("background", 0))
+        }
         for s in part
-    }  # fmt: skip
+    }
     plotting.score_distributions(
-        by_class["train"], by_class["test"],
+        by_class["train"],
+        by_class["test"],
         {"signal": metrics["ks_p_signal"], "background": metrics["ks_p_background"]},
-        snakemake.output.scores, xlabel=f"{record['model']} score", title=title,
-    )  # fmt: skip
+        snakemake.output.scores,
+        xlabel=f"{record['model']} score",
+        title=title,
+    )
     with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?

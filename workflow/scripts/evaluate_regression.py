@@ -14,12 +14,22 @@ with script_log(snakemake.log[0]) as log:
     predictions = {label: pd.read_parquet(snakemake.input[label]) for label in p.methods}
     records = [io.read_json(path) for path in snakemake.input.records]
     test = pd.read_parquet(snakemake.input.test)
-    result = evaluate_dataset(test, predictions, records, p.readout, p.regression,
-                              dict(snakemake.output.items()), snakemake.wildcards.dataset)  # fmt: skip
+    result = evaluate_dataset(
+        test,
+        predictions,
+        records,
+        p.readout,
+        p.regression,
+        dict(snakemake.output.items()),
+        snakemake.wildcards.dataset,
+    )
     for record, metrics in zip(records, result["metrics"], strict=True):
         with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
             mlflow.log_metrics(metrics)
             mlflow.log_artifact(snakemake.output.resolution, "plots")
-        log.info("%s: %s", record["model"], {k: round(v, 4) for k, v in metrics.items()
-                                              if k.endswith("ratio")})  # fmt: skip
+        log.info(
+            "%s: %s",
+            record["model"],
+            {k: round(v, 4) for k, v in metrics.items() if k.endswith("ratio")},
+        )
     io.write_json(snakemake.output.summary, result["summary"])

@@ -11,6 +11,7 @@ with script_log(snakemake.log[0]):
         loss = record["model"].removeprefix("linear_").upper()
         curves = record["curves"]
         panels.setdefault(f"Gradient descent on the {loss}", {})[record["features"]] = {
-            "train": curves["train_loss"], "validation": curves.get("validation_loss", [])
-        }  # fmt: skip
+            "train": curves["train_loss"],
+            "validation": curves.get("validation_loss", []),
+        }
     plotting.training_curves(panels, snakemake.output[0], ylabel="Loss per event")

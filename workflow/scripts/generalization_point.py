@@ -19,11 +19,21 @@ with script_log(snakemake.log[0]) as log:
     log.info("%s, point %s on %s", w.study, w.point, context.device)
     result = run_point(w.study, p.settings, p.point, splits, context)
     log.info("%s", {k: v for k, v in result.items() if isinstance(v, int | float)})
-    spec = RunSpec.for_job(snakemake.input.experiments, GENERALIZATION_EXPERIMENT, snakemake.rule,
-                           "workflow/scripts/generalization_point.py", dict(p.items()))  # fmt: skip
+    spec = RunSpec.for_job(
+        snakemake.input.experiments,
+        GENERALIZATION_EXPERIMENT,
+        snakemake.rule,
+        "workflow/scripts/generalization_point.py",
+        dict(p.items()),
+    )
     run_id = log_point(spec, w.study, w.point, p.point, result)
     io.write_json(
         snakemake.output[0],
-        {"study": w.study, "name": w.point, "point": p.point, "result": result,
-         "mlflow_run_id": run_id},
-    )  # fmt: skip
+        {
+            "study": w.study,
+            "name": w.point,
+            "point": p.point,
+            "result": result,
+            "mlflow_run_id": run_id,
+        },
+    )

@@ -9,8 +9,9 @@ from mlhep.studies.generalization import selection_markdown
 
 with script_log(snakemake.log[0]) as log:
     rows = [row for path in snakemake.input for row in io.read_json(path)["selection"]]
-    table = pd.DataFrame(rows, columns=["study", "chosen", "metric", "validation", "train",
-                                        "test", "gap"])  # fmt: skip
+    table = pd.DataFrame(
+        rows, columns=["study", "chosen", "metric", "validation", "train", "test", "gap"]
+    )
     io.write_csv(snakemake.output.table, table)
     io.write_text(snakemake.output.markdown, selection_markdown(table))
     log.info("\n%s", table.to_string())

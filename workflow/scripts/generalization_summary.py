@@ -16,11 +16,19 @@ with script_log(snakemake.log[0]) as log:
     log.info("%s: chosen %s", w.study, summary["chosen"])
     io.write_csv(snakemake.output.table, table)
     figures.draw(w.study, points, summary, snakemake.output.figure)
-    spec = RunSpec.for_job(snakemake.input.experiments, GENERALIZATION_EXPERIMENT, snakemake.rule,
-                           "workflow/scripts/generalization_summary.py", dict(p.items()))  # fmt: skip
+    spec = RunSpec.for_job(
+        snakemake.input.experiments,
+        GENERALIZATION_EXPERIMENT,
+        snakemake.rule,
+        "workflow/scripts/generalization_summary.py",
+        dict(p.items()),
+    )
     chosen = summary["selection"][0] if summary["selection"] else {}
     summary["mlflow_run_id"] = log_study(
-        spec, w.study, {k: v for k, v in chosen.items() if isinstance(v, float)},
-        [snakemake.output.figure, snakemake.output.table], [q["mlflow_run_id"] for q in points],
-    )  # fmt: skip
+        spec,
+        w.study,
+        {k: v for k, v in chosen.items() if isinstance(v, float)},
+        [snakemake.output.figure, snakemake.output.table],
+        [q["mlflow_run_id"] for q in points],
+    )
     io.write_json(snakemake.output.summary, summary)

@@ -8,7 +8,12 @@ with script_log(snakemake.log[0]) as log:
     p = snakemake.params
     splits = {s: snakemake.input[s] for s in ("train", "validation", "test")}
     noise_floor(
-        splits, p.settings, p.settings["tstr_models"], p.settings["tstr_columns"], seed=p.seed,
-        threads=snakemake.threads, device=resolve_device(p.device, gpu_capable=True),
+        splits,
+        p.settings,
+        p.settings["tstr_models"],
+        p.settings["tstr_columns"],
+        seed=p.seed,
+        threads=snakemake.threads,
+        device=resolve_device(p.device, gpu_capable=True),
         output=snakemake.output[0],
-    )  # fmt: skip
+    )

@@ -10,8 +10,16 @@ with script_log(snakemake.log[0]) as log:
     splits = {s: snakemake.input[s] for s in ("train", "validation", "test")}
     record = io.read_json(snakemake.input.record)
     judge_generator(
-        w.generator, snakemake.input.generator, splits, p.settings, p.settings["tstr_models"],
-        p.settings["tstr_columns"], seed=p.seed, threads=snakemake.threads,
-        device=resolve_device(p.device, gpu_capable=True), outputs=dict(snakemake.output.items()),
-        run_id=record["mlflow_run_id"], experiments=snakemake.input.experiments,
-    )  # fmt: skip
+        w.generator,
+        snakemake.input.generator,
+        splits,
+        p.settings,
+        p.settings["tstr_models"],
+        p.settings["tstr_columns"],
+        seed=p.seed,
+        threads=snakemake.threads,
+        device=resolve_device(p.device, gpu_capable=True),
+        outputs=dict(snakemake.output.items()),
+        run_id=record["mlflow_run_id"],
+        experiments=snakemake.input.experiments,
+    )

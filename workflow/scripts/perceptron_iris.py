@@ -16,11 +16,19 @@ with script_log(snakemake.log[0]) as log:
             f"the perceptron did not separate Iris in {s['epochs']} epochs: {result}"
         )
     x, y = iris_two_class()
-    plotting.perceptron_errors(result["errors_per_epoch"], snakemake.output.errors,
-                               title=f"Perceptron on Iris, eta = {s['learning_rate']}")  # fmt: skip
+    plotting.perceptron_errors(
+        result["errors_per_epoch"],
+        snakemake.output.errors,
+        title=f"Perceptron on Iris, eta = {s['learning_rate']}",
+    )
     plotting.decision_regions(model, x, y, snakemake.output.regions, IRIS_CLASSES, IRIS_FEATURES)
-    spec = RunSpec.for_job(snakemake.input[0], "iris", snakemake.rule,
-                           "workflow/scripts/perceptron_iris.py", dict(snakemake.params.items()))  # fmt: skip
+    spec = RunSpec.for_job(
+        snakemake.input[0],
+        "iris",
+        snakemake.rule,
+        "workflow/scripts/perceptron_iris.py",
+        dict(snakemake.params.items()),
+    )
     with start_run(spec, "perceptron-iris", tags={"model": "perceptron"}) as run:
         mlflow.log_params(
             {"learning_rate": s["learning_rate"], "init": s["init"], "epochs": s["epochs"]}

@@ -11,8 +11,9 @@ with script_log(snakemake.log[0]) as log:
         "manifest": dict(p.manifest),
         "git_commit": tracking.git_commit(p.source_dir),
     }
-    log.info("rendering %s from %d result files", snakemake.output.html,
-             len(snakemake.input.results))  # fmt: skip
+    log.info(
+        "rendering %s from %d result files", snakemake.output.html, len(snakemake.input.results)
+    )
     report.render(
         snakemake.output.html,
         parameters,

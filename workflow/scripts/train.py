@@ -10,13 +10,23 @@ with script_log(snakemake.log[0]) as log:
     w, p = snakemake.wildcards, snakemake.params
     device = resolve_device(p.device, MODELS[w.model].gpu)
     job = TrainingJob(
-        model=w.model, dataset=w.dataset, features=w.features, columns=p.columns,
-        settings=p.settings, context=FitContext(p.seed, device, snakemake.threads, p.physics),
-        model_dir=snakemake.output.model, predictions=snakemake.output.predictions,
+        model=w.model,
+        dataset=w.dataset,
+        features=w.features,
+        columns=p.columns,
+        settings=p.settings,
+        context=FitContext(p.seed, device, snakemake.threads, p.physics),
+        model_dir=snakemake.output.model,
+        predictions=snakemake.output.predictions,
         record=snakemake.output.record,
-    )  # fmt: skip
-    spec = RunSpec.for_job(snakemake.input.experiments, w.dataset, snakemake.rule,
-                           "workflow/scripts/train.py", dict(p.items()))  # fmt: skip
+    )
+    spec = RunSpec.for_job(
+        snakemake.input.experiments,
+        w.dataset,
+        snakemake.rule,
+        "workflow/scripts/train.py",
+        dict(p.items()),
+    )
     splits = {s: snakemake.input[s] for s in ("train", "validation", "test")}
     record = train(job, splits, spec)
     log.info("%s on %s: record %s", w.model, w.features, snakemake.output.record)

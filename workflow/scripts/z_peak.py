@@ -12,14 +12,26 @@ with script_log(snakemake.log[0]) as log:
     frame = pd.read_parquet(snakemake.input.features, columns=["label", p.column])
     mass = frame.loc[frame["label"] == p.label, p.column].to_numpy(float)
     fit = fit_z_peak(mass, (float(p.window[0]), float(p.window[1])))
-    log.info("%d of %d events (label %s) in %s, valid %s", fit.n_events, len(mass), p.label,
-             fit.window, fit.valid)  # fmt: skip
+    log.info(
+        "%d of %d events (label %s) in %s, valid %s",
+        fit.n_events,
+        len(mass),
+        p.label,
+        fit.window,
+        fit.valid,
+    )
     for name, value in fit.values.items():
         log.info("%s = %.4f +- %.4f", name, value, fit.errors[name])
     log.info("deviation from the PDG (sigma): %s", fit.deviations())
     gof = goodness_of_fit(mass, fit, bins=p.bins, toys=p.toys, seed=p.seed)
-    log.info("deviance %.2f, p = %.3f (%d toys, %.1f s), KS %.4f", gof.deviance, gof.p_value,
-             len(gof.toy_deviances), gof.seconds, gof.ks_statistic)  # fmt: skip
+    log.info(
+        "deviance %.2f, p = %.3f (%d toys, %.1f s), KS %.4f",
+        gof.deviance,
+        gof.p_value,
+        len(gof.toy_deviances),
+        gof.seconds,
+        gof.ks_statistic,
+    )
     io.write_json(snakemake.output.fit, {**fit.to_dict(), "goodness_of_fit": gof.to_dict()})
     fig_fit, fig_gof = z_peak_figures(mass, fit, gof, bins=p.bins)
     plotting.save(fig_fit, snakemake.output.figure)

@@ -29,13 +29,14 @@ GENERATIVE_DIR = "results/generative"
 #: The config keys of a generated dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
     "generator": {
-        "type": "string", "default": "",
+        "type": "string",
+        "default": "",
         "description": "The generator to sample: a name under `generative.generators` (the stage must be on).",
     },
     # the toy's own keys, with smaller default samples
     **{k: {**DIMUON_SCHEMA[k], "default": 100000} for k in ("n_signal", "n_background")},
     **{k: DIMUON_SCHEMA[k] for k in ("expected_signal", "expected_background")},
-}  # fmt: skip
+}
 
 
 def generator_path(name: str) -> str:
@@ -72,22 +73,32 @@ def produce(
     start = time.perf_counter()
     frame, tried = generator.sample(labels, seed)
     seconds = time.perf_counter() - start
-    w_sig, w_bkg = physics_weights(n_signal, n_background, settings["expected_signal"],
-                                   settings["expected_background"])  # fmt: skip
+    w_sig, w_bkg = physics_weights(
+        n_signal, n_background, settings["expected_signal"], settings["expected_background"]
+    )
     columns = {"event_id": np.arange(len(frame), dtype=np.int64)}
     for name, dtype in DIMUON_BRANCHES.items():
         if name not in ("event_id", "weight"):
             columns[name] = frame[name].to_numpy().astype(dtype)
     columns["weight"] = np.where(labels == 1, w_sig, w_bkg)
-    entries = io.write_root_tree(events_path, [columns], DIMUON_BRANCHES,
-                                 title=f"events of generator {settings['generator']}")  # fmt: skip
+    entries = io.write_root_tree(
+        events_path,
+        [columns],
+        DIMUON_BRANCHES,
+        title=f"events of generator {settings['generator']}",
+    )
     return {
-        "entries": entries, "generator": settings["generator"], "n_signal": n_signal,
-        "n_background": n_background, "weight_signal": w_sig, "weight_background": w_bkg,
+        "entries": entries,
+        "generator": settings["generator"],
+        "n_signal": n_signal,
+        "n_background": n_background,
+        "weight_signal": w_sig,
+        "weight_background": w_bkg,
         "mass_range_acceptance_signal": n_signal / tried["signal"],
         "mass_range_acceptance_background": n_background / tried["background"],
-        "events_per_second": len(frame) / seconds, "seed": seed,
-    }  # fmt: skip
+        "events_per_second": len(frame) / seconds,
+        "seed": seed,
+    }
 
 
 KIND = DatasetKind(

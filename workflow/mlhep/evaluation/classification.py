@@ -44,14 +44,42 @@ from mlhep.evaluation.metrics import (
 BACKGROUND_EFFICIENCIES = (0.01, 0.10, 0.30)
 #: Columns of the summary table, in order.
 SUMMARY_COLUMNS = (
-    "dataset", "model", "features", "auc", "auc_low", "auc_high", "auc_unweighted",
-    "bayes_auc", "gap_to_bayes", "gap_low", "gap_high", "limit_verdict", "delong_p",
-    "eff_at_b01", "eff_at_b10", "eff_at_b30", "separation",
-    "ks_signal", "ks_p_signal", "ks_background", "ks_p_background",
-    "loss", "train_loss", "test_loss", "generalization_gap",
-    "ams", "ams_low", "ams_high", "ams_cut", "ams_validation",
-    "excess_log_loss", "mean_abs_dp", "p99_abs_dp", "logit_slope", "logit_intercept",
-)  # fmt: skip
+    "dataset",
+    "model",
+    "features",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "auc_unweighted",
+    "bayes_auc",
+    "gap_to_bayes",
+    "gap_low",
+    "gap_high",
+    "limit_verdict",
+    "delong_p",
+    "eff_at_b01",
+    "eff_at_b10",
+    "eff_at_b30",
+    "separation",
+    "ks_signal",
+    "ks_p_signal",
+    "ks_background",
+    "ks_p_background",
+    "loss",
+    "train_loss",
+    "test_loss",
+    "generalization_gap",
+    "ams",
+    "ams_low",
+    "ams_high",
+    "ams_cut",
+    "ams_validation",
+    "excess_log_loss",
+    "mean_abs_dp",
+    "p99_abs_dp",
+    "logit_slope",
+    "logit_intercept",
+)
 
 
 def efficiency_at(
@@ -237,10 +265,12 @@ def evaluate(
         val_labels = val["label"].to_numpy()
         out.update(
             recalibrated_metrics(
-                list(calibration_methods), (val["proba"].to_numpy(dtype=float), val_labels),
-                p, ref + prior_log_odds_of(val_labels),
+                list(calibration_methods),
+                (val["proba"].to_numpy(dtype=float), val_labels),
+                p,
+                ref + prior_log_odds_of(val_labels),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -278,8 +308,9 @@ def summary_markdown(frame: pd.DataFrame) -> str:
     for r in frame.to_dict("records"):
         gap = (
             f"{f(r['gap_to_bayes'], '+.5f')} [{f(r['gap_low'], '+.5f')}, {f(r['gap_high'], '+.5f')}]"
-            if f(r["gap_to_bayes"], "g") else ""
-        )  # fmt: skip
+            if f(r["gap_to_bayes"], "g")
+            else ""
+        )
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['features']} "
             f"| {f(r['auc'], '.4f')} [{f(r['auc_low'], '.4f')}, {f(r['auc_high'], '.4f')}] "
@@ -290,7 +321,7 @@ def summary_markdown(frame: pd.DataFrame) -> str:
             f"| {f(r['generalization_gap'], '+.4f')} "
             f"| {f(r['ams'], '.2f')} [{f(r['ams_low'], '.2f')}, {f(r['ams_high'], '.2f')}] "
             f"| {f(r['excess_log_loss'], '.2e')} | {f(r['mean_abs_dp'], '.4f')} | {f(r['logit_slope'], '.3f')} |"
-        )  # fmt: skip
+        )
     return "\n".join(lines) + "\n"
 
 

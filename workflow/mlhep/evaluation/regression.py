@@ -22,8 +22,10 @@ from mlhep.data.pulse.bound import cramer_rao
 from mlhep.data.pulse.readout import Readout
 
 #: The regression targets, the prediction columns of each, and the unit of its error.
-VARIABLES = {"amplitude": ("amplitude_hat", "amplitude_sigma", "sigma"),
-             "t0": ("t0_hat", "t0_sigma", "ns")}  # fmt: skip
+VARIABLES = {
+    "amplitude": ("amplitude_hat", "amplitude_sigma", "sigma"),
+    "t0": ("t0_hat", "t0_sigma", "ns"),
+}
 #: The one-sigma quantiles of a Gaussian: half their distance is its sigma.
 ONE_SIGMA = (0.15865525393145707, 0.8413447460685429)
 
@@ -40,14 +42,20 @@ def robust_width(values: np.ndarray) -> float:
 
 def truth_table(test: pd.DataFrame, readout: Readout) -> pd.DataFrame:
     """The test pulses' truth, A/sigma, pile-up flag and Cramer-Rao bounds, by event id."""
-    bound_amplitude, bound_t0 = cramer_rao(test["amplitude"].to_numpy(), test["t0"].to_numpy(),
-                                           readout)  # fmt: skip
-    return pd.DataFrame({
-        "amplitude": test["amplitude"].to_numpy(), "t0": test["t0"].to_numpy(),
-        "a_over_sigma": test["amplitude"].to_numpy() / readout.noise,
-        "pileup": test["pileup"].to_numpy().astype(bool),
-        "bound_amplitude": bound_amplitude, "bound_t0": bound_t0,
-    }, index=pd.Index(test["event_id"].to_numpy(), name="event_id"))  # fmt: skip
+    bound_amplitude, bound_t0 = cramer_rao(
+        test["amplitude"].to_numpy(), test["t0"].to_numpy(), readout
+    )
+    return pd.DataFrame(
+        {
+            "amplitude": test["amplitude"].to_numpy(),
+            "t0": test["t0"].to_numpy(),
+            "a_over_sigma": test["amplitude"].to_numpy() / readout.noise,
+            "pileup": test["pileup"].to_numpy().astype(bool),
+            "bound_amplitude": bound_amplitude,
+            "bound_t0": bound_t0,
+        },
+        index=pd.Index(test["event_id"].to_numpy(), name="event_id"),
+    )
 
 
 def error_statistics(
@@ -59,7 +67,8 @@ def error_statistics(
     error, bound = error[finite], bound[finite]
     ratio = error / bound
     out = {
-        "n": int(finite.sum()), "n_failed": int((~finite).sum()),
+        "n": int(finite.sum()),
+        "n_failed": int((~finite).sum()),
         "bias": float(error.mean()) if len(error) else float("nan"),
         "rms": float(np.sqrt(np.mean(error**2))) if len(error) else float("nan"),
         "robust": robust_width(error),
@@ -68,21 +77,27 @@ def error_statistics(
         "rms_ratio": float(np.sqrt(np.mean(ratio**2))) if len(ratio) else float("nan"),
         "std_ratio": float(ratio.std()) if len(ratio) else float("nan"),
         "robust_ratio": robust_width(ratio),
-    }  # fmt: skip
+    }
     if sigma is not None:
         sigma = sigma[finite]
         ok = np.isfinite(sigma) & (sigma > 0)
         if ok.any():
             pull = error[ok] / sigma[ok]
-            out.update(pull_mean=float(pull.mean()), pull_width=float(pull.std()),
-                       pull_robust=robust_width(pull))  # fmt: skip
+            out.update(
+                pull_mean=float(pull.mean()),
+                pull_width=float(pull.std()),
+                pull_robust=robust_width(pull),
+            )
     return out
 
 
 def slices(
-    truth: pd.DataFrame, amplitude_bins: Sequence[float], phase_bins: int,
-    t0_range: Sequence[float], phase_min_amplitude: float,
-) -> Iterator[tuple[str, float, float, np.ndarray]]:  # fmt: skip
+    truth: pd.DataFrame,
+    amplitude_bins: Sequence[float],
+    phase_bins: int,
+    t0_range: Sequence[float],
+    phase_min_amplitude: float,
+) -> Iterator[tuple[str, float, float, np.ndarray]]:
     """(axis, low, high, mask) of every row of the table: all pulses; A/sigma bins; phase
     bins (pulses above ``phase_min_amplitude``); with and without pile-up where any."""
     yield "all", float("nan"), float("nan"), np.ones(len(truth), bool)
@@ -101,9 +116,13 @@ def slices(
 
 
 def resolution_table(
-    truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame], amplitude_bins: Sequence[float],
-    phase_bins: int, t0_range: Sequence[float], phase_min_amplitude: float,
-) -> pd.DataFrame:  # fmt: skip
+    truth: pd.DataFrame,
+    predictions: Mapping[str, pd.DataFrame],
+    amplitude_bins: Sequence[float],
+    phase_bins: int,
+    t0_range: Sequence[float],
+    phase_min_amplitude: float,
+) -> pd.DataFrame:
     """One row per (method, variable, slice) with :func:`error_statistics`; ``predictions``
     are each method's test rows indexed by event id."""
     rows = []
@@ -117,10 +136,20 @@ def resolution_table(
             if sigma is not None and not np.isfinite(sigma).any():
                 sigma = None
             for axis, lo, hi, mask in cuts:
-                stats = error_statistics(error[mask], bound[mask],
-                                         sigma[mask] if sigma is not None else None)  # fmt: skip
-                rows.append({"method": method, "variable": variable, "unit": unit,
-                             "axis": axis, "low": lo, "high": hi, **stats})  # fmt: skip
+                stats = error_statistics(
+                    error[mask], bound[mask], sigma[mask] if sigma is not None else None
+                )
+                rows.append(
+                    {
+                        "method": method,
+                        "variable": variable,
+                        "unit": unit,
+                        "axis": axis,
+                        "low": lo,
+                        "high": hi,
+                        **stats,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -129,9 +158,11 @@ def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, A
     low, medium and high A/sigma (the first, middle and last bins), and the pull widths;
     ``order``: the methods in the table's order (JSON files keep keys sorted)."""
     names = {"low": 0, "medium": (len(amplitude_bins) - 1) // 2, "high": len(amplitude_bins) - 2}
-    out: dict[str, Any] = {"ranges": {k: [amplitude_bins[i], amplitude_bins[i + 1]]
-                                      for k, i in names.items()}, "methods": {},
-                           "order": list(dict.fromkeys(table["method"]))}  # fmt: skip
+    out: dict[str, Any] = {
+        "ranges": {k: [amplitude_bins[i], amplitude_bins[i + 1]] for k, i in names.items()},
+        "methods": {},
+        "order": list(dict.fromkeys(table["method"])),
+    }
     for (method, variable), part in table.groupby(["method", "variable"], sort=False):
         entry = {}
         overall = part[part["axis"] == "all"].iloc[0]
@@ -140,8 +171,18 @@ def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, A
         for name, i in names.items():
             if i < len(binned):
                 row = binned.iloc[i]
-                entry[name] = {k: row[k] for k in ("rms_ratio", "bias_ratio", "robust_ratio",
-                                                   "rms", "bias", "bound", "n")}  # fmt: skip
+                entry[name] = {
+                    k: row[k]
+                    for k in (
+                        "rms_ratio",
+                        "bias_ratio",
+                        "robust_ratio",
+                        "rms",
+                        "bias",
+                        "bound",
+                        "n",
+                    )
+                }
         pileup = part[part["axis"] == "pileup"]
         for _, row in pileup.iterrows():
             key = "with_pileup" if row["low"] == 1 else "without_pileup"

@@ -31,20 +31,38 @@ def colour(i: int) -> str:
     return CURVE_COLOURS[i % len(CURVE_COLOURS)]
 
 
-def draw_ratio(ax: plt.Axes, table: pd.DataFrame, axis: str, variable: str, statistic: str,
-               methods: Sequence[str], robust: bool = False) -> list[Any]:  # fmt: skip
+def draw_ratio(
+    ax: plt.Axes,
+    table: pd.DataFrame,
+    axis: str,
+    variable: str,
+    statistic: str,
+    methods: Sequence[str],
+    robust: bool = False,
+) -> list[Any]:
     """One line per method of ``statistic`` against the bin centres of ``axis`` (with
     ``robust``, the robust width's ratio dotted beside the RMS's)."""
     artists = []
     for i, method in enumerate(methods):
-        rows = table[(table["method"] == method) & (table["variable"] == variable)
-                     & (table["axis"] == axis) & (table["n"] > 0)]  # fmt: skip
+        rows = table[
+            (table["method"] == method)
+            & (table["variable"] == variable)
+            & (table["axis"] == axis)
+            & (table["n"] > 0)
+        ]
         if rows.empty:
             continue
         lo, hi = rows["low"].to_numpy(), rows["high"].to_numpy()
         centre = np.sqrt(lo * hi) if axis == "amplitude" else 0.5 * (lo + hi)
-        artists += ax.plot(centre, rows[statistic], marker=MARKERS[i % len(MARKERS)],
-                           color=colour(i), lw=1.8, ms=6, label=method)  # fmt: skip
+        artists += ax.plot(
+            centre,
+            rows[statistic],
+            marker=MARKERS[i % len(MARKERS)],
+            color=colour(i),
+            lw=1.8,
+            ms=6,
+            label=method,
+        )
         if statistic == "rms_ratio" and robust:
             artists += ax.plot(centre, rows["robust_ratio"], ls=":", color=colour(i), lw=1.5)
     reference = 1.0 if statistic == "rms_ratio" else 0.0
@@ -53,8 +71,13 @@ def draw_ratio(ax: plt.Axes, table: pd.DataFrame, axis: str, variable: str, stat
 
 
 @styled
-def ratio_figure(table: pd.DataFrame, axis: str, methods: Sequence[str], path: str | os.PathLike[str],
-                 title: str = "") -> None:  # fmt: skip
+def ratio_figure(
+    table: pd.DataFrame,
+    axis: str,
+    methods: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> None:
     """RMS (solid) and robust width (dotted) over the bound, and bias over the bound, of A
     (top) and t0 (bottom) against A/sigma or the phase."""
     fig, axes = plt.subplots(2, 2, figsize=(15, 11), sharex=True)
@@ -78,8 +101,12 @@ def ratio_figure(table: pd.DataFrame, axis: str, methods: Sequence[str], path: s
     save(fig, path)
 
 
-def draw_pulls(ax: plt.Axes, pulls: Mapping[str, np.ndarray], xlabel: str,
-               colours: Mapping[str, str] | None = None) -> list[Any]:  # fmt: skip
+def draw_pulls(
+    ax: plt.Axes,
+    pulls: Mapping[str, np.ndarray],
+    xlabel: str,
+    colours: Mapping[str, str] | None = None,
+) -> list[Any]:
     """Pull histograms (density) of each method, with the unit Gaussian (``colours`` by
     method: the same as in the other figures)."""
     bins = np.linspace(-5, 5, 51)
@@ -87,8 +114,15 @@ def draw_pulls(ax: plt.Axes, pulls: Mapping[str, np.ndarray], xlabel: str,
     for i, (method, pull) in enumerate(pulls.items()):
         pull = pull[np.isfinite(pull)]
         label = f"{method} (std {pull.std():.2f})"
-        artists += ax.hist(np.clip(pull, -5, 5), bins=bins, density=True, histtype="step", lw=1.8,
-                           color=(colours or {}).get(method, colour(i)), label=label)[2]  # fmt: skip
+        artists += ax.hist(
+            np.clip(pull, -5, 5),
+            bins=bins,
+            density=True,
+            histtype="step",
+            lw=1.8,
+            color=(colours or {}).get(method, colour(i)),
+            label=label,
+        )[2]
     x = np.linspace(-5, 5, 201)
     artists += ax.plot(x, np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi), "k--", lw=1.2, label="N(0, 1)")
     ax.set(xlabel=xlabel, ylabel="density", yscale="log", ylim=(1e-4, 1.5))
@@ -97,8 +131,12 @@ def draw_pulls(ax: plt.Axes, pulls: Mapping[str, np.ndarray], xlabel: str,
 
 
 @styled
-def pulls_figure(truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame],
-                 path: str | os.PathLike[str], title: str = "") -> None:  # fmt: skip
+def pulls_figure(
+    truth: pd.DataFrame,
+    predictions: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> None:
     """The pulls (estimate - truth) / predicted sigma of A and t0 for every method that
     predicts an uncertainty (overflow in the edge bins)."""
     fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
@@ -119,33 +157,59 @@ def pulls_figure(truth: pd.DataFrame, predictions: Mapping[str, pd.DataFrame],
     save(fig, path)
 
 
-def draw_pulse(ax: plt.Axes, readout: Readout, samples: np.ndarray, truth: Mapping[str, float],
-               fitted: tuple[float, float] | None = None, fit_label: str = "template fit",
-               ) -> list[Any]:  # fmt: skip
+def draw_pulse(
+    ax: plt.Axes,
+    readout: Readout,
+    samples: np.ndarray,
+    truth: Mapping[str, float],
+    fitted: tuple[float, float] | None = None,
+    fit_label: str = "template fit",
+) -> list[Any]:
     """One pulse: its samples with the noise as error bars, the true in-time pulse (and the
     pile-up pulse), and a fitted in-time pulse."""
     from mlhep.data.pulse.shape import crrc_pulse
 
     t = np.linspace(readout.times[0] - 10, readout.times[-1] + 10, 400)
     shape = {"peaking_time": readout.peaking_time, "order": readout.order}
-    artists = list(ax.plot(t, crrc_pulse(t, truth["amplitude"], truth["t0"], **shape), "k-", lw=1.5,
-                           label="true pulse"))  # fmt: skip
+    artists = list(
+        ax.plot(
+            t,
+            crrc_pulse(t, truth["amplitude"], truth["t0"], **shape),
+            "k-",
+            lw=1.5,
+            label="true pulse",
+        )
+    )
     if truth.get("pileup_amplitude", 0) > 0:
         pileup = crrc_pulse(t, truth["pileup_amplitude"], truth["pileup_t0"], **shape)
         artists += ax.plot(t, pileup, ":", color="#bd1f01", lw=1.5, label="pile-up pulse")
     if fitted is not None:
-        artists += ax.plot(t, crrc_pulse(t, fitted[0], fitted[1], **shape), "--", color="#3f90da",
-                           lw=1.5, label=fit_label)  # fmt: skip
-    artists.append(ax.errorbar(readout.times, samples, yerr=readout.noise, fmt="o", color="k",
-                               ms=5, label="samples"))  # fmt: skip
+        artists += ax.plot(
+            t,
+            crrc_pulse(t, fitted[0], fitted[1], **shape),
+            "--",
+            color="#3f90da",
+            lw=1.5,
+            label=fit_label,
+        )
+    artists.append(
+        ax.errorbar(
+            readout.times, samples, yerr=readout.noise, fmt="o", color="k", ms=5, label="samples"
+        )
+    )
     ax.set(xlabel="t (ns)", ylabel=rf"signal ($\sigma$ = {readout.noise:g})")
     return artists
 
 
 @styled
-def pulses_figure(test: pd.DataFrame, columns: Sequence[str], readout: Readout,
-                  path: str | os.PathLike[str], fitted: pd.DataFrame | None = None,
-                  fit_label: str = "template fit") -> None:  # fmt: skip
+def pulses_figure(
+    test: pd.DataFrame,
+    columns: Sequence[str],
+    readout: Readout,
+    path: str | os.PathLike[str],
+    fitted: pd.DataFrame | None = None,
+    fit_label: str = "template fit",
+) -> None:
     """Four test pulses (low, medium and high amplitude, and one with pile-up where there is
     any) with the truth and, where given, a fit's in-time pulse (``fitted`` by event id)."""
     picks = []
@@ -166,8 +230,11 @@ def pulses_figure(test: pd.DataFrame, columns: Sequence[str], readout: Readout,
         draw_pulse(
             ax, readout, event[list(columns)].to_numpy(float), event.to_dict(), fit, fit_label
         )
-        ax.set_title(rf"$A/\sigma$ = {event['amplitude'] / readout.noise:.1f}, "
-                     rf"$t_0$ = {event['t0']:.1f} ns", fontsize=14)  # fmt: skip
+        ax.set_title(
+            rf"$A/\sigma$ = {event['amplitude'] / readout.noise:.1f}, "
+            rf"$t_0$ = {event['t0']:.1f} ns",
+            fontsize=14,
+        )
         ax.legend(loc="upper right", fontsize=10)
     fig.tight_layout()
     save(fig, path)

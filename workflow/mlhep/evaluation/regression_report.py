@@ -39,34 +39,53 @@ def evaluate_dataset(
     truth = regression.truth_table(test, readout)
     tests = {label: test_rows(frame) for label, frame in predictions.items()}
     bins = list(settings["amplitude_bins"])
-    table = regression.resolution_table(truth, tests, bins, settings["phase_bins"],
-                                        readout_settings["t0_range"],
-                                        settings["phase_min_amplitude"])  # fmt: skip
+    table = regression.resolution_table(
+        truth,
+        tests,
+        bins,
+        settings["phase_bins"],
+        readout_settings["t0_range"],
+        settings["phase_min_amplitude"],
+    )
     summary = regression.summary(table, bins)
     amplitude_bound, t0_bound = cramer_rao(truth["amplitude"], truth["t0"], readout)
     summary.update(
-        dataset=dataset, n_test=len(truth), pileup_fraction=float(truth["pileup"].mean()),
-        bound={"amplitude_rms": float(np.sqrt(np.mean(amplitude_bound**2))),
-               "t0_rms_times_a_over_sigma": float(np.sqrt(np.mean(
-                   (t0_bound * truth["a_over_sigma"]) ** 2)))},
-        readout=dict(readout_settings), settings=dict(settings),
-    )  # fmt: skip
+        dataset=dataset,
+        n_test=len(truth),
+        pileup_fraction=float(truth["pileup"].mean()),
+        bound={
+            "amplitude_rms": float(np.sqrt(np.mean(amplitude_bound**2))),
+            "t0_rms_times_a_over_sigma": float(
+                np.sqrt(np.mean((t0_bound * truth["a_over_sigma"]) ** 2))
+            ),
+        },
+        readout=dict(readout_settings),
+        settings=dict(settings),
+    )
     io.write_csv(outputs["table"], table)
     methods = list(predictions)
     title = f"{dataset}: pile-up in {100 * summary['pileup_fraction']:.0f}% of the pulses"
     regression_figures.ratio_figure(table, "amplitude", methods, outputs["resolution"], title)
     regression_figures.ratio_figure(
-        table, "phase", methods, outputs["phase"],
+        table,
+        "phase",
+        methods,
+        outputs["phase"],
         f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}",
-    )  # fmt: skip
+    )
     regression_figures.pulls_figure(truth, tests, outputs["pulls"], title)
     # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
     fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
     label = next((k for k, r in zip(methods, records, strict=True) if r["model"] == fit), None)
     samples = sample_columns(readout.n_samples)
-    regression_figures.pulses_figure(test, samples, readout, outputs["pulses"],
-                                     tests[label] if label else None,
-                                     fit.replace("_", " "))  # fmt: skip
+    regression_figures.pulses_figure(
+        test,
+        samples,
+        readout,
+        outputs["pulses"],
+        tests[label] if label else None,
+        fit.replace("_", " "),
+    )
     curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}
     if curves:
         plotting.training_history(curves, outputs["training"], "epoch")

@@ -95,8 +95,11 @@ def fpd(
         for _ in range(num_batches):
             a = real[rng.choice(len(real), size, replace=False)]
             b = generated[rng.choice(len(generated), size, replace=False)]
-            values.append(frechet_distance(a.mean(0), np.cov(a, rowvar=False),
-                                           b.mean(0), np.cov(b, rowvar=False)))  # fmt: skip
+            values.append(
+                frechet_distance(
+                    a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
+                )
+            )
         means.append(np.mean(values))
     if len(sizes) < 3:
         return Estimate(float(means[-1]), float("nan"))
@@ -130,10 +133,12 @@ def kpd(
     # at most half of each sample: batches that differ, or the spread would be zero
     size = max(min(batch_size, len(real) // 2, len(generated) // 2), 2)
     values = [
-        _mmd_cubic_unbiased(real[rng.choice(len(real), size, replace=False)],
-                            generated[rng.choice(len(generated), size, replace=False)])
+        _mmd_cubic_unbiased(
+            real[rng.choice(len(real), size, replace=False)],
+            generated[rng.choice(len(generated), size, replace=False)],
+        )
         for _ in range(num_batches)
-    ]  # fmt: skip
+    ]
     low, high = np.percentile(values, [16.275, 83.725])
     return Estimate(float(np.median(values)), float((high - low) / 2.0))
 
@@ -143,10 +148,12 @@ def per_feature(
 ) -> dict[str, dict[str, float]]:
     """W1 and KS of every column: ``{column: {"w1": ..., "ks": ...}}``."""
     return {
-        c: {"w1": wasserstein_1d(real[:, i], generated[:, i]),
-            "ks": ks_statistic(real[:, i], generated[:, i])}
+        c: {
+            "w1": wasserstein_1d(real[:, i], generated[:, i]),
+            "ks": ks_statistic(real[:, i], generated[:, i]),
+        }
         for i, c in enumerate(columns)
-    }  # fmt: skip
+    }
 
 
 def fwhm(mass: np.ndarray, low: float = 100.0, high: float = 150.0, width: float = 0.5) -> float:

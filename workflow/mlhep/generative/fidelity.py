@@ -44,8 +44,13 @@ TWO_SAMPLE_SETS: dict[str, tuple[str, ...]] = {
     "all": ALL_FEATURES,
 }
 #: The two-sample BDT (fixed: the same test for every sample and the floor).
-TWO_SAMPLE_BDT = {"n_estimators": 200, "max_depth": 5, "learning_rate": 0.1,
-                  "subsample": 0.8, "tree_method": "hist"}  # fmt: skip
+TWO_SAMPLE_BDT = {
+    "n_estimators": 200,
+    "max_depth": 5,
+    "learning_rate": 0.1,
+    "subsample": 0.8,
+    "tree_method": "hist",
+}
 
 
 def class_counts(labels: np.ndarray) -> tuple[int, int]:
@@ -93,8 +98,10 @@ def two_sample_test(
     score = model.predict_proba(x[~train])[:, 1]
     fpr, tpr, _ = roc_curve(y[~train], score)
     keep = np.unique(np.linspace(0, len(fpr) - 1, 200).astype(int))
-    return {"auc": float(roc_auc_score(y[~train], score)),
-            "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}}  # fmt: skip
+    return {
+        "auc": float(roc_auc_score(y[~train], score)),
+        "roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
+    }
 
 
 def bayes_discriminant_w1(real: pd.DataFrame, other: pd.DataFrame) -> dict[str, float]:
@@ -157,8 +164,13 @@ def scalars(result: Mapping[str, Any]) -> dict[str, float]:
 def floor_summary(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over seeds of every headline number of the floor."""
     table = pd.DataFrame([scalars(r) for r in results])
-    return {c: {"mean": float(table[c].mean()), "std": float(table[c].std(ddof=1)) if len(table) > 1 else 0.0}
-            for c in table.columns}  # fmt: skip
+    return {
+        c: {
+            "mean": float(table[c].mean()),
+            "std": float(table[c].std(ddof=1)) if len(table) > 1 else 0.0,
+        }
+        for c in table.columns
+    }
 
 
 def train_on_synthetic(
@@ -183,12 +195,19 @@ def train_on_synthetic(
     for name, settings in models.items():
         trainer = get_trainer(name)
         start = time.perf_counter()
-        fitted = trainer.fit({"train": train, "validation": validation}, columns, settings,
-                             FitContext(seed=seed, device=device, threads=threads))  # fmt: skip
+        fitted = trainer.fit(
+            {"train": train, "validation": validation},
+            columns,
+            settings,
+            FitContext(seed=seed, device=device, threads=threads),
+        )
         score = trainer.predict(fitted, test, columns)["score"].to_numpy()
         gap = paired_gap(labels, limit, score, n_resamples=200, seed=seed)
-        out[name] = {**gap, "limit_auc": float(roc_auc_score(labels, limit)),
-                     "fit_seconds": time.perf_counter() - start}  # fmt: skip
+        out[name] = {
+            **gap,
+            "limit_auc": float(roc_auc_score(labels, limit)),
+            "fit_seconds": time.perf_counter() - start,
+        }
     return out
 
 
@@ -212,6 +231,9 @@ def generation_speed(generator: EventGenerator, labels: np.ndarray, seed: int) -
     for _ in generate_chunks(n_signal, n_background, seed, 1.0, 1.0):
         pass
     toy_seconds = time.perf_counter() - start
-    return {"events": len(labels), "generator_events_per_second": len(labels) / gen_seconds,
-            "toy_events_per_second": len(labels) / toy_seconds,
-            "speed_ratio": toy_seconds / gen_seconds}  # fmt: skip
+    return {
+        "events": len(labels),
+        "generator_events_per_second": len(labels) / gen_seconds,
+        "toy_events_per_second": len(labels) / toy_seconds,
+        "speed_ratio": toy_seconds / gen_seconds,
+    }

@@ -28,9 +28,13 @@ def _edges(values: np.ndarray, bins: int) -> np.ndarray:
 
 
 def draw_ratio(
-    ax: plt.Axes, ax_ratio: plt.Axes, real: np.ndarray, generated: Mapping[str, np.ndarray],
-    edges: np.ndarray, xlabel: str,
-) -> list[Any]:  # fmt: skip
+    ax: plt.Axes,
+    ax_ratio: plt.Axes,
+    real: np.ndarray,
+    generated: Mapping[str, np.ndarray],
+    edges: np.ndarray,
+    xlabel: str,
+) -> list[Any]:
     """Normalised histograms of the real sample (points with Poisson errors) and of each
     generated one (lines) on ``ax``; generated over real, with the real errors as a band,
     on ``ax_ratio``."""
@@ -61,9 +65,12 @@ def draw_ratio(
 
 @styled
 def features_figure(
-    real: pd.DataFrame, generated: Mapping[str, pd.DataFrame], columns: Sequence[str],
-    path: str | os.PathLike[str], bins: int = 40,
-) -> None:  # fmt: skip
+    real: pd.DataFrame,
+    generated: Mapping[str, pd.DataFrame],
+    columns: Sequence[str],
+    path: str | os.PathLike[str],
+    bins: int = 40,
+) -> None:
     """Every column, real against each generated sample, with ratio panels."""
     ncols = 4
     nrows = -(-len(columns) // ncols)
@@ -74,8 +81,14 @@ def features_figure(
         ax = fig.add_subplot(cell[0])
         ax_ratio = fig.add_subplot(cell[1], sharex=ax)
         values = real[column].to_numpy(float)
-        draw_ratio(ax, ax_ratio, values, {n: g[column].to_numpy(float) for n, g in generated.items()},
-                   _edges(values, bins), FEATURE_LABELS.get(column, column))  # fmt: skip
+        draw_ratio(
+            ax,
+            ax_ratio,
+            values,
+            {n: g[column].to_numpy(float) for n, g in generated.items()},
+            _edges(values, bins),
+            FEATURE_LABELS.get(column, column),
+        )
         if k == 0:
             ax.legend(fontsize=10)
     save(fig, path)
@@ -93,8 +106,14 @@ def mass_figure(
         ax = fig.add_subplot(grid[0, col])
         ax_ratio = fig.add_subplot(grid[1, col], sharex=ax)
         pick = {n: g.loc[g["label"] == label, MASS_COLUMN].to_numpy() for n, g in generated.items()}
-        draw_ratio(ax, ax_ratio, real.loc[real["label"] == label, MASS_COLUMN].to_numpy(), pick,
-                   edges, FEATURE_LABELS[MASS_COLUMN])  # fmt: skip
+        draw_ratio(
+            ax,
+            ax_ratio,
+            real.loc[real["label"] == label, MASS_COLUMN].to_numpy(),
+            pick,
+            edges,
+            FEATURE_LABELS[MASS_COLUMN],
+        )
         ax.set_title(f"{title}: pair mass (no generator outputs it)", fontsize=14)
         ax.legend(fontsize=10)
     save(fig, path)
@@ -135,8 +154,12 @@ def two_sample_figure(
     diagonal is perfect fidelity."""
     fig, ax = plt.subplots(figsize=(7.5, 7))
     for i, (name, roc) in enumerate(rocs.items()):
-        ax.plot(roc["fpr"], roc["tpr"], color=CURVE_COLOURS[i % len(CURVE_COLOURS)],
-                label=f"{name} (AUC {roc['auc']:.3f})")  # fmt: skip
+        ax.plot(
+            roc["fpr"],
+            roc["tpr"],
+            color=CURVE_COLOURS[i % len(CURVE_COLOURS)],
+            label=f"{name} (AUC {roc['auc']:.3f})",
+        )
     ax.plot([0, 1], [0, 1], color="0.5", ls="--", label="indistinguishable")
     ax.set_xlabel("real events called generated")
     ax.set_ylabel("generated events called generated")

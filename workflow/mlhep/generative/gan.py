@@ -95,9 +95,13 @@ class Critic(nn.Module):
     standardised pair mass in; one real number out (a logit for the GAN)."""
 
     def __init__(
-        self, width: int, layers: int, standardiser: Standardiser,
-        mass_scaling: tuple[float, float] | None, spectral: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        width: int,
+        layers: int,
+        standardiser: Standardiser,
+        mass_scaling: tuple[float, float] | None,
+        spectral: bool = False,
+    ) -> None:
         super().__init__()
         self.standardiser = standardiser
         self.mass_scaling = mass_scaling
@@ -196,12 +200,14 @@ class EventGenerator:
         torch.save(
             {
                 "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
-                "standardiser": {"mean": list(self.standardiser.mean),
-                                 "scale": list(self.standardiser.scale)},
+                "standardiser": {
+                    "mean": list(self.standardiser.mean),
+                    "scale": list(self.standardiser.scale),
+                },
                 "settings": dict(self.settings),
             },
             path,
-        )  # fmt: skip
+        )
 
 
 def load(path: str | os.PathLike[str], device: str = "cpu") -> EventGenerator:
@@ -211,8 +217,9 @@ def load(path: str | os.PathLike[str], device: str = "cpu") -> EventGenerator:
     net = Generator(settings["latent_dim"], settings["width"], settings["layers"])
     net.load_state_dict(saved["state_dict"])
     net.to(device).eval()
-    standardiser = Standardiser(tuple(saved["standardiser"]["mean"]),
-                                tuple(saved["standardiser"]["scale"]))  # fmt: skip
+    standardiser = Standardiser(
+        tuple(saved["standardiser"]["mean"]), tuple(saved["standardiser"]["scale"])
+    )
     return EventGenerator(net, standardiser, settings)
 
 
@@ -259,8 +266,9 @@ def train(
         # a feature it can see (at the sample's standard deviation, 13 GeV, it is not)
         mass_scaling = (float(pair_mass(raw).mean()), float(settings["mass_scale"]))
     gen = Generator(settings["latent_dim"], settings["width"], settings["layers"]).to(dev)
-    critic = Critic(settings["width"], settings["layers"], standardiser, mass_scaling,
-                    settings["spectral_norm"]).to(dev)  # fmt: skip
+    critic = Critic(
+        settings["width"], settings["layers"], standardiser, mass_scaling, settings["spectral_norm"]
+    ).to(dev)
     wgan = settings["objective"] == "wgan_gp"
     betas = tuple(settings["betas"])
     opt_g = torch.optim.Adam(gen.parameters(), lr=settings["learning_rate_generator"], betas=betas)
@@ -270,8 +278,12 @@ def train(
     batch, n = settings["batch_size"], len(x_all)
     n_critic = settings["n_critic"]
     history: dict[str, list[float]] = {
-        "step": [], "epoch": [], "critic_loss": [], "generator_loss": [], "seconds": []
-    }  # fmt: skip
+        "step": [],
+        "epoch": [],
+        "critic_loss": [],
+        "generator_loss": [],
+        "seconds": [],
+    }
     # loss sums stay on the device between checkpoints (no synchronisation per step)
     sums = {
         "critic_loss": torch.zeros((), device=dev),
@@ -338,15 +350,21 @@ def train(
                 for key, value in metrics.items():
                     history.setdefault(key, []).append(float(value))
                 if metrics["selection"] < best[0]:
-                    best = (metrics["selection"], step,
-                            {k: v.clone() for k, v in kept.state_dict().items()})  # fmt: skip
+                    best = (
+                        metrics["selection"],
+                        step,
+                        {k: v.clone() for k, v in kept.state_dict().items()},
+                    )
             history["seconds"].append(time.perf_counter() - start)
             log.info(
                 "step %5d  epoch %6.2f  critic %.4f  generator %.4f  %s  %.0f s",
-                step, history["epoch"][-1], history["critic_loss"][-1],
+                step,
+                history["epoch"][-1],
+                history["critic_loss"][-1],
                 history["generator_loss"][-1],
-                "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()), history["seconds"][-1],
-            )  # fmt: skip
+                "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+                history["seconds"][-1],
+            )
     if best[2] is not None and settings["keep_best"]:
         kept.load_state_dict(best[2])
     kept.eval()
@@ -370,8 +388,9 @@ class GeneratorTrainer:
 
     objective: str
 
-    def train(self, frame: pd.DataFrame, settings: Mapping[str, Any], **kwargs: Any
-              ) -> tuple[EventGenerator, dict[str, Any]]:  # fmt: skip
+    def train(
+        self, frame: pd.DataFrame, settings: Mapping[str, Any], **kwargs: Any
+    ) -> tuple[EventGenerator, dict[str, Any]]:
         """:func:`train` with this model's objective."""
         return train(frame, {**settings, "objective": self.objective}, **kwargs)
 

@@ -42,11 +42,17 @@ def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> gan.Moni
         g_signal = generated["label"].to_numpy() == 1
         if not g_signal.any() or g_signal.all():  # nothing (of a class) in the mass range yet
             nothing = float("inf")
-            return {"w1_low": nothing, "w1_mass": nothing, "w1_mass_signal": nothing,
-                    "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
-                    "selection": nothing}  # fmt: skip
-        w1 = [distances.wasserstein_1d(real[c].to_numpy(), generated[c].to_numpy()) / s
-              for c, s in zip(LOW_LEVEL_FEATURES, scale, strict=True)]  # fmt: skip
+            return {
+                "w1_low": nothing,
+                "w1_mass": nothing,
+                "w1_mass_signal": nothing,
+                "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
+                "selection": nothing,
+            }
+        w1 = [
+            distances.wasserstein_1d(real[c].to_numpy(), generated[c].to_numpy()) / s
+            for c, s in zip(LOW_LEVEL_FEATURES, scale, strict=True)
+        ]
         out = {
             "w1_low": float(np.mean(w1)),
             "w1_mass": distances.wasserstein_1d(real[MASS_COLUMN], generated[MASS_COLUMN]),
@@ -79,24 +85,42 @@ def train_generator(
     train = pd.read_parquet(splits["train"], columns=columns)
     validation = pd.read_parquet(splits["validation"])
     monitor = make_monitor(validation, monitor_events, seed + MONITOR_SEED)
-    generator, info = gan.train(train, settings, device=device, seed=seed, threads=threads,
-                                monitor=monitor)  # fmt: skip
+    generator, info = gan.train(
+        train, settings, device=device, seed=seed, threads=threads, monitor=monitor
+    )
     history = info["history"]
-    log.info("%s: %.0f s on %s, kept step %d", name, info["train_seconds"], info["device"],
-             info["best_step"])  # fmt: skip
+    log.info(
+        "%s: %.0f s on %s, kept step %d",
+        name,
+        info["train_seconds"],
+        info["device"],
+        info["best_step"],
+    )
     with io.atomic_path(outputs["generator"]) as tmp:
         generator.save(tmp)
-    history_figure({**history, "best_step": info["best_step"]}, outputs["history"],
-                   f"{name}: {settings['objective']}, {settings['critic']} critic")  # fmt: skip
+    history_figure(
+        {**history, "best_step": info["best_step"]},
+        outputs["history"],
+        f"{name}: {settings['objective']}, {settings['critic']} critic",
+    )
     run_id, model_uri = None, ""
     if tracking is not None:
         from mlhep import tracking as mltracking
         from mlhep.tracking.models import log_generator
 
-        params = {**settings, "generator": name, "seed": seed, "device": info["device"],
-                  "n_train": info["n_train"]}  # fmt: skip
-        tags = {"model": settings["objective"], "generator": name, "critic": settings["critic"],
-                "kind": "generator"}  # fmt: skip
+        params = {
+            **settings,
+            "generator": name,
+            "seed": seed,
+            "device": info["device"],
+            "n_train": info["n_train"],
+        }
+        tags = {
+            "model": settings["objective"],
+            "generator": name,
+            "critic": settings["critic"],
+            "kind": "generator",
+        }
         with mltracking.start_run(tracking, f"generator-{name}", tags=tags) as run:
             mltracking.log_params({k: str(v) for k, v in params.items()})
             curves = {k: v for k, v in history.items() if k not in ("step", "selection")}
@@ -107,8 +131,14 @@ def train_generator(
             mltracking.mlflow_module().log_artifact(os.fspath(outputs["history"]))
             model_uri = log_generator(os.fspath(outputs["generator"]))
             run_id = run.info.run_id
-    record = {"generator": name, "settings": dict(settings), "seed": seed, **info,
-              "mlflow_run_id": run_id, "model_uri": model_uri}  # fmt: skip
+    record = {
+        "generator": name,
+        "settings": dict(settings),
+        "seed": seed,
+        **info,
+        "mlflow_run_id": run_id,
+        "model_uri": model_uri,
+    }
     io.write_json(outputs["record"], record)
     return record
 
@@ -132,8 +162,10 @@ def _tstr_real(
     train: pd.DataFrame, validation: pd.DataFrame, n_events: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Real training and validation events of the same sizes (the reference)."""
-    return (fidelity.reference_sample(train, n_events, seed),
-            fidelity.reference_sample(validation, max(n_events // 4, 2), seed))  # fmt: skip
+    return (
+        fidelity.reference_sample(train, n_events, seed),
+        fidelity.reference_sample(validation, max(n_events // 4, 2), seed),
+    )
 
 
 def noise_floor(
@@ -158,16 +190,31 @@ def noise_floor(
         start = time.perf_counter()
         toy = fidelity.toy_sample(reference["label"].to_numpy(), seed + FLOOR_SEED + k)
         results.append(fidelity.compare(reference, toy, seed + k, settings, threads))
-        log.info("floor seed %d: %s (%.0f s)", k, _headline(fidelity.scalars(results[-1])),
-                 time.perf_counter() - start)  # fmt: skip
-    train, validation = _tstr_real(pd.read_parquet(splits["train"]), pd.read_parquet(splits["validation"]),
-                                   settings["train_on_synthetic"]["events"], seed + TSTR_SEED)  # fmt: skip
-    tstr = fidelity.train_on_synthetic(train, validation, test, tstr_models, columns, seed,
-                                       threads, device)  # fmt: skip
+        log.info(
+            "floor seed %d: %s (%.0f s)",
+            k,
+            _headline(fidelity.scalars(results[-1])),
+            time.perf_counter() - start,
+        )
+    train, validation = _tstr_real(
+        pd.read_parquet(splits["train"]),
+        pd.read_parquet(splits["validation"]),
+        settings["train_on_synthetic"]["events"],
+        seed + TSTR_SEED,
+    )
+    tstr = fidelity.train_on_synthetic(
+        train, validation, test, tstr_models, columns, seed, threads, device
+    )
     log.info("train on real: %s", {m: round(v["auc"], 4) for m, v in tstr.items()})
-    out = {"summary": fidelity.floor_summary(results), "seeds": [fidelity.scalars(r) for r in results],
-           "reference_events": len(reference), "train_on_real": tstr,
-           "two_sample_roc": {k: {**v["roc"], "auc": v["auc"]} for k, v in results[0]["two_sample"].items()}}  # fmt: skip
+    out = {
+        "summary": fidelity.floor_summary(results),
+        "seeds": [fidelity.scalars(r) for r in results],
+        "reference_events": len(reference),
+        "train_on_real": tstr,
+        "two_sample_roc": {
+            k: {**v["roc"], "auc": v["auc"]} for k, v in results[0]["two_sample"].items()
+        },
+    }
     io.write_json(output, out)
     return out
 
@@ -213,23 +260,33 @@ def judge_generator(
     scalars = fidelity.scalars(result)
     log.info("%s: %s", name, _headline(scalars))
     train_labels = pd.read_parquet(splits["train"], columns=["label"])["label"].to_numpy()
-    tstr_train, tstr_validation = _tstr_samples(generator, train_labels, settings["train_on_synthetic"]["events"],
-                                                seed + TSTR_SEED)  # fmt: skip
-    tstr = fidelity.train_on_synthetic(tstr_train, tstr_validation, test, tstr_models, columns,
-                                       seed, threads, device)  # fmt: skip
+    tstr_train, tstr_validation = _tstr_samples(
+        generator, train_labels, settings["train_on_synthetic"]["events"], seed + TSTR_SEED
+    )
+    tstr = fidelity.train_on_synthetic(
+        tstr_train, tstr_validation, test, tstr_models, columns, seed, threads, device
+    )
     log.info(
         "train on %s, test on real: %s", name, {m: round(v["auc"], 4) for m, v in tstr.items()}
     )
     speed = fidelity.generation_speed(generator, labels, seed)
-    out = {"generator": name, "result": result, "scalars": scalars, "train_on_synthetic": tstr,
-           "speed": speed, "in_mass_range": len(labels) / (tried["signal"] + tried["background"]),
-           "reference_events": len(reference)}  # fmt: skip
+    out = {
+        "generator": name,
+        "result": result,
+        "scalars": scalars,
+        "train_on_synthetic": tstr,
+        "speed": speed,
+        "in_mass_range": len(labels) / (tried["signal"] + tried["background"]),
+        "reference_events": len(reference),
+    }
     io.write_json(outputs["fidelity"], out)
     io.write_parquet(outputs["sample"], sample)
     features_figure(reference, {name: sample}, FIDELITY_COLUMNS, outputs["features"])
-    two_sample_figure({f"{k} features": {**v["roc"], "auc": v["auc"]}
-                       for k, v in result["two_sample"].items()},
-                      outputs["roc"], f"{name}: generated against real")  # fmt: skip
+    two_sample_figure(
+        {f"{k} features": {**v["roc"], "auc": v["auc"]} for k, v in result["two_sample"].items()},
+        outputs["roc"],
+        f"{name}: generated against real",
+    )
     if run_id and experiments:
         from mlhep.tracking import mlflow_module, resume_run
 
@@ -276,19 +333,41 @@ def summary_table(
         # the AUC on the real test events (trained on real events for the floor column), and
         # its gap to the exact limit on the same events with the paired bootstrap spread
         real = floor["train_on_real"][model]
-        rows.append({"metric": f"train-on-synthetic AUC, {model}", "floor": real["auc"],
-                     "floor_std": np.nan,
-                     **{n: e["train_on_synthetic"][model]["auc"] for n, e in judged.items()}})  # fmt: skip
-        rows.append({"metric": f"train-on-synthetic gap to the limit, {model}", "floor": real["gap"],
-                     "floor_std": real["gap_std"],
-                     **{n: e["train_on_synthetic"][model]["gap"] for n, e in judged.items()}})  # fmt: skip
+        rows.append(
+            {
+                "metric": f"train-on-synthetic AUC, {model}",
+                "floor": real["auc"],
+                "floor_std": np.nan,
+                **{n: e["train_on_synthetic"][model]["auc"] for n, e in judged.items()},
+            }
+        )
+        rows.append(
+            {
+                "metric": f"train-on-synthetic gap to the limit, {model}",
+                "floor": real["gap"],
+                "floor_std": real["gap_std"],
+                **{n: e["train_on_synthetic"][model]["gap"] for n, e in judged.items()},
+            }
+        )
 
     first = next(iter(floor["train_on_real"].values()), None)
     if first is not None:
-        rows.append({"metric": "Bayes limit AUC (same test events)", "floor": first["limit_auc"],
-                     "floor_std": 0.0, **{n: first["limit_auc"] for n in judged}})  # fmt: skip
-    rows.append({"metric": "generation speed / toy's", "floor": 1.0, "floor_std": 0.0,
-                 **{n: e["speed"]["speed_ratio"] for n, e in judged.items()}})  # fmt: skip
+        rows.append(
+            {
+                "metric": "Bayes limit AUC (same test events)",
+                "floor": first["limit_auc"],
+                "floor_std": 0.0,
+                **{n: first["limit_auc"] for n in judged},
+            }
+        )
+    rows.append(
+        {
+            "metric": "generation speed / toy's",
+            "floor": 1.0,
+            "floor_std": 0.0,
+            **{n: e["speed"]["speed_ratio"] for n, e in judged.items()},
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -314,7 +393,14 @@ def summarise(
     samples = {name: pd.read_parquet(path) for name, path in sample_paths.items()}
     mass_figure(reference, samples, outputs["mass"])
     rocs = {"toy (floor)": floor["two_sample_roc"]["all"]}
-    rocs.update({name: {**e["result"]["two_sample"]["all"]["roc"], "auc": e["result"]["two_sample"]["all"]["auc"]}
-                 for name, e in judged.items()})  # fmt: skip
+    rocs.update(
+        {
+            name: {
+                **e["result"]["two_sample"]["all"]["roc"],
+                "auc": e["result"]["two_sample"]["all"]["auc"],
+            }
+            for name, e in judged.items()
+        }
+    )
     two_sample_figure(rocs, outputs["roc"], "two-sample BDT on all features")
     return table

@@ -131,8 +131,12 @@ def train(
     monitor_index = torch.as_tensor(monitor, device=device)
     x_monitor, y_monitor = x[monitor_index], y[monitor_index].cpu().numpy()
     history: dict[str, list[float]] = {
-        "train": [], "validation": [], "train_auc": [], "validation_auc": [], "train_eval": []
-    }  # fmt: skip
+        "train": [],
+        "validation": [],
+        "train_auc": [],
+        "validation_auc": [],
+        "train_eval": [],
+    }
     best = (float("inf"), -1, None)
     start = time.perf_counter()
     for epoch in range(settings["epochs"]):
@@ -155,15 +159,19 @@ def train(
         history["validation_auc"].append(float(roc_auc_score(y_val, val_logits)))
         monitor_logits = logits(model, x_monitor)
         history["train_auc"].append(float(roc_auc_score(y_monitor, monitor_logits)))
-        history["train_eval"].append(float(loss_fn(
-            torch.as_tensor(monitor_logits, device=device).float(), y[monitor_index]
-        )))  # fmt: skip
+        history["train_eval"].append(
+            float(loss_fn(torch.as_tensor(monitor_logits, device=device).float(), y[monitor_index]))
+        )
         log.info(
             "epoch %3d  train loss %.5f  val loss %.5f  train AUC %.5f  val AUC %.5f  lr %.2e  %.0f s",
-            epoch + 1, history["train"][-1], val_loss, history["train_auc"][-1],
-            history["validation_auc"][-1], optimizer.param_groups[0]["lr"],
+            epoch + 1,
+            history["train"][-1],
+            val_loss,
+            history["train_auc"][-1],
+            history["validation_auc"][-1],
+            optimizer.param_groups[0]["lr"],
             time.perf_counter() - start,
-        )  # fmt: skip
+        )
         if val_loss < best[0]:
             best = (val_loss, epoch, {k: v.clone() for k, v in model.state_dict().items()})
         elif epoch + 1 >= settings["min_epochs"] and epoch - best[1] >= settings["patience"]:
@@ -219,8 +227,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
 def build(n_inputs: int, settings: Mapping[str, Any]) -> MLP:
     """The :class:`MLP` of the config section ``models.ann`` for ``n_inputs`` features."""
-    return MLP(n_inputs, settings["layers"], settings["width"], settings["activation"],
-               settings["dropout"])  # fmt: skip
+    return MLP(
+        n_inputs, settings["layers"], settings["width"], settings["activation"], settings["dropout"]
+    )
 
 
 class AnnTrainer(Trainer):
@@ -237,10 +246,21 @@ class AnnTrainer(Trainer):
         context: FitContext,
     ) -> Fitted:
         """:func:`train` on the job's device and threads."""
-        net, info = train(splits["train"], splits["validation"], columns, settings,
-                          torch.device(context.device), context.threads, context.seed)  # fmt: skip
-        log.info("ANN: best epoch %d of %d, %.0f events/s", info["best_epoch"],
-                 info["epochs_run"], info["events_per_second"])  # fmt: skip
+        net, info = train(
+            splits["train"],
+            splits["validation"],
+            columns,
+            settings,
+            torch.device(context.device),
+            context.threads,
+            context.seed,
+        )
+        log.info(
+            "ANN: best epoch %d of %d, %.0f events/s",
+            info["best_epoch"],
+            info["epochs_run"],
+            info["events_per_second"],
+        )
         curves = split_curves(info["history"], info["auc_history"])
         keep = ("best_epoch", "epochs_run", "train_seconds", "events_per_second")
         return Fitted(net, curves, best_step=info["best_epoch"], info={k: info[k] for k in keep})

@@ -91,12 +91,14 @@ def train(
         torch.use_deterministic_algorithms(True)
     x = torch.as_tensor(np.array(background, np.float32), device=device)
     x_val = np.asarray(validation_background, np.float32)
-    net = AutoencoderScore(x.shape[1], settings["width"], settings["layers"],
-                           settings["bottleneck"]).to(device)  # fmt: skip
+    net = AutoencoderScore(
+        x.shape[1], settings["width"], settings["layers"], settings["bottleneck"]
+    ).to(device)
     net.mean.copy_(x.mean(0))
     net.scale.copy_(x.std(0).clamp_min(1e-12))
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["learning_rate"],
-                                  weight_decay=settings["weight_decay"])  # fmt: skip
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"]
+    )
     generator = torch.Generator(device=device).manual_seed(seed)
     batch = settings["batch_size"]
     history: dict[str, list[float]] = {"train": [], "validation": []}
@@ -117,19 +119,30 @@ def train(
         val = float(scores(net, x_val).mean())
         history["train"].append(float(total) / len(x))
         history["validation"].append(val)
-        log.info("epoch %3d  train %.5f  validation %.5f  %.0f s", epoch + 1,
-                 history["train"][-1], val, time.perf_counter() - start)  # fmt: skip
+        log.info(
+            "epoch %3d  train %.5f  validation %.5f  %.0f s",
+            epoch + 1,
+            history["train"][-1],
+            val,
+            time.perf_counter() - start,
+        )
         if val < best[0]:
             best = (val, epoch, {k: v.clone() for k, v in net.state_dict().items()})
         elif epoch - best[1] >= settings["patience"]:
             break
     if best[2] is None:  # no finite validation error (no background there): the last weights
-        raise ValueError("the autoencoder's validation error is not finite: does the "
-                         "validation split hold background events?")  # fmt: skip
+        raise ValueError(
+            "the autoencoder's validation error is not finite: does the "
+            "validation split hold background events?"
+        )
     net.load_state_dict(best[2])
     net.eval()
-    return net, {"history": history, "best_epoch": best[1] + 1, "epochs_run": len(history["train"]),
-                 "train_seconds": time.perf_counter() - start}  # fmt: skip
+    return net, {
+        "history": history,
+        "best_epoch": best[1] + 1,
+        "epochs_run": len(history["train"]),
+        "train_seconds": time.perf_counter() - start,
+    }
 
 
 class AutoencoderTrainer(Trainer):
@@ -151,16 +164,24 @@ class AutoencoderTrainer(Trainer):
         train_bkg = splits["train"].loc[splits["train"]["label"] == 0, cols].to_numpy(np.float32)
         val = splits["validation"]
         val_bkg = val.loc[val["label"] == 0, cols].to_numpy(np.float32)
-        net, info = train(train_bkg, val_bkg, settings, torch.device(context.device),
-                          context.threads, context.seed)  # fmt: skip
+        net, info = train(
+            train_bkg,
+            val_bkg,
+            settings,
+            torch.device(context.device),
+            context.threads,
+            context.seed,
+        )
         curves = {f"{k}_loss": v for k, v in info["history"].items()}
         keep = ("best_epoch", "epochs_run", "train_seconds")
         return Fitted(net, curves, best_step=info["best_epoch"], info={k: info[k] for k in keep})
 
     def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         """The reconstruction error as ``score``."""
-        return pd.DataFrame({"score": scores(fitted.model, frame[list(columns)].to_numpy(np.float32))},
-                            index=frame.index)  # fmt: skip
+        return pd.DataFrame(
+            {"score": scores(fitted.model, frame[list(columns)].to_numpy(np.float32))},
+            index=frame.index,
+        )
 
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """The state dict (on the CPU)."""

@@ -47,8 +47,9 @@ REGRESSION_OUTPUTS = ("amplitude_hat", "t0_hat", "amplitude_sigma", "t0_sigma")
 
 def regression_frame(index: pd.Index, outputs: np.ndarray) -> pd.DataFrame:
     """Regressor outputs (columns :data:`REGRESSION_OUTPUTS`) from an ``(n, 4)`` array."""
-    return pd.DataFrame(np.asarray(outputs, dtype=np.float64), index=index,
-                        columns=list(REGRESSION_OUTPUTS))  # fmt: skip
+    return pd.DataFrame(
+        np.asarray(outputs, dtype=np.float64), index=index, columns=list(REGRESSION_OUTPUTS)
+    )
 
 
 def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:

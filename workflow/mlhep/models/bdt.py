@@ -132,8 +132,15 @@ class BdtTrainer(Trainer):
         context: FitContext,
     ) -> Fitted:
         """:func:`train` on the job's device and threads."""
-        booster, info = train(splits["train"], splits["validation"], columns, settings,
-                              context.device, context.threads, context.seed)  # fmt: skip
+        booster, info = train(
+            splits["train"],
+            splits["validation"],
+            columns,
+            settings,
+            context.device,
+            context.threads,
+            context.seed,
+        )
         curves = split_curves(info["history"], info["auc_history"])
         extra = {k: info[k] for k in ("best_iteration", "n_trees_boosted")}
         return Fitted(booster, curves, best_step=info["best_iteration"] + 1, info=extra)
@@ -153,9 +160,11 @@ class BdtTrainer(Trainer):
 
         output = fitted.model.predict(xgb.DMatrix(example, feature_names=list(example.columns)))
         info = mlflow.xgboost.log_model(
-            fitted.model, name="model", input_example=example,
+            fitted.model,
+            name="model",
+            input_example=example,
             signature=infer_signature(example, output),
-        )  # fmt: skip
+        )
         return info.model_uri
 
 

@@ -41,8 +41,9 @@ class PulseEstimator(RegressorMixin, BaseEstimator):
     """An estimator that knows the readout (``readout``: the dataset's settings) and the
     range of arrival times (``t0_range``); ``fit`` learns nothing."""
 
-    def __init__(self, readout: Mapping[str, Any] | None = None,
-                 t0_range: Sequence[float] = (0.0, 25.0)) -> None:  # fmt: skip
+    def __init__(
+        self, readout: Mapping[str, Any] | None = None, t0_range: Sequence[float] = (0.0, 25.0)
+    ) -> None:
         self.readout = readout
         self.t0_range = t0_range
 
@@ -74,8 +75,9 @@ class PeakSample(PulseEstimator):
         readout = self.readout_
         k = x.argmax(axis=1)
         nan = np.full(len(x), np.nan)
-        return np.column_stack([x[np.arange(len(x)), k], readout.times[k] - readout.peaking_time,
-                                nan, nan])  # fmt: skip
+        return np.column_stack(
+            [x[np.arange(len(x)), k], readout.times[k] - readout.peaking_time, nan, nan]
+        )
 
 
 def phase_grid(t0_range: Sequence[float], margin: float, step: float) -> np.ndarray:
@@ -101,10 +103,15 @@ class OptimalFilter(PulseEstimator):
     estimate (weights tabulated every ``step`` ns; the phase clamped to the range widened by
     ``margin`` ns, which keeps low-amplitude pulses from running away)."""
 
-    def __init__(self, readout: Mapping[str, Any] | None = None,
-                 t0_range: Sequence[float] = (0.0, 25.0), iterations: int = 3,
-                 reference_phase: float | None = None, step: float = 0.1,
-                 margin: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        readout: Mapping[str, Any] | None = None,
+        t0_range: Sequence[float] = (0.0, 25.0),
+        iterations: int = 3,
+        reference_phase: float | None = None,
+        step: float = 0.1,
+        margin: float = 5.0,
+    ) -> None:
         super().__init__(readout, t0_range)
         self.iterations = iterations
         self.reference_phase = reference_phase
@@ -159,10 +166,16 @@ class TemplateFit(PulseEstimator):
     keep the best where the chi-square falls by more than the ``1 - p_value`` quantile of
     a chi-square with one degree of freedom (Bonferroni over the crossings)."""
 
-    def __init__(self, readout: Mapping[str, Any] | None = None,
-                 t0_range: Sequence[float] = (0.0, 25.0), step: float = 0.25,
-                 margin: float = 5.0, polish: int = 3, pileup_crossings: Sequence[int] = (),
-                 p_value: float = 0.001) -> None:  # fmt: skip
+    def __init__(
+        self,
+        readout: Mapping[str, Any] | None = None,
+        t0_range: Sequence[float] = (0.0, 25.0),
+        step: float = 0.25,
+        margin: float = 5.0,
+        polish: int = 3,
+        pileup_crossings: Sequence[int] = (),
+        p_value: float = 0.001,
+    ) -> None:
         super().__init__(readout, t0_range)
         self.step = step
         self.margin = margin
@@ -216,8 +229,9 @@ class TemplateFit(PulseEstimator):
         amplitudes = np.einsum("ckl,cl->ck", np.linalg.pinv(gram, hermitian=True), u)
         return amplitudes, t0, np.einsum("ck,ck->c", u, amplitudes)
 
-    def _polish(self, x: np.ndarray, amplitudes: np.ndarray, t0: np.ndarray,
-                offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def _polish(
+        self, x: np.ndarray, amplitudes: np.ndarray, t0: np.ndarray, offset: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Gauss-Newton steps on the amplitudes and t0 together (``amplitudes``: ``(c, 1)``,
         or ``(c, 2)`` with a pile-up pulse at ``t0 + offset``); returns A and t0."""
         readout, p = self.readout_, self.readout_.precision
@@ -274,8 +288,12 @@ class PulseTrainer(Trainer):
     artifact: ClassVar[str] = "model.joblib"
     loss: ClassVar[str] = "squared_error"
 
-    def __init__(self, estimator: type[PulseEstimator], pileup_aware: bool = False,
-                 fixed: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        estimator: type[PulseEstimator],
+        pileup_aware: bool = False,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> None:
         self.estimator = estimator
         self.pileup_aware = pileup_aware
         self.fixed = dict(fixed or {})
@@ -287,11 +305,17 @@ class PulseTrainer(Trainer):
         if self.pileup_aware:
             extra["pileup_crossings"] = tuple(physics.get("pileup_crossings", ()))
         readout = {k: v for k, v in physics.items() if k in Readout.__dataclass_fields__}
-        return self.estimator(readout=readout, t0_range=tuple(physics.get("t0_range", (0.0, 25.0))),
-                              **extra)  # fmt: skip
+        return self.estimator(
+            readout=readout, t0_range=tuple(physics.get("t0_range", (0.0, 25.0))), **extra
+        )
 
-    def fit(self, splits: Mapping[str, pd.DataFrame], columns: Sequence[str],
-            settings: Mapping[str, Any], context: FitContext) -> Fitted:  # fmt: skip
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
         """Build the estimator (nothing is learned from the splits)."""
         if not context.physics:
             raise ValueError(f"{self.estimator.__name__} needs the dataset's readout settings")

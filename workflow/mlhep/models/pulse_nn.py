@@ -39,8 +39,9 @@ class PulseNet(nn.Module):
     """Scale by the largest sample, a body (``mlp`` or ``cnn``), and four outputs in
     physical units: A, t0, sigma_A, sigma_t0."""
 
-    def __init__(self, n_samples: int, body: str, width: int = 64, layers: int = 3,
-                 channels: int = 16) -> None:  # fmt: skip
+    def __init__(
+        self, n_samples: int, body: str, width: int = 64, layers: int = 3, channels: int = 16
+    ) -> None:
         super().__init__()
         self.body = body
         self.register_buffer("floor", torch.tensor(1.0))
@@ -56,9 +57,11 @@ class PulseNet(nn.Module):
             self.head = nn.Sequential(*blocks, nn.Linear(size, 4))
         elif body == "cnn":
             self.conv = nn.Sequential(
-                nn.Conv1d(1, channels, 3, padding=1), nn.SiLU(),
-                nn.Conv1d(channels, channels, 3, padding=1), nn.SiLU(),
-            )  # fmt: skip
+                nn.Conv1d(1, channels, 3, padding=1),
+                nn.SiLU(),
+                nn.Conv1d(channels, channels, 3, padding=1),
+                nn.SiLU(),
+            )
             blocks = [nn.Linear(channels * n_samples + 1, width), nn.SiLU()]
             for _ in range(layers - 1):
                 blocks += [nn.Linear(width, width), nn.SiLU()]
@@ -79,10 +82,15 @@ class PulseNet(nn.Module):
         """A, t0, sigma_A, sigma_t0 of each pulse (raw samples in)."""
         scale, out = self.raw(x)
         log_sigma = out[:, 2:].clamp(*LOG_SIGMA_RANGE)
-        return torch.stack([
-            scale * out[:, 0], self.t0_mean + self.t0_scale * out[:, 1],
-            scale * torch.exp(log_sigma[:, 0]), self.t0_scale * torch.exp(log_sigma[:, 1]),
-        ], dim=1)  # fmt: skip
+        return torch.stack(
+            [
+                scale * out[:, 0],
+                self.t0_mean + self.t0_scale * out[:, 1],
+                scale * torch.exp(log_sigma[:, 0]),
+                self.t0_scale * torch.exp(log_sigma[:, 1]),
+            ],
+            dim=1,
+        )
 
 
 def gaussian_nll(net: PulseNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -97,8 +105,9 @@ def gaussian_nll(net: PulseNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 
 def build(n_samples: int, body: str, settings: Mapping[str, Any]) -> PulseNet:
     """The network of a model's config section."""
-    return PulseNet(n_samples, body, settings["width"], settings["layers"],
-                    settings.get("channels", 16))  # fmt: skip
+    return PulseNet(
+        n_samples, body, settings["width"], settings["layers"], settings.get("channels", 16)
+    )
 
 
 @torch.no_grad()
@@ -112,10 +121,15 @@ def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
 
 
 def train(
-    frames: Mapping[str, pd.DataFrame], columns: Sequence[str], body: str,
-    settings: Mapping[str, Any], device: torch.device, threads: int = 1, seed: int = 0,
+    frames: Mapping[str, pd.DataFrame],
+    columns: Sequence[str],
+    body: str,
+    settings: Mapping[str, Any],
+    device: torch.device,
+    threads: int = 1,
+    seed: int = 0,
     noise: float = 1.0,
-) -> tuple[PulseNet, dict[str, Any]]:  # fmt: skip
+) -> tuple[PulseNet, dict[str, Any]]:
     """Train a :class:`PulseNet` on ``frames["train"]`` (targets ``amplitude``, ``t0``)
     with early stopping on ``frames["validation"]``; return it with the best weights and
     its per-epoch losses."""
@@ -137,8 +151,9 @@ def train(
     net.floor.fill_(noise)
     net.t0_mean.fill_(float(y[:, 1].mean()))
     net.t0_scale.fill_(float(y[:, 1].std().clamp_min(1e-6)))
-    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["learning_rate"],
-                                  weight_decay=settings["weight_decay"])  # fmt: skip
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"]
+    )
     batch = int(settings["batch_size"])
     steps = math.ceil(len(x) / batch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings["epochs"] * steps)
@@ -165,16 +180,25 @@ def train(
         if validation < best:
             best, best_epoch = validation, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        log.info("%s epoch %d: train %.4f, validation %.4f", body, epoch,
-                 history["train"][-1], validation)  # fmt: skip
+        log.info(
+            "%s epoch %d: train %.4f, validation %.4f",
+            body,
+            epoch,
+            history["train"][-1],
+            validation,
+        )
         if epoch >= settings["min_epochs"] and epoch - best_epoch >= settings["patience"]:
             break
     if best_state is not None:
         net.load_state_dict(best_state)
     seconds = time.perf_counter() - start
-    info = {"history": history, "best_epoch": best_epoch, "epochs_run": len(history["train"]),
-            "train_seconds": seconds,
-            "pulses_per_second": len(x) * len(history["train"]) / seconds}  # fmt: skip
+    info = {
+        "history": history,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history["train"]),
+        "train_seconds": seconds,
+        "pulses_per_second": len(x) * len(history["train"]) / seconds,
+    }
     return net, info
 
 
@@ -188,13 +212,31 @@ class PulseNetTrainer(Trainer):
     def __init__(self, body: str) -> None:
         self.body = body
 
-    def fit(self, splits: Mapping[str, pd.DataFrame], columns: Sequence[str],
-            settings: Mapping[str, Any], context: FitContext) -> Fitted:  # fmt: skip
+    def fit(
+        self,
+        splits: Mapping[str, pd.DataFrame],
+        columns: Sequence[str],
+        settings: Mapping[str, Any],
+        context: FitContext,
+    ) -> Fitted:
         """Train on the job's device and threads."""
-        net, info = train(splits, columns, self.body, settings, torch.device(context.device),
-                          context.threads, context.seed, float(context.physics.get("noise", 1.0)))  # fmt: skip
-        log.info("%s: best epoch %d of %d, %.0f pulses/s", self.body, info["best_epoch"],
-                 info["epochs_run"], info["pulses_per_second"])  # fmt: skip
+        net, info = train(
+            splits,
+            columns,
+            self.body,
+            settings,
+            torch.device(context.device),
+            context.threads,
+            context.seed,
+            float(context.physics.get("noise", 1.0)),
+        )
+        log.info(
+            "%s: best epoch %d of %d, %.0f pulses/s",
+            self.body,
+            info["best_epoch"],
+            info["epochs_run"],
+            info["pulses_per_second"],
+        )
         curves = {f"{split}_loss": values for split, values in info.pop("history").items()}
         return Fitted(net, curves, best_step=info["best_epoch"], info=info)
 
@@ -214,5 +256,7 @@ class PulseNetTrainer(Trainer):
 
 
 #: The trainers of this family by model name.
-TRAINERS: dict[str, Trainer] = {"pulse_mlp": PulseNetTrainer("mlp"),
-                                "pulse_cnn": PulseNetTrainer("cnn")}  # fmt: skip
+TRAINERS: dict[str, Trainer] = {
+    "pulse_mlp": PulseNetTrainer("mlp"),
+    "pulse_cnn": PulseNetTrainer("cnn"),
+}

@@ -159,10 +159,11 @@ class HistGradientBoostingTrainer(SklearnTrainer):
         pipeline = self.pipeline(settings, context.seed)
         model = pipeline.named_steps["model"]
         model.fit(
-            features_of(splits["train"], columns), splits["train"]["label"].to_numpy(),
+            features_of(splits["train"], columns),
+            splits["train"]["label"].to_numpy(),
             X_val=features_of(splits["validation"], columns),
             y_val=splits["validation"]["label"].to_numpy(),
-        )  # fmt: skip
+        )
         # scikit-learn records the negative loss per iteration, the first before any tree
         curves = {
             "train_loss": [-v for v in model.train_score_[1:]],
@@ -174,19 +175,28 @@ class HistGradientBoostingTrainer(SklearnTrainer):
 
 def _hist_gbdt(hp: Mapping[str, Any], seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
-        learning_rate=hp["learning_rate"], max_iter=hp["max_iter"],
-        max_leaf_nodes=hp["max_leaf_nodes"], max_depth=hp["max_depth"],
-        min_samples_leaf=hp["min_samples_leaf"], l2_regularization=hp["l2_regularization"],
-        max_bins=hp["max_bins"], early_stopping=True, scoring="loss",
-        n_iter_no_change=hp["n_iter_no_change"], random_state=seed,
-    )  # fmt: skip
+        learning_rate=hp["learning_rate"],
+        max_iter=hp["max_iter"],
+        max_leaf_nodes=hp["max_leaf_nodes"],
+        max_depth=hp["max_depth"],
+        min_samples_leaf=hp["min_samples_leaf"],
+        l2_regularization=hp["l2_regularization"],
+        max_bins=hp["max_bins"],
+        early_stopping=True,
+        scoring="loss",
+        n_iter_no_change=hp["n_iter_no_change"],
+        random_state=seed,
+    )
 
 
 #: The trainers of this family by model name (see :data:`mlhep.models.MODELS`).
 TRAINERS: dict[str, Trainer] = {
     "perceptron": PerceptronTrainer(
-        lambda hp, seed: Perceptron(hp["learning_rate"], hp["epochs"], hp["init"], seed, hp["pocket"]),
-        loss="zero_one", probabilistic=False,
+        lambda hp, seed: Perceptron(
+            hp["learning_rate"], hp["epochs"], hp["init"], seed, hp["pocket"]
+        ),
+        loss="zero_one",
+        probabilistic=False,
     ),
     "logistic": SklearnTrainer(
         lambda hp, seed: LogisticRegression(C=hp["C"], max_iter=hp["max_iter"], tol=1e-8)
@@ -194,7 +204,8 @@ TRAINERS: dict[str, Trainer] = {
     "fisher": SklearnTrainer(lambda hp, seed: LinearDiscriminantAnalysis(solver="svd")),
     "linear_mse": GradientDescentTrainer(
         lambda hp, seed: GradientDescentLinear("mse", hp["learning_rate"], hp["epochs"], seed),
-        loss="mse", probabilistic=False,
+        loss="mse",
+        probabilistic=False,
     ),
     "linear_bce": GradientDescentTrainer(
         lambda hp, seed: GradientDescentLinear("bce", hp["learning_rate"], hp["epochs"], seed)
@@ -206,4 +217,4 @@ TRAINERS: dict[str, Trainer] = {
         scaled=False,
     ),
     "hist_gbdt": HistGradientBoostingTrainer(_hist_gbdt, scaled=False),
-}  # fmt: skip
+}

@@ -144,9 +144,15 @@ def train(
     if tracking is not None:
         from mlhep import tracking as mltracking
 
-        params = {**hyperparameters(job.settings), "model": job.model, "features": job.features,
-                  "device": job.context.device, "seed": job.context.seed,
-                  "n_train": len(splits["train"]), "columns": ",".join(job.columns)}  # fmt: skip
+        params = {
+            **hyperparameters(job.settings),
+            "model": job.model,
+            "features": job.features,
+            "device": job.context.device,
+            "seed": job.context.seed,
+            "n_train": len(splits["train"]),
+            "columns": ",".join(job.columns),
+        }
         with mltracking.start_run(
             tracking,
             f"{job.model}-{job.features}",

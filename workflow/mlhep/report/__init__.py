@@ -50,10 +50,25 @@ SECTIONS = {
 }
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
-    "mlhep", "snakemake", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "torch",
-    "mlflow", "uproot", "awkward", "iminuit", "scikit-hep-testdata", "matplotlib", "mplhep",
-    "shap", "papermill", "nbconvert",
-)  # fmt: skip
+    "mlhep",
+    "snakemake",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "xgboost",
+    "torch",
+    "mlflow",
+    "uproot",
+    "awkward",
+    "iminuit",
+    "scikit-hep-testdata",
+    "matplotlib",
+    "mplhep",
+    "shap",
+    "papermill",
+    "nbconvert",
+)
 #: Marker of the line a switched-off stage gets (the test looks for it).
 OFF_CLASS = "mlhep-off"
 
@@ -158,8 +173,9 @@ def generalization_caption(summary: Mapping[str, Any]) -> str:
     if summary.get("limit_auc") is not None:
         parts.append(f"Bayes limit on the test split: AUC {summary['limit_auc']:.4f}.")
     if summary.get("kfold_degree") is not None:
-        parts.append(f"k-fold cross-validation on train + validation picks degree "
-                     f"{summary['kfold_degree']}.")  # fmt: skip
+        parts.append(
+            f"k-fold cross-validation on train + validation picks degree {summary['kfold_degree']}."
+        )
     for d in summary.get("divergence", []):
         parts.append(
             f"With {d['n_train']} training events the validation loss is least at epoch "
@@ -168,8 +184,10 @@ def generalization_caption(summary: Mapping[str, Any]) -> str:
             f"against validation {d['final_validation_loss']:.3g}."
         )
     if "peak_ratio" in summary:
-        parts.append(f"The minimum-norm risk peaks at p/n = {summary['peak_ratio']:g} "
-                     f"(risk {summary['peak_risk']:.3g}).")  # fmt: skip
+        parts.append(
+            f"The minimum-norm risk peaks at p/n = {summary['peak_ratio']:g} "
+            f"(risk {summary['peak_risk']:.3g})."
+        )
         if summary.get("max_relative_deviation_away_from_peak") is not None:
             parts.append(
                 "Away from the peak (|p/n - 1| > 0.25) it is within "
@@ -266,18 +284,25 @@ def z_peak_table(fit: Mapping[str, Any]) -> pd.DataFrame:
     """The fitted Z mass, width and resolution (HESSE errors, MINOS intervals) beside the
     PDG values and the deviation in combined standard deviations."""
     rows = []
-    for name, label in (("mass", "M_Z [GeV]"), ("width", "Gamma_Z [GeV]"), ("sigma", "resolution [GeV]"),
-                        ("f_sig", "signal fraction"), ("slope", "background slope [1/GeV]")):  # fmt: skip
+    for name, label in (
+        ("mass", "M_Z [GeV]"),
+        ("width", "Gamma_Z [GeV]"),
+        ("sigma", "resolution [GeV]"),
+        ("f_sig", "signal fraction"),
+        ("slope", "background slope [1/GeV]"),
+    ):
         minos = fit.get("minos", {}).get(name)
         pdg = fit["pdg"].get(name)
-        rows.append({
-            "parameter": label,
-            "fit": fit["values"][name],
-            "error": fit["errors"][name],
-            "MINOS interval": f"{minos[0]:+.3f} / {minos[1]:+.3f}" if minos else "",
-            "PDG": f"{pdg[0]:.4f} +- {pdg[1]:.4f}" if pdg else "",
-            "(fit - PDG) / error": fit["deviation_from_pdg"].get(name) if pdg else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "parameter": label,
+                "fit": fit["values"][name],
+                "error": fit["errors"][name],
+                "MINOS interval": f"{minos[0]:+.3f} / {minos[1]:+.3f}" if minos else "",
+                "PDG": f"{pdg[0]:.4f} +- {pdg[1]:.4f}" if pdg else "",
+                "(fit - PDG) / error": fit["deviation_from_pdg"].get(name) if pdg else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -331,14 +356,27 @@ def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd
     paired gap to it with its interval and verdict, TMVA's columns, KS D beside its p-value
     and the validated AMS with its interval."""
     columns = {
-        "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
-        "auc_low": "CI low", "auc_high": "CI high", "gap_to_bayes": "gap to limit",
-        "gap_low": "gap CI low", "gap_high": "gap CI high", "limit_verdict": "verdict",
-        "eff_at_b01": "eff_S @ eff_B 1%", "eff_at_b10": "eff_S @ 10%", "eff_at_b30": "eff_S @ 30%",
-        "ks_signal": "KS D (S)", "ks_p_signal": "KS p (S)", "ks_background": "KS D (B)",
-        "ks_p_background": "KS p (B)", "ams": "AMS", "ams_low": "AMS CI low",
+        "dataset": "data set",
+        "features": "features",
+        "model": "model",
+        "auc": "AUC",
+        "auc_low": "CI low",
+        "auc_high": "CI high",
+        "gap_to_bayes": "gap to limit",
+        "gap_low": "gap CI low",
+        "gap_high": "gap CI high",
+        "limit_verdict": "verdict",
+        "eff_at_b01": "eff_S @ eff_B 1%",
+        "eff_at_b10": "eff_S @ 10%",
+        "eff_at_b30": "eff_S @ 30%",
+        "ks_signal": "KS D (S)",
+        "ks_p_signal": "KS p (S)",
+        "ks_background": "KS D (B)",
+        "ks_p_background": "KS p (B)",
+        "ams": "AMS",
+        "ams_low": "AMS CI low",
         "ams_high": "AMS CI high",
-    }  # fmt: skip
+    }
     return _ordered(summary, columns, set_order)
 
 
@@ -347,12 +385,17 @@ def calibration_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> p
     log-loss, E|p - p*|, its 99th percentile, the logit slope and intercept, and the excess
     log-loss after each recalibration fitted on the validation split."""
     columns = {
-        "dataset": "data set", "features": "features", "model": "model", "auc": "AUC",
-        "excess_log_loss": "excess log-loss [nats]", "mean_abs_dp": "E|p - p*|",
-        "p99_abs_dp": "99% |p - p*|", "logit_slope": "logit slope",
+        "dataset": "data set",
+        "features": "features",
+        "model": "model",
+        "auc": "AUC",
+        "excess_log_loss": "excess log-loss [nats]",
+        "mean_abs_dp": "E|p - p*|",
+        "p99_abs_dp": "99% |p - p*|",
+        "logit_slope": "logit slope",
         "logit_intercept": "logit intercept",
         **{f"excess_log_loss_{m}": f"after {m}" for m in ("isotonic", "platt", "temperature")},
-    }  # fmt: skip
+    }
     rows = summary[summary["excess_log_loss"].notna() & (summary["model"] != "bayes_optimal")]
     return _ordered(rows, columns, set_order)
 
@@ -377,9 +420,14 @@ def run_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
     for dataset, entry in entries:
         for trained in entry["trained"]:
             record = read_json(trained["record"])
-            rows.append({"data set": dataset, "model": trained["model"],
-                         "features": trained["features"],
-                         "MLflow run id": record.get("mlflow_run_id", "")})  # fmt: skip
+            rows.append(
+                {
+                    "data set": dataset,
+                    "model": trained["model"],
+                    "features": trained["features"],
+                    "MLflow run id": record.get("mlflow_run_id", ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["data set", "model", "features", "MLflow run id"])
 
 
@@ -454,15 +502,24 @@ def render(
         try:
             executed = scratch / "report.ipynb"
             papermill.execute_notebook(
-                str(notebook), str(executed), parameters=dict(parameters),
-                kernel_name=KERNEL_NAME, language="python", cwd=str(cwd), progress_bar=False,
-                log_output=False, execution_timeout=timeout,
-            )  # fmt: skip
+                str(notebook),
+                str(executed),
+                parameters=dict(parameters),
+                kernel_name=KERNEL_NAME,
+                language="python",
+                cwd=str(cwd),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+            )
             node = nbformat.read(executed, as_version=4)
             exporter = HTMLExporter(
-                template_name=TEMPLATE, extra_template_basedirs=[str(NOTEBOOK_DIR / "templates")],
-                exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-            )  # fmt: skip
+                template_name=TEMPLATE,
+                extra_template_basedirs=[str(NOTEBOOK_DIR / "templates")],
+                exclude_input=True,
+                exclude_input_prompt=True,
+                exclude_output_prompt=True,
+            )
             body, _ = exporter.from_notebook_node(node)
         finally:
             for key, value in saved.items():

@@ -26,9 +26,13 @@ def importance_table(
     from sklearn.inspection import permutation_importance  # light package import for the plan
 
     result = permutation_importance(
-        estimator, frame[list(columns)], frame["label"].to_numpy(), scoring="roc_auc",
-        n_repeats=repeats, random_state=seed,
-    )  # fmt: skip
+        estimator,
+        frame[list(columns)],
+        frame["label"].to_numpy(),
+        scoring="roc_auc",
+        n_repeats=repeats,
+        random_state=seed,
+    )
     table = pd.DataFrame(
         {
             "feature": list(columns),

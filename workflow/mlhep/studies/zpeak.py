@@ -58,16 +58,18 @@ def voigt_integral(a: Any, b: Any, mass: float, width: float, sigma: float) -> n
     return np.sum(w * integrand, -1) * half[..., 0]
 
 
-def signal_density(m: Any, mass: float, width: float, sigma: float,
-                   window: tuple[float, float]) -> np.ndarray:  # fmt: skip
+def signal_density(
+    m: Any, mass: float, width: float, sigma: float, window: tuple[float, float]
+) -> np.ndarray:
     """The Voigt profile normalised to 1 on ``window`` (its normalisation numerically,
     :func:`voigt_integral`)."""
     norm = voigt_integral(window[0], window[1], mass, width, sigma)
     return voigt_profile(np.asarray(m, float) - mass, sigma, 0.5 * width) / norm
 
 
-def signal_integral(a: Any, b: Any, mass: float, width: float, sigma: float,
-                    window: tuple[float, float]) -> np.ndarray:  # fmt: skip
+def signal_integral(
+    a: Any, b: Any, mass: float, width: float, sigma: float, window: tuple[float, float]
+) -> np.ndarray:
     """Probability of [a, b] under :func:`signal_density` (bin contents, the CDF)."""
     norm = voigt_integral(window[0], window[1], mass, width, sigma)
     return voigt_integral(a, b, mass, width, sigma) / norm
@@ -103,8 +105,9 @@ def density(m: Any, params: Mapping[str, float], window: tuple[float, float]) ->
     return p["f_sig"] * sig + (1 - p["f_sig"]) * background_density(m, p["slope"], window)
 
 
-def probability(a: Any, b: Any, params: Mapping[str, float],
-                window: tuple[float, float]) -> np.ndarray:  # fmt: skip
+def probability(
+    a: Any, b: Any, params: Mapping[str, float], window: tuple[float, float]
+) -> np.ndarray:
     """Probability of [a, b] under :func:`density` (bin contents by integration)."""
     p = params
     sig = signal_integral(a, b, p["mass"], p["width"], p["sigma"], window)
@@ -115,8 +118,9 @@ def _log_model(window: tuple[float, float]) -> Any:
     """The model's log density with the parameters as named arguments (iminuit reads the
     signature), for ``UnbinnedNLL(..., log=True)``."""
 
-    def log_pdf(m: np.ndarray, mass: float, width: float, sigma: float, f_sig: float,
-                slope: float) -> np.ndarray:  # fmt: skip
+    def log_pdf(
+        m: np.ndarray, mass: float, width: float, sigma: float, f_sig: float, slope: float
+    ) -> np.ndarray:
         params = {"mass": mass, "width": width, "sigma": sigma, "f_sig": f_sig, "slope": slope}
         with np.errstate(divide="ignore"):
             return np.log(density(m, params, window))
@@ -176,8 +180,10 @@ class ZPeakFit:
 
     def deviations(self) -> dict[str, float]:
         """(fit - PDG) / sqrt(err_fit^2 + err_PDG^2) of the mass and the width."""
-        return {name: (self.values[name] - ref) / float(np.hypot(self.errors[name], err))
-                for name, (ref, err) in PDG_Z.items()}  # fmt: skip
+        return {
+            name: (self.values[name] - ref) / float(np.hypot(self.errors[name], err))
+            for name, (ref, err) in PDG_Z.items()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON, with the PDG values and the deviations from them."""
@@ -196,16 +202,22 @@ class ZPeakFit:
         }
 
 
-def fit_z_peak(mass: np.ndarray, window: tuple[float, float] = (70.0, 110.0), *,
-               minos: bool = True, start: Mapping[str, float] | None = None) -> ZPeakFit:  # fmt: skip
+def fit_z_peak(
+    mass: np.ndarray,
+    window: tuple[float, float] = (70.0, 110.0),
+    *,
+    minos: bool = True,
+    start: Mapping[str, float] | None = None,
+) -> ZPeakFit:
     """Unbinned maximum-likelihood fit (iminuit's UnbinnedNLL, MIGRAD then HESSE, and MINOS
     of mass, width and sigma with ``minos``) of the events of ``mass`` inside ``window``;
     ``start`` overrides :func:`start_values` (the toys start at their truth)."""
     window = (float(window[0]), float(window[1]))
     data = in_window(mass, window)
     if len(data) < MIN_EVENTS:
-        raise ValueError(f"{len(data)} events in the window {window}; the Z fit needs at "
-                         f"least {MIN_EVENTS}")  # fmt: skip
+        raise ValueError(
+            f"{len(data)} events in the window {window}; the Z fit needs at least {MIN_EVENTS}"
+        )
     cost = UnbinnedNLL(data, _log_model(window), log=True)
     m = Minuit(cost, **{**start_values(data, window), **(start or {})})
     m.limits["mass"] = window
@@ -218,8 +230,10 @@ def fit_z_peak(mass: np.ndarray, window: tuple[float, float] = (70.0, 110.0), *,
     intervals: dict[str, tuple[float, float]] = {}
     if minos and m.valid:
         m.minos("mass", "width", "sigma")
-        intervals = {k: (float(m.merrors[k].lower), float(m.merrors[k].upper))
-                     for k in ("mass", "width", "sigma")}  # fmt: skip
+        intervals = {
+            k: (float(m.merrors[k].lower), float(m.merrors[k].upper))
+            for k in ("mass", "width", "sigma")
+        }
     return ZPeakFit(
         values={k: float(m.values[k]) for k in PARAMETERS},
         errors={k: float(m.errors[k]) for k in PARAMETERS},
@@ -232,8 +246,9 @@ def fit_z_peak(mass: np.ndarray, window: tuple[float, float] = (70.0, 110.0), *,
     )
 
 
-def sample_z_peak(params: Mapping[str, float], window: tuple[float, float], n: int,
-                  rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def sample_z_peak(
+    params: Mapping[str, float], window: tuple[float, float], n: int, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` masses drawn from the model on ``window``: the signal exactly as Breit-Wigner
     plus Gaussian smearing (a Voigt variate is their sum) kept inside the window, the
     background by inverting its CDF; the signal count is binomial(n, f_sig)."""
@@ -242,8 +257,11 @@ def sample_z_peak(params: Mapping[str, float], window: tuple[float, float], n: i
     signal = np.empty(0)
     while len(signal) < n_sig:
         size = 2 * (n_sig - len(signal)) + 100
-        draw = (params["mass"] + 0.5 * params["width"] * rng.standard_cauchy(size)
-                + params["sigma"] * rng.standard_normal(size))  # fmt: skip
+        draw = (
+            params["mass"]
+            + 0.5 * params["width"] * rng.standard_cauchy(size)
+            + params["sigma"] * rng.standard_normal(size)
+        )
         signal = np.concatenate([signal, draw[(draw >= lo) & (draw <= hi)]])
     u, slope = rng.random(n - n_sig), params["slope"]
     if abs(slope * (hi - lo)) < 1e-12:
@@ -262,8 +280,9 @@ def poisson_deviance(counts: np.ndarray, expected: np.ndarray) -> float:
 
 def fit_deviance(mass: np.ndarray, fit: ZPeakFit, edges: np.ndarray) -> float:
     """Deviance of the window's histogram on ``edges`` against the fit's expectation."""
-    return poisson_deviance(np.histogram(in_window(mass, fit.window), edges)[0],
-                            fit.expected(edges))  # fmt: skip
+    return poisson_deviance(
+        np.histogram(in_window(mass, fit.window), edges)[0], fit.expected(edges)
+    )
 
 
 @dataclass(frozen=True)
@@ -298,8 +317,9 @@ class GoodnessOfFit:
         }
 
 
-def goodness_of_fit(mass: np.ndarray, fit: ZPeakFit, bins: int = 40, toys: int = 200,
-                    seed: int = 0) -> GoodnessOfFit:  # fmt: skip
+def goodness_of_fit(
+    mass: np.ndarray, fit: ZPeakFit, bins: int = 40, toys: int = 200, seed: int = 0
+) -> GoodnessOfFit:
     """Binned Poisson deviance of the data against the fit, and its p-value by parametric
     bootstrap: each toy has n_events drawn from the fitted model and is refitted, so the
     p-value (fraction of toys with deviance >= observed) accounts for the fitted parameters.
@@ -323,8 +343,17 @@ def goodness_of_fit(mass: np.ndarray, fit: ZPeakFit, bins: int = 40, toys: int =
     pit = np.clip(fit.cdf(in_window(mass, fit.window)), 0.0, 1.0)
     ks = stats.kstest(pit, "uniform")
     p_value = float(np.mean(toy_deviances >= observed)) if toys else float("nan")
-    return GoodnessOfFit(observed, toy_deviances, p_value, invalid, pit, float(ks.statistic),
-                         float(ks.pvalue), bins, time.perf_counter() - start)  # fmt: skip
+    return GoodnessOfFit(
+        observed,
+        toy_deviances,
+        p_value,
+        invalid,
+        pit,
+        float(ks.statistic),
+        float(ks.pvalue),
+        bins,
+        time.perf_counter() - start,
+    )
 
 
 def _poisson_interval(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,16 +374,19 @@ def _value(fit: ZPeakFit, name: str) -> str:
 
 def fit_text(fit: ZPeakFit) -> str:
     """The text box: M, Gamma, sigma with errors beside the PDG values, f_sig, n."""
-    return "\n".join([
-        rf"$M$ = {_value(fit, 'mass')} GeV (PDG {PDG_Z['mass'][0]:.4f})",
-        rf"$\Gamma$ = {_value(fit, 'width')} GeV (PDG {PDG_Z['width'][0]:.4f})",
-        rf"$\sigma$ = {_value(fit, 'sigma')} GeV",
-        rf"$f_\mathrm{{sig}}$ = {_value(fit, 'f_sig')}, $n$ = {fit.n_events}",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            rf"$M$ = {_value(fit, 'mass')} GeV (PDG {PDG_Z['mass'][0]:.4f})",
+            rf"$\Gamma$ = {_value(fit, 'width')} GeV (PDG {PDG_Z['width'][0]:.4f})",
+            rf"$\sigma$ = {_value(fit, 'sigma')} GeV",
+            rf"$f_\mathrm{{sig}}$ = {_value(fit, 'f_sig')}, $n$ = {fit.n_events}",
+        ]
+    )
 
 
-def plot_fit(ax_main: plt.Axes, ax_pull: plt.Axes, mass: np.ndarray, fit: ZPeakFit,
-             bins: int = 40) -> list[Any]:  # fmt: skip
+def plot_fit(
+    ax_main: plt.Axes, ax_pull: plt.Axes, mass: np.ndarray, fit: ZPeakFit, bins: int = 40
+) -> list[Any]:
     """Data with Poisson (Garwood) errors, the fitted total, signal and background as
     events per bin (integrated over each bin) and the total's density curve, a text box of
     the values, and below the pulls (data - expected) / sqrt(expected) with 1 and 2 bands."""
@@ -364,26 +396,56 @@ def plot_fit(ax_main: plt.Axes, ax_pull: plt.Axes, mass: np.ndarray, fit: ZPeakF
     expected = fit.expected(edges)
     grid = np.linspace(*fit.window, 800)
     artists: list[Any] = [
-        ax_main.stairs(fit.expected(edges, "background"), edges, color=BACKGROUND, lw=1.5,
-                       ls="--", label="background"),
-        ax_main.stairs(fit.expected(edges, "signal"), edges, color=SIGNAL, lw=1.5, ls=":",
-                       label="signal (Voigt)"),
+        ax_main.stairs(
+            fit.expected(edges, "background"),
+            edges,
+            color=BACKGROUND,
+            lw=1.5,
+            ls="--",
+            label="background",
+        ),
+        ax_main.stairs(
+            fit.expected(edges, "signal"),
+            edges,
+            color=SIGNAL,
+            lw=1.5,
+            ls=":",
+            label="signal (Voigt)",
+        ),
         ax_main.stairs(expected, edges, color="k", lw=1.8, label="fit (per bin)"),
-    ]  # fmt: skip
-    artists += ax_main.plot(grid, fit.n_events * width * fit.pdf(grid), color="0.5", lw=1,
-                            label="fit (density x bin width)")  # fmt: skip
-    artists.append(ax_main.errorbar(centres, counts, yerr=_poisson_interval(counts), fmt="o",
-                                    color="k", ms=4, label="data"))  # fmt: skip
-    artists.append(ax_main.text(0.03, 0.96, fit_text(fit), transform=ax_main.transAxes,
-                                va="top", fontsize=11,
-                                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"}))  # fmt: skip
+    ]
+    artists += ax_main.plot(
+        grid,
+        fit.n_events * width * fit.pdf(grid),
+        color="0.5",
+        lw=1,
+        label="fit (density x bin width)",
+    )
+    artists.append(
+        ax_main.errorbar(
+            centres, counts, yerr=_poisson_interval(counts), fmt="o", color="k", ms=4, label="data"
+        )
+    )
+    artists.append(
+        ax_main.text(
+            0.03,
+            0.96,
+            fit_text(fit),
+            transform=ax_main.transAxes,
+            va="top",
+            fontsize=11,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"},
+        )
+    )
     ax_main.set(ylabel=f"Events / {width:g} GeV", xlim=fit.window)
     ax_main.set_ylim(0, 1.45 * max(counts.max(), expected.max()))
     ax_main.legend(loc="upper right", fontsize=11)
     pulls = (counts - expected) / np.sqrt(expected)
-    artists += [ax_pull.axhspan(-2, 2, color="#ffcc00", alpha=0.35, lw=0),
-                ax_pull.axhspan(-1, 1, color="#22aa22", alpha=0.35, lw=0),
-                ax_pull.axhline(0, color="k", lw=1)]  # fmt: skip
+    artists += [
+        ax_pull.axhspan(-2, 2, color="#ffcc00", alpha=0.35, lw=0),
+        ax_pull.axhspan(-1, 1, color="#22aa22", alpha=0.35, lw=0),
+        ax_pull.axhline(0, color="k", lw=1),
+    ]
     artists += ax_pull.plot(centres, pulls, "o", color="k", ms=4)
     top = max(3.0, float(np.abs(pulls).max()) * 1.15)
     ax_pull.set(xlabel=r"$m_{\mu\mu}$ (GeV)", ylabel="Pull", ylim=(-top, top), xlim=fit.window)
@@ -396,21 +458,44 @@ def plot_gof(ax: plt.Axes, gof: GoodnessOfFit, ax_pit: plt.Axes | None = None) -
     artists: list[Any] = []
     if len(gof.toy_deviances):
         top = max(gof.toy_deviances.max(), gof.deviance) * 1.05
-        artists += ax.hist(gof.toy_deviances, np.linspace(0, top, 31), histtype="stepfilled",
-                           color=SIGNAL, alpha=0.5,
-                           label=f"{len(gof.toy_deviances)} toys, refitted")[2]  # fmt: skip
-    artists.append(ax.axvline(gof.deviance, color=BACKGROUND, lw=2,
-                              label=f"data: D = {gof.deviance:.1f}, p = {gof.p_value:.3g}"))  # fmt: skip
+        artists += ax.hist(
+            gof.toy_deviances,
+            np.linspace(0, top, 31),
+            histtype="stepfilled",
+            color=SIGNAL,
+            alpha=0.5,
+            label=f"{len(gof.toy_deviances)} toys, refitted",
+        )[2]
+    artists.append(
+        ax.axvline(
+            gof.deviance,
+            color=BACKGROUND,
+            lw=2,
+            label=f"data: D = {gof.deviance:.1f}, p = {gof.p_value:.3g}",
+        )
+    )
     ax.set(xlabel=f"Poisson deviance ({gof.bins} bins)", ylabel="Toys")
     ax.legend(loc="upper right", fontsize=11)
     if ax_pit is not None:
         edges = np.linspace(0, 1, 21)
         flat = len(gof.pit) / (len(edges) - 1)
-        artists += ax_pit.hist(gof.pit, edges, histtype="step", color="k", lw=1.8,
-                               label=f"KS D = {gof.ks_statistic:.3f} (naive p = "
-                               f"{gof.ks_pvalue:.2g})")[2]  # fmt: skip
-        artists.append(ax_pit.axhspan(flat - np.sqrt(flat), flat + np.sqrt(flat), color="0.8",
-                                      zorder=0, label=r"flat $\pm 1\sigma$"))  # fmt: skip
+        artists += ax_pit.hist(
+            gof.pit,
+            edges,
+            histtype="step",
+            color="k",
+            lw=1.8,
+            label=f"KS D = {gof.ks_statistic:.3f} (naive p = {gof.ks_pvalue:.2g})",
+        )[2]
+        artists.append(
+            ax_pit.axhspan(
+                flat - np.sqrt(flat),
+                flat + np.sqrt(flat),
+                color="0.8",
+                zorder=0,
+                label=r"flat $\pm 1\sigma$",
+            )
+        )
         ax_pit.set(xlabel="Model CDF of each event (PIT)", ylabel="Events", xlim=(0, 1))
         ax_pit.set_ylim(0, ax_pit.get_ylim()[1] * 1.3)
         ax_pit.legend(loc="upper right", fontsize=11)
@@ -418,8 +503,9 @@ def plot_gof(ax: plt.Axes, gof: GoodnessOfFit, ax_pit: plt.Axes | None = None) -
 
 
 @styled
-def z_peak_figures(mass: np.ndarray, fit: ZPeakFit, gof: GoodnessOfFit,
-                   bins: int = 40) -> tuple[plt.Figure, plt.Figure]:  # fmt: skip
+def z_peak_figures(
+    mass: np.ndarray, fit: ZPeakFit, gof: GoodnessOfFit, bins: int = 40
+) -> tuple[plt.Figure, plt.Figure]:
     """The fit with its pulls, and the goodness of fit (toys and PIT); save them with
     :func:`mlhep.plotting.save`."""
     fig_fit, (ax_main, ax_pull) = plt.subplots(

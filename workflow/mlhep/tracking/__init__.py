@@ -267,9 +267,12 @@ def log_splits(
             warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
             warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
             data = mlflow.data.from_pandas(
-                frame[keep], source=str(Path(paths[split]).resolve()), targets="label",
-                name=f"{dataset}-{split}", digest=ids_digest(frame["event_id"].to_numpy())[:16],
-            )  # fmt: skip
+                frame[keep],
+                source=str(Path(paths[split]).resolve()),
+                targets="label",
+                name=f"{dataset}-{split}",
+                digest=ids_digest(frame["event_id"].to_numpy())[:16],
+            )
             # the schema (column names and types) of a few rows is that of the whole split;
             # inferring it from 400k rows costs seconds per split
             data.__dict__["schema"] = infer_signature(frame[keep].head(100)).inputs

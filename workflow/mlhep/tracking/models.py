@@ -50,9 +50,13 @@ def log_pytorch(net: Any, example: pd.DataFrame, name: str = "model") -> str:
     with torch.no_grad():
         output = net(torch.as_tensor(x)).numpy()
     info = mlflow.pytorch.log_model(
-        net, name=name, input_example=x, signature=infer_signature(x, output),
-        code_paths=[str(LIBRARY_DIR)], pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )  # fmt: skip
+        net,
+        name=name,
+        input_example=x,
+        signature=infer_signature(x, output),
+        code_paths=[str(LIBRARY_DIR)],
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+    )
     return info.model_uri
 
 
@@ -90,10 +94,15 @@ def log_generator(path: str, name: str = "generator") -> str:
     probe.generator = gan.load(path)
     output = probe.predict(None, example)
     info = mlflow.pyfunc.log_model(
-        name=name, python_model=GeneratorModel(), artifacts={"generator": str(path)},
-        signature=infer_signature(example, output, params={"seed": 0}), input_example=example,
+        name=name,
+        python_model=GeneratorModel(),
+        artifacts={"generator": str(path)},
+        signature=infer_signature(example, output, params={"seed": 0}),
+        input_example=example,
         code_paths=[str(LIBRARY_DIR)],
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}",
-                          *requirements("numpy", "scipy", "pandas", "mlflow")],
-    )  # fmt: skip
+        pip_requirements=[
+            f"torch=={torch.__version__.split('+')[0]}",
+            *requirements("numpy", "scipy", "pandas", "mlflow"),
+        ],
+    )
     return info.model_uri

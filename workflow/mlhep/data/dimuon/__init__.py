@@ -17,22 +17,30 @@ from mlhep.models import MODELS
 #: The config keys of a dimuon dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
     "n_signal": {
-        "type": "integer", "minimum": 1, "default": 333333,
+        "type": "integer",
+        "minimum": 1,
+        "default": 333333,
         "description": "Signal events to generate (after acceptance).",
     },
     "n_background": {
-        "type": "integer", "minimum": 1, "default": 333333,
+        "type": "integer",
+        "minimum": 1,
+        "default": 333333,
         "description": "Background events to generate (after acceptance).",
     },
     "expected_signal": {
-        "type": "number", "exclusiveMinimum": 0, "default": 1000,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 1000,
         "description": "Expected signal yield: the signal weights sum to it (whole sample and each split).",
     },
     "expected_background": {
-        "type": "number", "exclusiveMinimum": 0, "default": 100000,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 100000,
         "description": "Expected background yield: the background weights sum to it.",
     },
-}  # fmt: skip
+}
 
 
 def produce(

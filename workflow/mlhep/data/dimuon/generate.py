@@ -48,9 +48,15 @@ def generate_dimuon(
     tried = {"signal": 0, "background": 0}
     total = n_signal + n_background
     bar = tqdm(
-        total=total, unit="ev", unit_scale=True, desc="generate dimuon", file=sys.stderr,
-        disable=not progress, mininterval=2.0, ascii=True,
-    )  # fmt: skip
+        total=total,
+        unit="ev",
+        unit_scale=True,
+        desc="generate dimuon",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=2.0,
+        ascii=True,
+    )
 
     def columns():  # type: ignore[no-untyped-def]
         for chunk in dimuon.generate_chunks(n_signal, n_background, seed, w_sig, w_bkg):

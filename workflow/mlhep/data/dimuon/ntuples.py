@@ -30,7 +30,9 @@ def _muons(frame: pd.DataFrame) -> ak.Array:
     for field in ("pt", "eta", "phi"):
         m, p = frame[f"mu_minus_{field}"].to_numpy(), frame[f"mu_plus_{field}"].to_numpy()
         fields[field] = np.stack([np.where(minus_first, m, p), np.where(minus_first, p, m)], axis=1)
-    fields["charge"] = np.stack([np.where(minus_first, -1, 1), np.where(minus_first, 1, -1)], axis=1).astype(np.int32)  # fmt: skip
+    fields["charge"] = np.stack(
+        [np.where(minus_first, -1, 1), np.where(minus_first, 1, -1)], axis=1
+    ).astype(np.int32)
     return ak.zip({k: ak.from_regular(ak.Array(v)) for k, v in fields.items()})
 
 
@@ -83,21 +85,34 @@ def user_ntuple_settings(paths: Mapping[str, str | os.PathLike[str]]) -> dict[st
         "tree": USER_TREE,
         "collections": {
             "mu": {
-                "fields": {"pt": "Muon_pt", "eta": "Muon_eta", "phi": "Muon_phi", "charge": "Muon_charge"},
-                "rule": "opposite_charge_pair", "sort_by": "pt", "charge": "charge",
+                "fields": {
+                    "pt": "Muon_pt",
+                    "eta": "Muon_eta",
+                    "phi": "Muon_phi",
+                    "charge": "Muon_charge",
+                },
+                "rule": "opposite_charge_pair",
+                "sort_by": "pt",
+                "charge": "charge",
             },
             "jet": {"fields": {"pt": "Jet_pt"}, "rule": "leading", "sort_by": "pt", "n": 2},
         },
         "weight": "genWeight",
         "event_id": "event",
-    }  # fmt: skip
+    }
     return {
         "kind": "root",
         "signal": {**source, "files": [str(paths["signal"])]},
         "background": {**source, "files": [str(paths["background"])]},
         "features": {
-            **{f"mu_{q}_{v}": f"mu_{q}_{v}" for q in ("minus", "plus") for v in ("pt", "eta", "phi")},
-            "n_jets": "jet_count", "met": "MET_pt", "met_phi": "MET_phi",
+            **{
+                f"mu_{q}_{v}": f"mu_{q}_{v}"
+                for q in ("minus", "plus")
+                for v in ("pt", "eta", "phi")
+            },
+            "n_jets": "jet_count",
+            "met": "MET_pt",
+            "met_phi": "MET_phi",
         },
         "engineer": "dimuon",
-    }  # fmt: skip
+    }

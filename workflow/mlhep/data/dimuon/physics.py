@@ -36,16 +36,30 @@ MUON_PT_MIN, MUON_ABS_ETA_MAX = 20.0, 2.4  # acceptance per muon
 
 #: Latent variables per event, in the order of :class:`Latent`'s fields.
 LATENT_NAMES = (
-    "m", "pt", "y", "phi", "cos_theta", "phi_star", "n_jets", "met", "met_phi",
-)  # fmt: skip
+    "m",
+    "pt",
+    "y",
+    "phi",
+    "cos_theta",
+    "phi_star",
+    "n_jets",
+    "met",
+    "met_phi",
+)
 #: Latent variables whose densities differ between signal and background.
 INFORMATIVE_LATENTS = ("m", "pt", "y", "cos_theta", "n_jets")
 #: Observed low-level features, in the order they are written.
 LOW_LEVEL_FEATURES = (
-    "mu_minus_pt", "mu_minus_eta", "mu_minus_phi",
-    "mu_plus_pt", "mu_plus_eta", "mu_plus_phi",
-    "n_jets", "met", "met_phi",
-)  # fmt: skip
+    "mu_minus_pt",
+    "mu_minus_eta",
+    "mu_minus_phi",
+    "mu_plus_pt",
+    "mu_plus_eta",
+    "mu_plus_phi",
+    "n_jets",
+    "met",
+    "met_phi",
+)
 
 
 @dataclass(frozen=True)

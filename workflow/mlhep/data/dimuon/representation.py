@@ -47,10 +47,17 @@ KS_TABLE_COLUMNS = ("mu_minus_pt", "mu_plus_eta", "n_jets", "met", MASS_COLUMN)
 
 #: The network coordinates, in order.
 COORDINATES = (
-    "log_pt_minus", "atanh_eta_minus", "log_pt_plus", "atanh_eta_plus",
-    "cos_dphi_plus", "sin_dphi_plus", "n_jets_dequantised", "log_met",
-    "cos_dphi_met", "sin_dphi_met",
-)  # fmt: skip
+    "log_pt_minus",
+    "atanh_eta_minus",
+    "log_pt_plus",
+    "atanh_eta_plus",
+    "cos_dphi_plus",
+    "sin_dphi_plus",
+    "n_jets_dequantised",
+    "log_met",
+    "cos_dphi_met",
+    "sin_dphi_met",
+)
 #: Indices of the (cos, sin) pairs: kept on the unit circle.
 CIRCLES = ((4, 5), (8, 9))
 #: Indices of the standardised coordinates.
@@ -73,16 +80,20 @@ def encode(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) 
     d_met = col["met_phi"] - ref
     eta_m = np.clip(col["mu_minus_eta"] / MUON_ABS_ETA_MAX, -_ETA_EDGE, _ETA_EDGE)
     eta_p = np.clip(col["mu_plus_eta"] / MUON_ABS_ETA_MAX, -_ETA_EDGE, _ETA_EDGE)
-    return np.column_stack([
-        np.log(np.maximum(col["mu_minus_pt"] - MUON_PT_MIN, 1e-12)),
-        np.arctanh(eta_m),
-        np.log(np.maximum(col["mu_plus_pt"] - MUON_PT_MIN, 1e-12)),
-        np.arctanh(eta_p),
-        np.cos(d_plus), np.sin(d_plus),
-        col["n_jets"] + rng.uniform(0.0, 1.0, len(ref)),
-        np.log(np.maximum(col["met"], 1e-12)),
-        np.cos(d_met), np.sin(d_met),
-    ])  # fmt: skip
+    return np.column_stack(
+        [
+            np.log(np.maximum(col["mu_minus_pt"] - MUON_PT_MIN, 1e-12)),
+            np.arctanh(eta_m),
+            np.log(np.maximum(col["mu_plus_pt"] - MUON_PT_MIN, 1e-12)),
+            np.arctanh(eta_p),
+            np.cos(d_plus),
+            np.sin(d_plus),
+            col["n_jets"] + rng.uniform(0.0, 1.0, len(ref)),
+            np.log(np.maximum(col["met"], 1e-12)),
+            np.cos(d_met),
+            np.sin(d_met),
+        ]
+    )
 
 
 def decode(raw: Array, rng: np.random.Generator) -> dict[str, Array]:

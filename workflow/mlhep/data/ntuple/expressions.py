@@ -40,9 +40,31 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     **{
         name: getattr(np, name)
         for name in (
-            "abs", "sqrt", "exp", "log", "log10", "log1p", "sin", "cos", "tan", "arcsin",
-            "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-            "arctanh", "hypot", "minimum", "maximum", "sign", "floor", "ceil",
+            "abs",
+            "sqrt",
+            "exp",
+            "log",
+            "log10",
+            "log1p",
+            "sin",
+            "cos",
+            "tan",
+            "arcsin",
+            "arccos",
+            "arctan",
+            "arctan2",
+            "sinh",
+            "cosh",
+            "tanh",
+            "arcsinh",
+            "arccosh",
+            "arctanh",
+            "hypot",
+            "minimum",
+            "maximum",
+            "sign",
+            "floor",
+            "ceil",
         )
     },
     "where": _where,
@@ -52,7 +74,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": _reduce(ak.min),
     "any": _reduce(ak.any),
     "all": _reduce(ak.all),
-}  # fmt: skip
+}
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -143,9 +165,18 @@ def parse(text: str) -> Expression:
 
 
 _ALLOWED_NODES = (
-    ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Load,
-    *_BINARY, *_UNARY, *_COMPARE, ast.And, ast.Or,
-)  # fmt: skip
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.Load,
+    *_BINARY,
+    *_UNARY,
+    *_COMPARE,
+    ast.And,
+    ast.Or,
+)
 
 
 def _evaluate(node: ast.expr, columns: Mapping[str, Any]) -> Any:

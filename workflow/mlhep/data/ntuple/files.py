@@ -48,12 +48,18 @@ def _testdata_file(name: str, key: str) -> str:
     try:
         root = importlib.resources.files("skhep_testdata.data")
     except ModuleNotFoundError:
-        raise NtupleError(f"{TESTDATA_PREFIX}{name} needs the package scikit-hep-testdata "
-                          "(pinned in constraints.txt)", key) from None  # fmt: skip
+        raise NtupleError(
+            f"{TESTDATA_PREFIX}{name} needs the package scikit-hep-testdata "
+            "(pinned in constraints.txt)",
+            key,
+        ) from None
     path = Path(str(root / name))
     if not path.is_file():
-        raise NtupleError(f"{TESTDATA_PREFIX}{name} is not shipped in the installed "
-                          "scikit-hep-testdata (nothing is downloaded)", key)  # fmt: skip
+        raise NtupleError(
+            f"{TESTDATA_PREFIX}{name} is not shipped in the installed "
+            "scikit-hep-testdata (nothing is downloaded)",
+            key,
+        )
     return str(path)
 
 
@@ -71,7 +77,11 @@ def check_root_header(path: str) -> None:
         raise NtupleError(f"{path}: truncated ROOT file ({size} bytes, shorter than a header)")
     (version,) = struct.unpack(">i", head[4:8])
     # fEND follows fVersion and fBEGIN: 4 bytes, or 8 in files over 2 GB (version > 1000000)
-    end = struct.unpack(">q", head[12:20])[0] if version > 1000000 else struct.unpack(">i", head[12:16])[0]  # fmt: skip
+    end = (
+        struct.unpack(">q", head[12:20])[0]
+        if version > 1000000
+        else struct.unpack(">i", head[12:16])[0]
+    )
     if size < end:
         raise NtupleError(
             f"{path}: truncated ROOT file: {size} bytes on disk, its header says {end} "
@@ -85,7 +95,9 @@ def open_tree(path: str, tree: str, key: str) -> uproot.TTree:
     try:
         file = uproot.open(path)
     except Exception as error:
-        raise NtupleError(f"{path}: uproot cannot open it: {type(error).__name__}: {error}") from None  # fmt: skip
+        raise NtupleError(
+            f"{path}: uproot cannot open it: {type(error).__name__}: {error}"
+        ) from None
     try:
         if tree not in file:
             trees = sorted(k for k, c in file.classnames(cycle=False).items() if c == "TTree")

@@ -50,65 +50,114 @@ _COLLECTION_SCHEMA: dict[str, Any] = {
     "description": "A jagged collection made flat: its fields and the rule that flattens it.",
     "properties": {
         "fields": {
-            "type": "object", "minProperties": 1, "additionalProperties": _EXPRESSION,
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": _EXPRESSION,
             "description": "Field name -> expression over the tree's jagged branches (e.g. pt: 'sqrt(Muon_Px**2 + Muon_Py**2)').",
         },
         "rule": {
             "enum": list(flatten.RULES),
             "description": "leading: the n leading objects as <name><i>_<field>, padded with fill; opposite_charge_pair: the leading negative and positive object as <name>_minus_<field>, <name>_plus_<field> (events without a pair are dropped).",
         },
-        "sort_by": {"type": "string", "default": "pt", "description": "The field that orders the objects (decreasing)."},
-        "n": {"type": "integer", "minimum": 1, "default": 2, "description": "leading: how many objects."},
-        "fill": {"type": "number", "default": -999.0, "description": "leading: the value of a missing object's fields."},
-        "charge": {"type": "string", "default": "charge", "description": "opposite_charge_pair: the charge field."},
+        "sort_by": {
+            "type": "string",
+            "default": "pt",
+            "description": "The field that orders the objects (decreasing).",
+        },
+        "n": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 2,
+            "description": "leading: how many objects.",
+        },
+        "fill": {
+            "type": "number",
+            "default": -999.0,
+            "description": "leading: the value of a missing object's fields.",
+        },
+        "charge": {
+            "type": "string",
+            "default": "charge",
+            "description": "opposite_charge_pair: the charge field.",
+        },
     },
     "required": ["fields", "rule"],
     "additionalProperties": False,
-}  # fmt: skip
+}
 _SOURCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "files": {
-            "type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
             "description": "ROOT files: paths, globs (relative to the working directory) or skhep_testdata:<name> (a file shipped in scikit-hep-testdata).",
         },
         "tree": {"type": "string", "default": "events", "description": "The TTree in every file."},
         "collections": {
-            "type": "object", "default": {}, "additionalProperties": _COLLECTION_SCHEMA,
+            "type": "object",
+            "default": {},
+            "additionalProperties": _COLLECTION_SCHEMA,
             "description": "Jagged collections made flat (name -> fields and rule); each also gives <name>_count.",
         },
         "aliases": {
-            "type": "object", "default": {}, "additionalProperties": _EXPRESSION,
+            "type": "object",
+            "default": {},
+            "additionalProperties": _EXPRESSION,
             "description": "Named expressions, in order, over branches, collection columns and earlier aliases: give both sources the same names.",
         },
-        "cut": {"type": ["string", "null"], "default": None, "description": "Selection of this source's events (a boolean expression)."},
-        "weight": {"type": "string", "default": "1", "description": "Event weight: a branch or an expression."},
+        "cut": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "Selection of this source's events (a boolean expression).",
+        },
+        "weight": {
+            "type": "string",
+            "default": "1",
+            "description": "Event weight: a branch or an expression.",
+        },
         "event_id": {
-            "type": ["string", "null"], "default": None,
+            "type": ["string", "null"],
+            "default": None,
             "description": "Unique integer id of each event (an expression); null: numbered in reading order, signal first.",
         },
     },
     "required": ["files"],
     "additionalProperties": False,
-}  # fmt: skip
+}
 #: The config keys of a root dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
-    "signal": {**_SOURCE_SCHEMA, "default": {}, "description": "Where the signal events (label 1) come from."},
-    "background": {**_SOURCE_SCHEMA, "default": {}, "description": "Where the background events (label 0) come from."},
+    "signal": {
+        **_SOURCE_SCHEMA,
+        "default": {},
+        "description": "Where the signal events (label 1) come from.",
+    },
+    "background": {
+        **_SOURCE_SCHEMA,
+        "default": {},
+        "description": "Where the background events (label 0) come from.",
+    },
     "features": {
-        "type": ["array", "object"], "default": [],
+        "type": ["array", "object"],
+        "default": [],
         "description": "The feature columns: a list of names (branches or aliases), or name -> expression (e.g. log_pt: 'log(pt)').",
     },
-    "cut": {"type": ["string", "null"], "default": None, "description": "A selection both sources pass (after their own cuts)."},
+    "cut": {
+        "type": ["string", "null"],
+        "default": None,
+        "description": "A selection both sources pass (after their own cuts).",
+    },
     "engineer": {
-        "enum": ["none", "dimuon"], "default": "none",
+        "enum": ["none", "dimuon"],
+        "default": "none",
         "description": "dimuon: add the toy's pair observables (mlhep.data.dimuon.features.HIGH_LEVEL_FEATURES) computed from features named as the toy's charge-ordered muons (pt, eta, phi of each).",
     },
     "step_size": {
-        "type": ["string", "integer"], "default": "100 MB",
+        "type": ["string", "integer"],
+        "default": "100 MB",
         "description": "How much uproot reads at a time (bytes as '100 MB', or entries): bounds the memory.",
     },
-}  # fmt: skip
+}
 
 
 def feature_expressions(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -200,13 +249,23 @@ def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> Sourc
     conf = settings[source]
     collections = {}
     for name, coll in conf.get("collections", {}).items():
-        fields = [Step(f"{key}.collections.{name}.fields.{f}", f, _parse(f"{key}.collections.{name}.fields.{f}", t))
-                  for f, t in coll["fields"].items()]  # fmt: skip
+        fields = [
+            Step(
+                f"{key}.collections.{name}.fields.{f}",
+                f,
+                _parse(f"{key}.collections.{name}.fields.{f}", t),
+            )
+            for f, t in coll["fields"].items()
+        ]
         collections[name] = (dict(coll), fields)
-    aliases = [Step(f"{key}.aliases.{n}", n, _parse(f"{key}.aliases.{n}", t))
-               for n, t in conf.get("aliases", {}).items()]  # fmt: skip
-    finals = [Step(f"datasets.{dataset}.features.{n}", n, _parse(f"datasets.{dataset}.features.{n}", t))
-              for n, t in feature_expressions(settings).items()]  # fmt: skip
+    aliases = [
+        Step(f"{key}.aliases.{n}", n, _parse(f"{key}.aliases.{n}", t))
+        for n, t in conf.get("aliases", {}).items()
+    ]
+    finals = [
+        Step(f"datasets.{dataset}.features.{n}", n, _parse(f"datasets.{dataset}.features.{n}", t))
+        for n, t in feature_expressions(settings).items()
+    ]
     finals.append(Step(f"{key}.weight", WEIGHT, _parse(f"{key}.weight", conf.get("weight", "1"))))
     for name, text, where in (
         (CUT, conf.get("cut"), f"{key}.cut"),
@@ -217,10 +276,16 @@ def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> Sourc
             finals.append(Step(where, name, _parse(where, text)))
     files = resolve_files(conf["files"], f"{key}.files")
     return SourcePlan(
-        name=source, label=SOURCES[source], files=files, tree=conf.get("tree", "events"),
-        key=key, collections=collections, aliases=aliases, finals=finals,
+        name=source,
+        label=SOURCES[source],
+        files=files,
+        tree=conf.get("tree", "events"),
+        key=key,
+        collections=collections,
+        aliases=aliases,
+        finals=finals,
         step_size=settings.get("step_size", "100 MB"),
-    )  # fmt: skip
+    )
 
 
 def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -235,8 +300,12 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("features", "missing or empty: the feature columns to read"))
     for name in feature_expressions(settings):
         if not name.isidentifier() or name in META_COLUMNS:
-            problems.append((f"features.{name}", "a feature name must be an identifier and not "
-                             f"one of {list(META_COLUMNS)}"))  # fmt: skip
+            problems.append(
+                (
+                    f"features.{name}",
+                    f"a feature name must be an identifier and not one of {list(META_COLUMNS)}",
+                )
+            )
     if settings.get("engineer") == "dimuon":
         missing = sorted(set(MUON_COLUMNS) - set(feature_expressions(settings)))
         if missing:
@@ -246,11 +315,18 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     for source in SOURCES:
         for name, coll in settings[source].get("collections", {}).items():
             fields = coll["fields"]
-            needs = [coll["sort_by"]] + ([coll["charge"]] if coll["rule"] == "opposite_charge_pair" else [])  # fmt: skip
+            needs = [coll["sort_by"]] + (
+                [coll["charge"]] if coll["rule"] == "opposite_charge_pair" else []
+            )
             for wanted in needs:
                 if wanted not in fields:
-                    problems.append((f"{source}.collections.{name}", f"rule {coll['rule']!r} needs "
-                                     f"the field {wanted!r} (fields: {sorted(fields)})"))  # fmt: skip
+                    problems.append(
+                        (
+                            f"{source}.collections.{name}",
+                            f"rule {coll['rule']!r} needs "
+                            f"the field {wanted!r} (fields: {sorted(fields)})",
+                        )
+                    )
     for key, text in _expressions(settings):
         try:
             parse(text)
@@ -273,7 +349,9 @@ def _expressions(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for source in SOURCES:
         conf = settings[source]
         for name, coll in conf.get("collections", {}).items():
-            yield from ((f"{source}.collections.{name}.fields.{f}", t) for f, t in coll["fields"].items())  # fmt: skip
+            yield from (
+                (f"{source}.collections.{name}.fields.{f}", t) for f, t in coll["fields"].items()
+            )
         yield from ((f"{source}.aliases.{n}", t) for n, t in conf.get("aliases", {}).items())
         for key in ("cut", "weight", "event_id"):
             if conf.get(key) is not None:
@@ -329,8 +407,11 @@ def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.nda
         if name in out:
             if out[name].dtype != bool:
                 step = next(s for s in plan.finals if s.name == name)
-                raise NtupleError(f"the cut {step.expression.text!r} gives {out[name].dtype} "
-                                  "values, not true/false", step.key)  # fmt: skip
+                raise NtupleError(
+                    f"the cut {step.expression.text!r} gives {out[name].dtype} "
+                    "values, not true/false",
+                    step.key,
+                )
             keep &= out.pop(name)
     plan.counts["failed_cuts"] += before - int(keep.sum())
     return out, keep
@@ -349,8 +430,10 @@ def _read_source(plan: SourcePlan, progress: tqdm) -> Iterator[dict[str, np.ndar
                 except StopIteration:
                     break
                 except Exception as error:
-                    raise NtupleError(f"{path}:{plan.tree}: reading failed (damaged file?): "
-                                      f"{type(error).__name__}: {error}") from None  # fmt: skip
+                    raise NtupleError(
+                        f"{path}:{plan.tree}: reading failed (damaged file?): "
+                        f"{type(error).__name__}: {error}"
+                    ) from None
                 try:
                     out, keep = _chunk_columns(plan, arrays)
                 except _StepFailed as failed:
@@ -381,9 +464,13 @@ def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], where: str) -> No
 
 
 def produce(
-    events_path: str | os.PathLike[str], settings: Mapping[str, Any], seed: int,
-    *, dataset: str = "root", progress: bool = True,
-) -> dict[str, Any]:  # fmt: skip
+    events_path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    seed: int,
+    *,
+    dataset: str = "root",
+    progress: bool = True,
+) -> dict[str, Any]:
     """Read, flatten and select both sources into the dataset's flat ``events`` tree
     (atomically; nothing is left on error); return a record of what each step kept.
 
@@ -406,12 +493,24 @@ def produce(
     features = list(feature_expressions(settings))
     columns = columns_of(settings)
     engineer = settings.get("engineer", "none") == "dimuon"
-    branch_types: dict[str, Any] = {"event_id": np.int64, "label": np.int32, "weight": np.float64,
-                                    **{c: np.float64 for c in columns}}  # fmt: skip
+    branch_types: dict[str, Any] = {
+        "event_id": np.int64,
+        "label": np.int32,
+        "weight": np.float64,
+        **{c: np.float64 for c in columns},
+    }
     next_id = 0
     ids: list[np.ndarray] = []
-    bar = tqdm(total=sum(entries.values()), unit="ev", unit_scale=True, desc="read ntuples",
-               file=sys.stderr, disable=not progress, mininterval=2.0, ascii=True)  # fmt: skip
+    bar = tqdm(
+        total=sum(entries.values()),
+        unit="ev",
+        unit_scale=True,
+        desc="read ntuples",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=2.0,
+        ascii=True,
+    )
 
     def chunks() -> Iterator[dict[str, np.ndarray]]:
         nonlocal next_id
@@ -422,8 +521,10 @@ def produce(
                     continue
                 if EVENT_ID in chunk:
                     if chunk[EVENT_ID].dtype.kind not in "iu":
-                        raise NtupleError(f"gives {chunk[EVENT_ID].dtype} values, not integers",
-                                          f"{plan.key}.event_id")  # fmt: skip
+                        raise NtupleError(
+                            f"gives {chunk[EVENT_ID].dtype} values, not integers",
+                            f"{plan.key}.event_id",
+                        )
                     event_id = chunk[EVENT_ID].astype(np.int64)
                     ids.append(event_id)  # checked for uniqueness at the end
                 else:  # numbered in reading order: unique by construction
@@ -451,14 +552,18 @@ def produce(
                 )
 
     with bar:
-        written = io.write_root_tree(events_path, chunks(), branch_types,
-                                     title=f"{dataset}: selected ntuple events")  # fmt: skip
+        written = io.write_root_tree(
+            events_path, chunks(), branch_types, title=f"{dataset}: selected ntuple events"
+        )
     repeated, example = _duplicates(ids) if ids else (0, None)
     if repeated:
         os.unlink(events_path)
         keys = " and ".join(s.key for p in plans for s in p.finals if s.name == EVENT_ID)
-        raise NtupleError(f"{repeated} event id(s) repeat across signal and background (e.g. "
-                          f"{example}); the ids must be unique", keys)  # fmt: skip
+        raise NtupleError(
+            f"{repeated} event id(s) repeat across signal and background (e.g. "
+            f"{example}); the ids must be unique",
+            keys,
+        )
     seconds = time.perf_counter() - start
     size = sum(os.path.getsize(p) for plan in plans for p in plan.files)
     return {

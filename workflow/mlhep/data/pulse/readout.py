@@ -41,36 +41,80 @@ _RANGE = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems
 
 #: The config keys of a pulse dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
-    "n_pulses": {"type": "integer", "minimum": 10, "default": 250000,
-                 "description": "Pulses to generate (all splits together)."},
-    "order": {"type": "integer", "minimum": 1, "maximum": 8, "default": 2,
-              "description": "n of the CR-RC^n shaper (1: the plain CR-RC, with a kink at t0)."},
-    "peaking_time": {"type": "number", "exclusiveMinimum": 0, "default": 25.0,
-                     "description": "Peaking time tau in ns: the pulse peaks at t0 + tau."},
-    "clock_period": {"type": "number", "exclusiveMinimum": 0, "default": 25.0,
-                     "description": "Sampling period in ns (25 ns: the LHC's 40 MHz clock)."},
-    "n_samples": {"type": "integer", "minimum": 3, "maximum": MAX_SAMPLES, "default": 8,
-                  "description": "Samples per pulse, at t = 0, 1, ... times the clock period."},
-    "t0_range": {**_RANGE, "default": [0.0, 25.0],
-                 "description": "Arrival time t0 in ns, drawn uniformly over [low, high]."},
-    "amplitude_range": {**_RANGE, "default": [2.0, 200.0],
-                        "description": "Amplitude A (peak height), drawn log-uniformly."},
-    "noise": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
-              "description": "Standard deviation sigma of the noise on each sample."},
+    "n_pulses": {
+        "type": "integer",
+        "minimum": 10,
+        "default": 250000,
+        "description": "Pulses to generate (all splits together).",
+    },
+    "order": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 8,
+        "default": 2,
+        "description": "n of the CR-RC^n shaper (1: the plain CR-RC, with a kink at t0).",
+    },
+    "peaking_time": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 25.0,
+        "description": "Peaking time tau in ns: the pulse peaks at t0 + tau.",
+    },
+    "clock_period": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 25.0,
+        "description": "Sampling period in ns (25 ns: the LHC's 40 MHz clock).",
+    },
+    "n_samples": {
+        "type": "integer",
+        "minimum": 3,
+        "maximum": MAX_SAMPLES,
+        "default": 8,
+        "description": "Samples per pulse, at t = 0, 1, ... times the clock period.",
+    },
+    "t0_range": {
+        **_RANGE,
+        "default": [0.0, 25.0],
+        "description": "Arrival time t0 in ns, drawn uniformly over [low, high].",
+    },
+    "amplitude_range": {
+        **_RANGE,
+        "default": [2.0, 200.0],
+        "description": "Amplitude A (peak height), drawn log-uniformly.",
+    },
+    "noise": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 1.0,
+        "description": "Standard deviation sigma of the noise on each sample.",
+    },
     "noise_autocorrelation": {
-        "type": "array", "items": {"type": "number", "minimum": -1, "maximum": 1},
+        "type": "array",
+        "items": {"type": "number", "minimum": -1, "maximum": 1},
         "default": [],
         "description": "Noise autocorrelation rho at lags 1, 2, ... samples (empty: white).",
     },
-    "pileup_probability": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.0,
-                           "description": "Probability of a second pulse from another crossing."},
+    "pileup_probability": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "default": 0.0,
+        "description": "Probability of a second pulse from another crossing.",
+    },
     "pileup_crossings": {
-        "type": "array", "items": {"type": "integer"}, "minItems": 1, "default": [-2, -1, 1, 2],
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 1,
+        "default": [-2, -1, 1, 2],
         "description": "Offsets (in clock periods) of the pile-up crossing, drawn uniformly.",
     },
-    "pileup_amplitude_range": {**_RANGE, "default": [5.0, 200.0],
-                               "description": "Pile-up amplitude, drawn log-uniformly."},
-}  # fmt: skip
+    "pileup_amplitude_range": {
+        **_RANGE,
+        "default": [5.0, 200.0],
+        "description": "Pile-up amplitude, drawn log-uniformly.",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -143,22 +187,43 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             messages.append((key, f"amplitudes are drawn log-uniformly and must be > 0, got {lo}"))
     lags = settings["noise_autocorrelation"]
     if len(lags) >= settings["n_samples"]:
-        messages.append(("noise_autocorrelation", f"{len(lags)} lags for {settings['n_samples']} "
-                         "samples (at most n_samples - 1)"))  # fmt: skip
+        messages.append(
+            (
+                "noise_autocorrelation",
+                f"{len(lags)} lags for {settings['n_samples']} samples (at most n_samples - 1)",
+            )
+        )
     else:
         readout = Readout.from_settings(settings)
         if np.linalg.eigvalsh(readout.covariance).min() <= 1e-9 * readout.noise**2:
-            messages.append(("noise_autocorrelation", f"{list(lags)} gives a noise covariance "
-                             "that is not positive definite"))  # fmt: skip
+            messages.append(
+                (
+                    "noise_autocorrelation",
+                    f"{list(lags)} gives a noise covariance that is not positive definite",
+                )
+            )
     t_end = (settings["n_samples"] - 1) * settings["clock_period"]
-    unseen = [c for c in settings["pileup_crossings"]
-              if c == 0 or c * settings["clock_period"] + settings["t0_range"][0] >= t_end]  # fmt: skip
+    unseen = [
+        c
+        for c in settings["pileup_crossings"]
+        if c == 0 or c * settings["clock_period"] + settings["t0_range"][0] >= t_end
+    ]
     if unseen:
-        messages.append(("pileup_crossings", f"{unseen}: a pile-up crossing must differ from "
-                         "the in-time one (0) and its pulse must start before the last sample"))  # fmt: skip
+        messages.append(
+            (
+                "pileup_crossings",
+                f"{unseen}: a pile-up crossing must differ from "
+                "the in-time one (0) and its pulse must start before the last sample",
+            )
+        )
     if settings["t0_range"][1] + settings["peaking_time"] > t_end:
-        messages.append(("t0_range", f"a pulse arriving at {settings['t0_range'][1]} ns peaks "
-                         f"after the last sample ({t_end} ns); raise n_samples or lower t0_range"))  # fmt: skip
+        messages.append(
+            (
+                "t0_range",
+                f"a pulse arriving at {settings['t0_range'][1]} ns peaks "
+                f"after the last sample ({t_end} ns); raise n_samples or lower t0_range",
+            )
+        )
     return messages
 
 
@@ -188,15 +253,27 @@ def generate_pulses(
     pileup_t0 = np.where(has_pileup, t0 + crossing * readout.clock_period, np.nan)
     samples = amplitude[:, None] * readout.template(t0) + noise
     samples += pileup_amplitude[:, None] * readout.template(np.nan_to_num(pileup_t0))
-    return {"samples": samples, "amplitude": amplitude, "t0": t0, "pileup": has_pileup,
-            "pileup_amplitude": pileup_amplitude, "pileup_t0": pileup_t0}  # fmt: skip
+    return {
+        "samples": samples,
+        "amplitude": amplitude,
+        "t0": t0,
+        "pileup": has_pileup,
+        "pileup_amplitude": pileup_amplitude,
+        "pileup_t0": pileup_t0,
+    }
 
 
 def branch_types(n_samples: int) -> dict[str, Any]:
     """The events tree's branches: the samples as one fixed-size float32 array."""
-    return {"event_id": np.int64, "samples": np.dtype((np.float32, (n_samples,))),
-            "amplitude": np.float64, "t0": np.float64, "pileup": np.int32,
-            "pileup_amplitude": np.float64, "pileup_t0": np.float64}  # fmt: skip
+    return {
+        "event_id": np.int64,
+        "samples": np.dtype((np.float32, (n_samples,))),
+        "amplitude": np.float64,
+        "t0": np.float64,
+        "pileup": np.int32,
+        "pileup_amplitude": np.float64,
+        "pileup_t0": np.float64,
+    }
 
 
 def produce(
@@ -217,19 +294,26 @@ def produce(
             n = min(CHUNK, n_total - first)
             pulses = generate_pulses(settings, n, rng)
             counts["pileup"] += int(pulses["pileup"].sum())
-            yield {**pulses, "event_id": np.arange(first, first + n, dtype=np.int64),
-                   "samples": pulses["samples"].astype(np.float32),
-                   "pileup": pulses["pileup"].astype(np.int32)}  # fmt: skip
+            yield {
+                **pulses,
+                "event_id": np.arange(first, first + n, dtype=np.int64),
+                "samples": pulses["samples"].astype(np.float32),
+                "pileup": pulses["pileup"].astype(np.int32),
+            }
 
-    entries = io.write_root_tree(events_path, chunks(), branch_types(settings["n_samples"]),
-                                 title="CR-RC^n readout pulses")  # fmt: skip
+    entries = io.write_root_tree(
+        events_path, chunks(), branch_types(settings["n_samples"]), title="CR-RC^n readout pulses"
+    )
     seconds = time.perf_counter() - start
     return {
-        "kind": "pulse", "n_pulses": entries, "n_pileup": counts["pileup"],
-        "pileup_fraction": counts["pileup"] / entries, "seconds": seconds,
+        "kind": "pulse",
+        "n_pulses": entries,
+        "n_pileup": counts["pileup"],
+        "pileup_fraction": counts["pileup"] / entries,
+        "seconds": seconds,
         "pulses_per_second": entries / seconds if seconds > 0 else None,
         "readout": {k: settings[k] for k in SETTINGS_SCHEMA if k != "n_pulses"},
-    }  # fmt: skip
+    }
 
 
 def sample_columns(n_samples: int) -> list[str]:

@@ -17,9 +17,12 @@ import numpy as np
 
 
 def crrc_pulse(
-    t: np.ndarray, amplitude: float = 1.0, t0: float = 0.0, peaking_time: float = 25.0,
+    t: np.ndarray,
+    amplitude: float = 1.0,
+    t0: float = 0.0,
+    peaking_time: float = 25.0,
     order: int = 2,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The noiseless CR-RC^``order`` response at times ``t`` (peak ``amplitude`` at
     ``t0 + peaking_time``; zero before ``t0``)."""
     if peaking_time <= 0 or order < 1:
@@ -32,9 +35,12 @@ def crrc_pulse(
 
 
 def crrc_derivative(
-    t: np.ndarray, amplitude: float | np.ndarray = 1.0, t0: float | np.ndarray = 0.0,
-    peaking_time: float = 25.0, order: int = 2,
-) -> np.ndarray:  # fmt: skip
+    t: np.ndarray,
+    amplitude: float | np.ndarray = 1.0,
+    t0: float | np.ndarray = 0.0,
+    peaking_time: float = 25.0,
+    order: int = 2,
+) -> np.ndarray:
     """d f / d t of :func:`crrc_pulse` at times ``t`` (per ns): the template's slope, which
     carries the timing information (the Fisher information and the optimal filter need it).
     ``amplitude`` and ``t0`` broadcast against ``t``."""

@@ -43,32 +43,90 @@ class Study:
 
 #: Every study by its config name (``studies.generalization.<name>``).
 STUDIES: dict[str, Study] = {
-    "polynomial_degree": Study("polynomial:degree_point", ("degree",), "pulse",
-                               "Polynomial degree", select="validation_mse"),
-    "polynomial_ridge": Study("polynomial:ridge_point", ("penalty",), "pulse",
-                              "Ridge penalty", select="validation_mse"),
-    "polynomial_lasso": Study("polynomial:lasso_point", ("penalty",), "pulse",
-                              "Lasso penalty", select="validation_mse"),
-    "double_descent": Study("double_descent:isotropic_point", ("ratio",), "synthetic",
-                            "Double descent (isotropic features)"),
-    "random_features": Study("dimuon:random_features_point", ("ratio",), "dataset",
-                             "Double descent (random ReLU features)", select="validation_mse"),
-    "bdt_capacity": Study("dimuon:bdt_capacity", ("max_depth", "n_estimators"), "dataset",
-                          "BDT capacity", model="bdt", select="validation_auc", maximise=True,
-                          gpu=True),
-    "ann_capacity": Study("dimuon:ann_point", ("width", "layers"), "dataset", "MLP capacity",
-                          model="ann", select="validation_auc", maximise=True, gpu=True),
-    "ann_weight_decay": Study("dimuon:ann_point", ("weight_decay",), "dataset",
-                              "MLP weight decay", model="ann", select="validation_loss",
-                              gpu=True),
-    "ann_dropout": Study("dimuon:ann_point", ("dropout",), "dataset", "MLP dropout",
-                         model="ann", select="validation_loss", gpu=True),
-    "ann_overfit": Study("dimuon:ann_point", ("n_train",), "dataset",
-                         "Over-sized MLP without early stopping", model="ann", gpu=True),
-    "learning_curve": Study("dimuon:learning_curve_point", ("model", "n_train"), "dataset",
-                            "Learning curves", model="point", select="validation_auc",
-                            maximise=True, group="model", gpu=True),
-}  # fmt: skip
+    "polynomial_degree": Study(
+        "polynomial:degree_point",
+        ("degree",),
+        "pulse",
+        "Polynomial degree",
+        select="validation_mse",
+    ),
+    "polynomial_ridge": Study(
+        "polynomial:ridge_point", ("penalty",), "pulse", "Ridge penalty", select="validation_mse"
+    ),
+    "polynomial_lasso": Study(
+        "polynomial:lasso_point", ("penalty",), "pulse", "Lasso penalty", select="validation_mse"
+    ),
+    "double_descent": Study(
+        "double_descent:isotropic_point",
+        ("ratio",),
+        "synthetic",
+        "Double descent (isotropic features)",
+    ),
+    "random_features": Study(
+        "dimuon:random_features_point",
+        ("ratio",),
+        "dataset",
+        "Double descent (random ReLU features)",
+        select="validation_mse",
+    ),
+    "bdt_capacity": Study(
+        "dimuon:bdt_capacity",
+        ("max_depth", "n_estimators"),
+        "dataset",
+        "BDT capacity",
+        model="bdt",
+        select="validation_auc",
+        maximise=True,
+        gpu=True,
+    ),
+    "ann_capacity": Study(
+        "dimuon:ann_point",
+        ("width", "layers"),
+        "dataset",
+        "MLP capacity",
+        model="ann",
+        select="validation_auc",
+        maximise=True,
+        gpu=True,
+    ),
+    "ann_weight_decay": Study(
+        "dimuon:ann_point",
+        ("weight_decay",),
+        "dataset",
+        "MLP weight decay",
+        model="ann",
+        select="validation_loss",
+        gpu=True,
+    ),
+    "ann_dropout": Study(
+        "dimuon:ann_point",
+        ("dropout",),
+        "dataset",
+        "MLP dropout",
+        model="ann",
+        select="validation_loss",
+        gpu=True,
+    ),
+    "ann_overfit": Study(
+        "dimuon:ann_point",
+        ("n_train",),
+        "dataset",
+        "Over-sized MLP without early stopping",
+        model="ann",
+        gpu=True,
+    ),
+    "learning_curve": Study(
+        "dimuon:learning_curve_point",
+        ("model", "n_train"),
+        "dataset",
+        "Learning curves",
+        model="point",
+        select="validation_auc",
+        maximise=True,
+        group="model",
+        gpu=True,
+    ),
+}
 
 
 def format_value(value: Any) -> str:
@@ -95,8 +153,10 @@ def grid_points(study: str, section: Mapping[str, Any]) -> dict[str, dict[str, A
             raise ValueError(
                 f"config key 'studies.generalization.{study}.{axis}': repeated values {names}"
             )
-    points = [dict(zip(axes, values, strict=True))
-              for values in itertools.product(*(section[a] for a in axes))]  # fmt: skip
+    points = [
+        dict(zip(axes, values, strict=True))
+        for values in itertools.product(*(section[a] for a in axes))
+    ]
     return {point_name(p): p for p in points}
 
 
@@ -105,8 +165,13 @@ def point_frame(points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     rows = []
     for result in points:
         row = dict(result["point"])
-        row.update({k: v for k, v in result["result"].items()
-                    if isinstance(v, int | float | str | None) and k not in row})  # fmt: skip
+        row.update(
+            {
+                k: v
+                for k, v in result["result"].items()
+                if isinstance(v, int | float | str | None) and k not in row
+            }
+        )
         row["point"] = result["name"]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -127,9 +192,12 @@ def choose(study: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_point(
-    study: str, settings: Mapping[str, Any], point: Mapping[str, Any],
-    splits: Mapping[str, pd.DataFrame] | None, context: Any,
-) -> dict[str, Any]:  # fmt: skip
+    study: str,
+    settings: Mapping[str, Any],
+    point: Mapping[str, Any],
+    splits: Mapping[str, pd.DataFrame] | None,
+    context: Any,
+) -> dict[str, Any]:
     """Run one point of ``study`` (its runner sees the study's name as ``settings["study"]``).
     A dataset study monitors and chooses on a seeded subsample of ``n_validation``
     validation events (every epoch scores it)."""
@@ -165,22 +233,26 @@ def selection_rows(study: str, chosen: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for _, row in chosen.iterrows():
         gap = row[train] - row[test] if larger_better else row[test] - row[train]
-        rows.append({
-            "study": study,
-            "chosen": ", ".join(f"{a} = {format_value(row[a])}" for a in entry.axes),
-            "metric": entry.select.removeprefix("validation_"),
-            "validation": float(row[entry.select]),
-            "train": float(row[train]),
-            "test": float(row[test]),
-            "gap": float(gap),
-        })  # fmt: skip
+        rows.append(
+            {
+                "study": study,
+                "chosen": ", ".join(f"{a} = {format_value(row[a])}" for a in entry.axes),
+                "metric": entry.select.removeprefix("validation_"),
+                "validation": float(row[entry.select]),
+                "train": float(row[train]),
+                "test": float(row[test]),
+                "gap": float(gap),
+            }
+        )
     return rows
 
 
 def summarise(
-    study: str, points: Sequence[Mapping[str, Any]], limit: Mapping[str, Any] | None,
+    study: str,
+    points: Sequence[Mapping[str, Any]],
+    limit: Mapping[str, Any] | None,
     features: str | None,
-) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """A study's summary (its choice on validation, with the test score; the limit's AUC
     where known; study-specific findings) and its table of points."""
     entry = STUDIES[study]
@@ -260,9 +332,13 @@ FINDINGS: dict[str, Callable[[pd.DataFrame, Sequence[Mapping[str, Any]]], dict[s
 
 def selection_markdown(table: pd.DataFrame) -> str:
     """The selection table as Markdown (scores to 5 significant digits)."""
-    lines = ["| study | chosen on validation | metric | validation | train | test | gap |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| study | chosen on validation | metric | validation | train | test | gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for _, r in table.iterrows():
-        lines.append(f"| {r.study} | {r.chosen} | {r.metric} | {r.validation:.5g} | "
-                     f"{r.train:.5g} | {r.test:.5g} | {r.gap:+.3g} |")  # fmt: skip
+        lines.append(
+            f"| {r.study} | {r.chosen} | {r.metric} | {r.validation:.5g} | "
+            f"{r.train:.5g} | {r.test:.5g} | {r.gap:+.3g} |"
+        )
     return "\n".join(lines) + "\n"

@@ -37,9 +37,10 @@ def subsample(frame: pd.DataFrame, n: int, seed: int, key: str) -> pd.DataFrame:
 
 
 def classifier_metrics(
-    labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    scores: Mapping[str, np.ndarray],
     probabilities: Mapping[str, np.ndarray],
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """AUC and log-loss on every split, the generalization gaps (train - test AUC, test -
     train loss) and the KS statistic of train against test scores per class. A model
     without probabilities (the perceptron; empty ``probabilities``) has no log-loss (NaN)."""
@@ -78,9 +79,11 @@ def _train_split(
 
 
 def bdt_capacity(
-    settings: Mapping[str, Any], point: Mapping[str, Any], splits: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, Any],
+    point: Mapping[str, Any],
+    splits: Mapping[str, pd.DataFrame],
     context: FitContext,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """XGBoost with exactly ``n_estimators`` trees of depth ``max_depth`` (no early
     stopping: capacity is the swept variable), the other settings those of ``models.bdt``."""
     import xgboost as xgb
@@ -89,32 +92,40 @@ def bdt_capacity(
 
     data = _train_split(splits, settings, settings["n_train"], context.seed)
     columns = settings["columns"]
-    params = bdt.booster_params({**settings["model"], "max_depth": point["max_depth"]},
-                                context.device, context.threads, context.seed)  # fmt: skip
+    params = bdt.booster_params(
+        {**settings["model"], "max_depth": point["max_depth"]},
+        context.device,
+        context.threads,
+        context.seed,
+    )
     d_train = bdt.dmatrix(data["train"], columns, weights=True)
     history: dict[str, dict[str, list[float]]] = {}
     start = time.perf_counter()
     booster = xgb.train(
-        params, d_train, num_boost_round=point["n_estimators"],
+        params,
+        d_train,
+        num_boost_round=point["n_estimators"],
         evals=[(d_train, "train"), (bdt.dmatrix(data["validation"], columns, True), "validation")],
-        evals_result=history, verbose_eval=False,
-    )  # fmt: skip
+        evals_result=history,
+        verbose_eval=False,
+    )
     seconds = time.perf_counter() - start
     scores = {s: bdt.scores(booster, data[s], columns) for s in SPLITS}
     proba = {s: 1.0 / (1.0 + np.exp(-v)) for s, v in scores.items()}
     return {
         **classifier_metrics(_labels(data), scores, proba),
         "train_seconds": seconds,
-        "curves": {"train_loss": history["train"]["logloss"],
-                   "validation_loss": history["validation"]["logloss"]},
-    }  # fmt: skip
+        "curves": {
+            "train_loss": history["train"]["logloss"],
+            "validation_loss": history["validation"]["logloss"],
+        },
+    }
 
 
 def ann_settings(settings: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, Any]:
     """The MLP's settings at a point: ``models.ann``, then the study's overrides, then the
     point's values. ``early_stopping: false`` trains every epoch and keeps the last."""
-    keys = ("width", "layers", "epochs", "batch_size", "learning_rate", "weight_decay",
-            "dropout")  # fmt: skip
+    keys = ("width", "layers", "epochs", "batch_size", "learning_rate", "weight_decay", "dropout")
     merged = dict(settings["model"])
     merged.update({k: settings[k] for k in keys if k in settings})
     merged.update({k: point[k] for k in keys if k in point})
@@ -125,9 +136,11 @@ def ann_settings(settings: Mapping[str, Any], point: Mapping[str, Any]) -> dict[
 
 
 def ann_point(
-    settings: Mapping[str, Any], point: Mapping[str, Any], splits: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, Any],
+    point: Mapping[str, Any],
+    splits: Mapping[str, pd.DataFrame],
     context: FitContext,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One MLP at a point of a capacity or regularisation sweep, with its per-epoch train
     (evaluation mode) and validation losses."""
     import torch
@@ -138,11 +151,18 @@ def ann_point(
     data = _train_split(splits, settings, n_train, context.seed)
     hp = ann_settings(settings, point)
     net, info = ann.train(
-        data["train"], data["validation"], settings["columns"], hp, torch.device(context.device),
-        context.threads, context.seed, keep_best=settings.get("early_stopping", True),
-    )  # fmt: skip
-    scores = {s: ann.TorchClassifier(net).decision_function(data[s][settings["columns"]])
-              for s in SPLITS}  # fmt: skip
+        data["train"],
+        data["validation"],
+        settings["columns"],
+        hp,
+        torch.device(context.device),
+        context.threads,
+        context.seed,
+        keep_best=settings.get("early_stopping", True),
+    )
+    scores = {
+        s: ann.TorchClassifier(net).decision_function(data[s][settings["columns"]]) for s in SPLITS
+    }
     proba = {s: 1.0 / (1.0 + np.exp(-v)) for s, v in scores.items()}
     return {
         **classifier_metrics(_labels(data), scores, proba),
@@ -162,9 +182,11 @@ def ann_point(
 
 
 def learning_curve_point(
-    settings: Mapping[str, Any], point: Mapping[str, Any], splits: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, Any],
+    point: Mapping[str, Any],
+    splits: Mapping[str, pd.DataFrame],
     context: FitContext,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One model (``point["model"]``, its ``models.<name>`` settings, its own early stopping)
     trained on ``point["n_train"]`` events. The MLP trains for at least ``min_steps``
     optimiser steps (its best validation epoch kept), so that a small training set is not
@@ -184,8 +206,9 @@ def learning_curve_point(
     device = context.device if MODELS[model].gpu else "cpu"
     trainer = get_trainer(model)
     start = time.perf_counter()
-    fitted = trainer.fit(data, settings["columns"], hp, FitContext(context.seed, device,
-                                                                   context.threads))  # fmt: skip
+    fitted = trainer.fit(
+        data, settings["columns"], hp, FitContext(context.seed, device, context.threads)
+    )
     seconds = time.perf_counter() - start
     outputs = {s: trainer.predict(fitted, data[s], settings["columns"]) for s in SPLITS}
     scores = {s: o["score"].to_numpy() for s, o in outputs.items()}
@@ -204,9 +227,11 @@ def learning_curve_point(
 
 
 def random_features_point(
-    settings: Mapping[str, Any], point: Mapping[str, Any], splits: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, Any],
+    point: Mapping[str, Any],
+    splits: Mapping[str, pd.DataFrame],
     context: FitContext,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Least squares of the label on p = ratio x n random ReLU features of the inputs,
     averaged over ``repeats`` draws of the features and of the training subsample; the
     ridge penalty of smallest validation MSE beside the minimum-norm fit."""
@@ -214,17 +239,25 @@ def random_features_point(
     n = settings["n_train"]
     p = max(1, round(point["ratio"] * n))
     penalties = np.asarray(settings["ridge_penalties"], dtype=float)
-    held = {s: subsample(splits[s], min(settings["n_evaluate"], len(splits[s])), context.seed, s)
-            for s in ("validation", "test")}  # fmt: skip
-    evaluate = {s: (f[list(columns)].to_numpy(float), f["label"].to_numpy(float))
-                for s, f in held.items()}  # fmt: skip
+    held = {
+        s: subsample(splits[s], min(settings["n_evaluate"], len(splits[s])), context.seed, s)
+        for s in ("validation", "test")
+    }
+    evaluate = {
+        s: (f[list(columns)].to_numpy(float), f["label"].to_numpy(float)) for s, f in held.items()
+    }
     draws = []
     for k in range(settings["repeats"]):
         train = subsample(splits["train"], n, context.seed + k, _n_train_key(settings))
-        draws.append(random_feature_fit(
-            (train[list(columns)].to_numpy(float), train["label"].to_numpy(float)),
-            evaluate, p, context.seed + 1000 + k, penalties,
-        ))  # fmt: skip
+        draws.append(
+            random_feature_fit(
+                (train[list(columns)].to_numpy(float), train["label"].to_numpy(float)),
+                evaluate,
+                p,
+                context.seed + 1000 + k,
+                penalties,
+            )
+        )
     mean = {k: float(np.mean([d[k] for d in draws])) for k in draws[0] if "/" in k}
     ridge = [f"ridge_{lam:g}" for lam in penalties]
     best = min(ridge, key=lambda fit: mean[f"{fit}/validation_mse"]) if ridge else None

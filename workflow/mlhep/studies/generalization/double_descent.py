@@ -95,8 +95,14 @@ def simulate_isotropic(
         y = x @ beta + np.sqrt(noise) * rng.standard_normal(n)
         risks["minimum_norm"].append(float(np.sum((least_squares(x, y) - beta) ** 2)))
         risks["ridge"].append(float(np.sum((least_squares(x, y, lam) - beta) ** 2)))
-    out: dict[str, Any] = {"n": n, "p": p, "ratio": p / n, "ridge_penalty": lam,
-                           "signal": signal, "noise": noise}  # fmt: skip
+    out: dict[str, Any] = {
+        "n": n,
+        "p": p,
+        "ratio": p / n,
+        "ridge_penalty": lam,
+        "signal": signal,
+        "noise": noise,
+    }
     for name, values in risks.items():
         v = np.asarray(values)
         out[f"{name}_risk"] = float(v.mean())
@@ -158,5 +164,6 @@ def isotropic_point(
     :func:`simulate_isotropic`), next to the theory."""
     n = settings["n"]
     p = max(1, round(float(point["ratio"]) * n))
-    return simulate_isotropic(n, p, settings["signal"], settings["noise"], settings["repeats"],
-                              context.seed)  # fmt: skip
+    return simulate_isotropic(
+        n, p, settings["signal"], settings["noise"], settings["repeats"], context.seed
+    )

@@ -15,27 +15,37 @@ from mlhep.plotting import CURVE_COLOURS, save, styled
 from mlhep.studies.generalization import STUDIES, format_value
 
 Points = Sequence[Mapping[str, Any]]
-SPLIT_STYLE = {"train": ("#3f90da", "--", "o"), "validation": ("#ffa90e", "-", "s"),
-               "test": ("#bd1f01", ":", "^")}  # fmt: skip
+SPLIT_STYLE = {
+    "train": ("#3f90da", "--", "o"),
+    "validation": ("#ffa90e", "-", "s"),
+    "test": ("#bd1f01", ":", "^"),
+}
 
 
 def _values(points: Points, key: str) -> np.ndarray:
-    return np.array([p["result"][key] if key in p["result"] else p["point"][key] for p in points],
-                    dtype=float)  # fmt: skip
+    return np.array(
+        [p["result"][key] if key in p["result"] else p["point"][key] for p in points], dtype=float
+    )
 
 
 def _chosen(summary: Mapping[str, Any], axis: str) -> list[Any]:
     return [c[axis] for c in summary["chosen"]]
 
 
-def error_panel(ax: plt.Axes, x: np.ndarray, points: Points, metric: str,
-                splits: Sequence[str] = ("train", "validation", "test")) -> list[Any]:  # fmt: skip
+def error_panel(
+    ax: plt.Axes,
+    x: np.ndarray,
+    points: Points,
+    metric: str,
+    splits: Sequence[str] = ("train", "validation", "test"),
+) -> list[Any]:
     """Train, validation and test ``metric`` against ``x``."""
     artists = []
     for split in splits:
         colour, style, marker = SPLIT_STYLE[split]
-        artists += ax.plot(x, _values(points, f"{split}_{metric}"), style, marker=marker,
-                           color=colour, label=split)  # fmt: skip
+        artists += ax.plot(
+            x, _values(points, f"{split}_{metric}"), style, marker=marker, color=colour, label=split
+        )
     return artists
 
 
@@ -54,8 +64,14 @@ def polynomial_degree(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     degree = _values(points, "degree")
     error_panel(ax, degree, points, "mse")
     if all(p["result"].get("kfold_mse") is not None for p in points):
-        ax.plot(degree, _values(points, "kfold_mse"), "-", color="#832db6", marker="d",
-                label="k-fold CV (train + validation)")  # fmt: skip
+        ax.plot(
+            degree,
+            _values(points, "kfold_mse"),
+            "-",
+            color="#832db6",
+            marker="d",
+            label="k-fold CV (train + validation)",
+        )
     noise = points[0]["result"]["noise_variance"]
     ax.axhline(noise, color="k", lw=1, label=r"noise variance $\sigma^2$")
     best = _chosen(summary, "degree")[0]
@@ -80,8 +96,14 @@ def fit_panel(ax: plt.Axes, point: Mapping[str, Any]) -> list[Any]:
     artists = ax.plot(curve["t"], curve["truth"], "k-", lw=1, label="pulse")
     artists += ax.plot(curve["t"], curve["fit"], "-", color="#bd1f01", label="fit")
     if "samples" in r:
-        artists += ax.plot(r["samples"]["train"]["t"], r["samples"]["train"]["y"], "o",
-                           color="#3f90da", ms=4, label="train")  # fmt: skip
+        artists += ax.plot(
+            r["samples"]["train"]["t"],
+            r["samples"]["train"]["y"],
+            "o",
+            color="#3f90da",
+            ms=4,
+            label="train",
+        )
     truth = np.asarray(curve["truth"])
     span = truth.max() - truth.min()
     ax.set_ylim(truth.min() - 0.4 * span, truth.max() + 0.4 * span)
@@ -100,8 +122,12 @@ def _penalty_figure(
     error_panel(ax, x, points, "mse")
     ax.axhline(points[0]["result"]["noise_variance"], color="k", lw=1, label=r"$\sigma^2$")
     mark_choice(ax, x[int(np.argmin(np.abs(penalty - float(_chosen(summary, "penalty")[0]))))])
-    ax.set(xscale="log", yscale="log", xlabel=symbol + (" (0 drawn at the left edge)"
-           if not positive.all() else ""), ylabel="mean squared error")  # fmt: skip
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=symbol + (" (0 drawn at the left edge)" if not positive.all() else ""),
+        ylabel="mean squared error",
+    )
     ax.legend(fontsize=12)
     norm.plot(x, _values(points, "weight_norm"), "o-", color="#832db6", label=r"$|w|_2$")
     norm.set(
@@ -141,17 +167,45 @@ def double_descent(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
         g, minimum_norm_risk(g, signal, noise), "k-", lw=1.5, label="theory, min-norm (n = inf)"
     )
     below = g < 1 - 2.0 / n
-    ax.plot(g[below], noise * g[below] * n / (n - g[below] * n - 1), "k:", lw=1.5,
-            label="theory, finite n (p < n)")  # fmt: skip
-    ax.plot(g, [ridge_risk(x, noise * x / signal, signal, noise) for x in g], "-",
-            color="#3f90da", lw=1.5, label=r"theory, optimal ridge $\lambda^* = \sigma^2\gamma/r^2$")  # fmt: skip
-    ax.errorbar(ratio, _values(points, "minimum_norm_risk"), _values(points, "minimum_norm_risk_error"),
-                fmt="o", color="#bd1f01", label=f"min-norm least squares (n = {n})")  # fmt: skip
-    ax.errorbar(ratio, _values(points, "ridge_risk"), _values(points, "ridge_risk_error"),
-                fmt="s", color="#3f90da", label="optimal ridge")  # fmt: skip
+    ax.plot(
+        g[below],
+        noise * g[below] * n / (n - g[below] * n - 1),
+        "k:",
+        lw=1.5,
+        label="theory, finite n (p < n)",
+    )
+    ax.plot(
+        g,
+        [ridge_risk(x, noise * x / signal, signal, noise) for x in g],
+        "-",
+        color="#3f90da",
+        lw=1.5,
+        label=r"theory, optimal ridge $\lambda^* = \sigma^2\gamma/r^2$",
+    )
+    ax.errorbar(
+        ratio,
+        _values(points, "minimum_norm_risk"),
+        _values(points, "minimum_norm_risk_error"),
+        fmt="o",
+        color="#bd1f01",
+        label=f"min-norm least squares (n = {n})",
+    )
+    ax.errorbar(
+        ratio,
+        _values(points, "ridge_risk"),
+        _values(points, "ridge_risk_error"),
+        fmt="s",
+        color="#3f90da",
+        label="optimal ridge",
+    )
     ax.axvline(1.0, color="0.5", lw=1, ls="--")
-    ax.set(xscale="log", yscale="log", xlabel="p / n", ylabel=r"excess test risk $|\hat\beta-\beta|^2$",
-           ylim=(0.05, 200))  # fmt: skip
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="p / n",
+        ylabel=r"excess test risk $|\hat\beta-\beta|^2$",
+        ylim=(0.05, 200),
+    )
     ax.legend(fontsize=11)
     return fig
 
@@ -165,15 +219,41 @@ def random_features(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
         colour, style, marker = SPLIT_STYLE[split]
         mse = _values(points, f"{split}_mse")
         floor = 0.3 * np.nanmin(_values(points, "test_mse"))
-        ax.errorbar(ratio, np.maximum(mse, floor), _values(points, f"{split}_mse_error"),
-                    fmt=style, marker=marker, color=colour, label=f"{split}, min-norm")  # fmt: skip
+        ax.errorbar(
+            ratio,
+            np.maximum(mse, floor),
+            _values(points, f"{split}_mse_error"),
+            fmt=style,
+            marker=marker,
+            color=colour,
+            label=f"{split}, min-norm",
+        )
     if "ridge_test_mse" in points[0]["result"]:
-        ax.plot(ratio, _values(points, "ridge_test_mse"), "-", marker="s", color="#3f90da",
-                label="test, ridge chosen on validation")  # fmt: skip
-        auc.plot(ratio, _values(points, "ridge_test_auc"), "-", marker="s", color="#3f90da",
-                 label="ridge chosen on validation")  # fmt: skip
-    auc.errorbar(ratio, _values(points, "test_auc"), _values(points, "test_auc_error"), fmt=":",
-                 marker="^", color="#bd1f01", label="min-norm")  # fmt: skip
+        ax.plot(
+            ratio,
+            _values(points, "ridge_test_mse"),
+            "-",
+            marker="s",
+            color="#3f90da",
+            label="test, ridge chosen on validation",
+        )
+        auc.plot(
+            ratio,
+            _values(points, "ridge_test_auc"),
+            "-",
+            marker="s",
+            color="#3f90da",
+            label="ridge chosen on validation",
+        )
+    auc.errorbar(
+        ratio,
+        _values(points, "test_auc"),
+        _values(points, "test_auc_error"),
+        fmt=":",
+        marker="^",
+        color="#bd1f01",
+        label="min-norm",
+    )
     for a in (ax, auc):
         a.axvline(1.0, color="0.5", lw=1, ls="--")
         a.set_xscale("log")
@@ -194,12 +274,20 @@ def capacity_lines(
     grid axis ``line``; returns each line's colour and points, sorted along ``x``."""
     lines = []
     for k, value in enumerate(sorted({p["point"][line] for p in points})):
-        sub = sorted((p for p in points if p["point"][line] == value),
-                     key=lambda p: p["result"].get(x, p["point"].get(x)))  # fmt: skip
+        sub = sorted(
+            (p for p in points if p["point"][line] == value),
+            key=lambda p: p["result"].get(x, p["point"].get(x)),
+        )
         colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
         ax.plot(_values(sub, x), _values(sub, "train_auc"), "--", color=colour, marker="o")
-        ax.plot(_values(sub, x), _values(sub, "validation_auc"), "-", color=colour, marker="s",
-                label=label(value))  # fmt: skip
+        ax.plot(
+            _values(sub, x),
+            _values(sub, "validation_auc"),
+            "-",
+            color=colour,
+            marker="s",
+            label=label(value),
+        )
         lines.append((colour, sub))
     return lines
 
@@ -210,9 +298,13 @@ def bdt_capacity(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     the KS overtraining statistic."""
     fig, (ax, ks) = plt.subplots(1, 2, figsize=(16, 6.5))
     for colour, sub in capacity_lines(ax, points, "max_depth", "n_estimators", "depth {}".format):
-        ks.plot(_values(sub, "n_estimators"),
-                np.maximum(_values(sub, "ks_signal"), _values(sub, "ks_background")),
-                "-", color=colour, marker="o")  # fmt: skip
+        ks.plot(
+            _values(sub, "n_estimators"),
+            np.maximum(_values(sub, "ks_signal"), _values(sub, "ks_background")),
+            "-",
+            color=colour,
+            marker="o",
+        )
     _limit(ax, summary)
     ax.set(xscale="log", xlabel="trees", ylabel="ROC AUC (train dashed, validation solid)")
     ks.set(xscale="log", xlabel="trees", ylabel="KS statistic D, train vs test (larger class)")
@@ -229,10 +321,17 @@ def _limit(ax: plt.Axes, summary: Mapping[str, Any]) -> None:
 def ann_capacity(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     """AUC against the number of parameters, one line per depth; the loss gap."""
     fig, (ax, gap) = plt.subplots(1, 2, figsize=(16, 6.5))
-    for colour, sub in capacity_lines(ax, points, "layers", "parameters",
-                                      "{} hidden layer(s)".format):  # fmt: skip
-        gap.plot(_values(sub, "parameters"), _values(sub, "loss_gap"), "-", color=colour,
-                 marker="o", label=f"{sub[0]['point']['layers']} hidden layer(s)")  # fmt: skip
+    for colour, sub in capacity_lines(
+        ax, points, "layers", "parameters", "{} hidden layer(s)".format
+    ):
+        gap.plot(
+            _values(sub, "parameters"),
+            _values(sub, "loss_gap"),
+            "-",
+            color=colour,
+            marker="o",
+            label=f"{sub[0]['point']['layers']} hidden layer(s)",
+        )
     _limit(ax, summary)
     ax.set(
         xscale="log",
@@ -262,8 +361,13 @@ def _sweep_figure(points: Points, summary: Mapping[str, Any], axis: str, label: 
         c = p["result"]["curves"]
         epochs = np.arange(1, len(c["train_loss"]) + 1)
         curves.plot(epochs, c["train_loss"], "--", color=colour)
-        curves.plot(epochs, c["validation_loss"], "-", color=colour,
-                    label=f"{label} {format_value(p['point'][axis])}")  # fmt: skip
+        curves.plot(
+            epochs,
+            c["validation_loss"],
+            "-",
+            color=colour,
+            label=f"{label} {format_value(p['point'][axis])}",
+        )
     curves.set(xlabel="epoch", ylabel="log-loss (train dashed, validation solid)")
     curves.legend(fontsize=11)
     return fig
@@ -310,8 +414,9 @@ def learning_curve(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     fig, (ax, steps) = plt.subplots(1, 2, figsize=(17, 6.5))
     models = list(dict.fromkeys(p["point"]["model"] for p in points))
     for k, model in enumerate(models):
-        sub = sorted((p for p in points if p["point"]["model"] == model),
-                     key=lambda p: p["point"]["n_train"])  # fmt: skip
+        sub = sorted(
+            (p for p in points if p["point"]["model"] == model), key=lambda p: p["point"]["n_train"]
+        )
         n = _values(sub, "n_train")
         colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
         ax.plot(n, _values(sub, "train_auc"), "--", color=colour, marker="o")
@@ -325,8 +430,13 @@ def learning_curve(points: Points, summary: Mapping[str, Any]) -> plt.Figure:
     for k, p in enumerate(mlp):
         r = p["result"]
         x = r["steps_per_epoch"] * np.arange(1, len(r["curves"]["validation_auc"]) + 1)
-        steps.plot(x, r["curves"]["validation_auc"], "-", color=CURVE_COLOURS[k % len(CURVE_COLOURS)],
-                   label=f"{p['point']['n_train']} events")  # fmt: skip
+        steps.plot(
+            x,
+            r["curves"]["validation_auc"],
+            "-",
+            color=CURVE_COLOURS[k % len(CURVE_COLOURS)],
+            label=f"{p['point']['n_train']} events",
+        )
     _limit(steps, summary)
     steps.set(xscale="log", xlabel="optimiser steps", ylabel="MLP validation ROC AUC")
     steps.legend(fontsize=11)

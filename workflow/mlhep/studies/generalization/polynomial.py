@@ -50,10 +50,11 @@ def pulse_splits(settings: Mapping[str, Any], seed: int) -> PulseSplits:
     shape = {k: settings[k] for k in ("amplitude", "t0", "peaking_time", "order")}
     streams = np.random.SeedSequence(seed).spawn(3)
     draw = {
-        name: noisy_pulse(settings[f"n_{name}"], window, settings["noise"],
-                          np.random.default_rng(stream), **shape)
+        name: noisy_pulse(
+            settings[f"n_{name}"], window, settings["noise"], np.random.default_rng(stream), **shape
+        )
         for name, stream in zip(("train", "validation", "test"), streams, strict=True)
-    }  # fmt: skip
+    }
     return PulseSplits(draw["train"], draw["validation"], draw["test"], window)
 
 
@@ -74,15 +75,17 @@ def predict(weights: np.ndarray, t: np.ndarray, window: tuple[float, float]) -> 
     return extend(design(t, len(weights) - 1, window)) @ weights
 
 
-def fit_ridge(samples: PulseSamples, degree: int, window: tuple[float, float],
-              ridge: float = 0.0) -> np.ndarray:  # fmt: skip
+def fit_ridge(
+    samples: PulseSamples, degree: int, window: tuple[float, float], ridge: float = 0.0
+) -> np.ndarray:
     """Weights (w_0 the bias) of the degree-``degree`` fit by the normal equations, with
     the ridge penalty ``ridge`` w^T w on all but the bias."""
     return normal_equations(design(samples.t, degree, window), samples.y, ridge=ridge)
 
 
-def fit_lasso(samples: PulseSamples, degree: int, window: tuple[float, float],
-              alpha: float, seed: int = 0) -> np.ndarray:  # fmt: skip
+def fit_lasso(
+    samples: PulseSamples, degree: int, window: tuple[float, float], alpha: float, seed: int = 0
+) -> np.ndarray:
     """Weights (w_0 the bias) of the lasso fit, minimising |y - Xw|^2 / (2n) + alpha |w|_1
     (scikit-learn's objective; the bias unpenalised)."""
     model = Lasso(alpha=alpha, max_iter=200_000, tol=1e-8, random_state=seed)
@@ -99,9 +102,13 @@ def mse(weights: np.ndarray, samples: PulseSamples, window: tuple[float, float])
 
 
 def kfold_mse(
-    samples: PulseSamples, degree: int, window: tuple[float, float], folds: int, seed: int,
+    samples: PulseSamples,
+    degree: int,
+    window: tuple[float, float],
+    folds: int,
+    seed: int,
     ridge: float = 0.0,
-) -> float:  # fmt: skip
+) -> float:
     """Mean held-out MSE of a ``folds``-fold cross-validation of the ridge fit."""
     errors = []
     for fit_idx, held_idx in KFold(folds, shuffle=True, random_state=seed).split(samples.t):
@@ -113,8 +120,9 @@ def kfold_mse(
 
 def pooled(a: PulseSamples, b: PulseSamples) -> PulseSamples:
     """Two samples as one (train and validation, for cross-validation)."""
-    return PulseSamples(*(np.concatenate([getattr(a, k), getattr(b, k)])
-                          for k in ("t", "y", "truth")))  # fmt: skip
+    return PulseSamples(
+        *(np.concatenate([getattr(a, k), getattr(b, k)]) for k in ("t", "y", "truth"))
+    )
 
 
 def fit_record(
@@ -123,8 +131,9 @@ def fit_record(
     """What a sweep point reports: the MSE on each split, the error against the noiseless
     pulse, the weights' norm and the fitted curve (for the panel of fits)."""
     grid = np.linspace(*data.window, CURVE_POINTS)
-    truth = crrc_pulse(grid, settings["amplitude"], settings["t0"], settings["peaking_time"],
-                       settings["order"])  # fmt: skip
+    truth = crrc_pulse(
+        grid, settings["amplitude"], settings["t0"], settings["peaking_time"], settings["order"]
+    )
     curve = predict(weights, grid, data.window)
     return {
         "train_mse": mse(weights, data.train, data.window),
@@ -149,10 +158,15 @@ def degree_point(
     degree = int(point["degree"])
     record = fit_record(fit_ridge(data.train, degree, data.window), data, settings["pulse"])
     folds = settings["folds"]
-    record["kfold_mse"] = kfold_mse(pooled(data.train, data.validation), degree, data.window,
-                                    folds, context.seed) if folds > 1 else None  # fmt: skip
-    record["samples"] = {s: {"t": getattr(data, s).t.tolist(), "y": getattr(data, s).y.tolist()}
-                         for s in ("train", "validation")}  # fmt: skip
+    record["kfold_mse"] = (
+        kfold_mse(pooled(data.train, data.validation), degree, data.window, folds, context.seed)
+        if folds > 1
+        else None
+    )
+    record["samples"] = {
+        s: {"t": getattr(data, s).t.tolist(), "y": getattr(data, s).y.tolist()}
+        for s in ("train", "validation")
+    }
     return record
 
 
@@ -170,6 +184,7 @@ def lasso_point(
 ) -> dict[str, Any]:
     """The lasso fit (penalty ``point["penalty"]`` on |w|_1) at the study's degree."""
     data = pulse_splits(settings["pulse"], context.seed)
-    w = fit_lasso(data.train, settings["degree"], data.window, float(point["penalty"]),
-                  context.seed)  # fmt: skip
+    w = fit_lasso(
+        data.train, settings["degree"], data.window, float(point["penalty"]), context.seed
+    )
     return fit_record(w, data, settings["pulse"])

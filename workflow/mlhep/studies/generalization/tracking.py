@@ -16,9 +16,10 @@ from mlhep.tracking import RunSpec, log_curves, mlflow_module, start_run
 def scalar_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     """The finite numeric entries of a result (MLflow metrics)."""
     return {
-        key: float(value) for key, value in result.items()
+        key: float(value)
+        for key, value in result.items()
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    }  # fmt: skip
+    }
 
 
 def log_point(
@@ -37,9 +38,12 @@ def log_point(
 
 
 def log_study(
-    spec: RunSpec, study: str, metrics: Mapping[str, float], artifacts: Iterable[str],
+    spec: RunSpec,
+    study: str,
+    metrics: Mapping[str, float],
+    artifacts: Iterable[str],
     children: Iterable[str],
-) -> str:  # fmt: skip
+) -> str:
     """Open the study's parent run (its chosen point's metrics, its figure and table) and
     make every point's run its child; return the parent's id."""
     mlflow = mlflow_module()
