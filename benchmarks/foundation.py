@@ -19,15 +19,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-CHILD = """
+CHILD = (
+    """
 import json, resource, sys, time
 from mlhep.data.dimuon.generate import generate_dimuon
 n = int(sys.argv[1]); path = sys.argv[2]
 start = time.perf_counter()
 generate_dimuon(path, n // 2, n - n // 2, 1000.0, 100000.0, seed=1, progress=False)
 wall = time.perf_counter() - start
-print(json.dumps({"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"wall_s": wall, "peak_rss_mb": """
+    """resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
 
 def bench_generation(n: int, workdir: Path) -> dict[str, float]:
@@ -76,7 +79,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         print(
-            f"{'events':>12} {'wall [s]':>9} {'events/s':>11} {'peak RSS [MB]':>14} {'file [MB]':>10}"
+            f"{'events':>12} {'wall [s]':>9} {'events/s':>11} "
+            f"{'peak RSS [MB]':>14} {'file [MB]':>10}"
         )
         for n in args.sizes:
             r = bench_generation(n, workdir)

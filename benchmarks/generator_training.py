@@ -99,7 +99,8 @@ def main() -> None:
             ratio = cpu.iloc[0] / row.seconds if len(cpu) else float("nan")
             print(
                 f"{model:8s} {row.device:5s} {row.steps:6d} steps {row.seconds:8.1f} s "
-                f"{row.ms_per_step:7.2f} ms/step  speed-up {ratio:5.1f}  FWHM {row.fwhm_signal:5.2f} GeV"
+                f"{row.ms_per_step:7.2f} ms/step  speed-up {ratio:5.1f}  "
+                f"FWHM {row.fwhm_signal:5.2f} GeV"
             )
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=2))

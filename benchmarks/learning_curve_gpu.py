@@ -69,7 +69,8 @@ def main() -> None:
             f"n_train {n:>7}: AUC train {r['train_auc']:.4f} validation {r['validation_auc']:.4f} "
             f"test {r['test_auc']:.4f} (limit - test {limit - r['test_auc']:+.4f}); kept epoch "
             f"{r['best_step']} = {r['optimiser_steps']} steps of {r['steps_per_epoch']}/epoch; "
-            f"{time.perf_counter() - t0:.1f} s on {r['device']}\n    validation AUC at optimiser step: {curve}"
+            f"{time.perf_counter() - t0:.1f} s on {r['device']}\n"
+            f"    validation AUC at optimiser step: {curve}"
         )
 
 

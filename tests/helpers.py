@@ -32,9 +32,10 @@ REDUCED_STUDIES = {
 
 def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
     """``config/test-tiny.yaml`` training only ``models`` (model -> feature sets) on the
-    dimuon dataset alone, without the Iris lecture and the generative stage, and with one point of one CPU and one GPU generalization study (points
-    of the full tiny run), written to ``path``: every kind of job in a fraction of the time,
-    each shared job's results the same as the full tiny run's."""
+    dimuon dataset alone, without the Iris lecture and the generative stage, and with one
+    point of one CPU and one GPU generalization study (points of the full tiny run),
+    written to ``path``: every kind of job in a fraction of the time, each shared job's
+    results the same as the full tiny run's."""
     import yaml
 
     from mlhep.studies.generalization import STUDIES

@@ -46,12 +46,18 @@ def missing_prerequisites() -> str | None:
         if not shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
     ]
     if missing:
-        return f"SLURM or munge is not installed (missing {', '.join(missing)}): apt-get install {PACKAGES}"
+        return (
+            f"SLURM or munge is not installed (missing {', '.join(missing)}): "
+            f"apt-get install {PACKAGES}"
+        )
     if not MUNGE_KEY.exists():
         return f"no munge key at {MUNGE_KEY}: reinstall munge or run mungekey --create"
     for path in (SLURM_CONF, GRES_CONF):
         if path.exists() and not path.read_text().startswith(MARKER):
-            return f"{path} belongs to a real SLURM installation here; the test cluster would replace it"
+            return (
+                f"{path} belongs to a real SLURM installation here; "
+                "the test cluster would replace it"
+            )
     return None
 
 

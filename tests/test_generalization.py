@@ -26,7 +26,6 @@ from mlhep.studies.generalization import (
 )
 from mlhep.studies.generalization import double_descent as dd
 from mlhep.studies.generalization import polynomial as poly
-from mlhep.studies.generalization.figures import FIGURES
 
 PULSE = {
     "amplitude": 1.0,
@@ -114,7 +113,7 @@ def test_polynomial_points_share_their_samples() -> None:
     assert poly.ridge_point(settings, {"penalty": 0.0}, None, FitContext(5))["train_mse"] < 0.01
 
 
-# --- double descent ----------------------------------------------------------------------------------
+# --- double descent -------------------------------------------------------------------------------
 def test_minimum_norm_theory_reproduces_the_published_values() -> None:
     ratio = np.array([0.5, 0.9, 1.2, 2.0, 4.0, 8.0])
     np.testing.assert_allclose(
@@ -159,7 +158,7 @@ def test_random_features_interpolate_beyond_p_equals_n() -> None:
     assert over["ridge_0.001/train_mse"] > 0
 
 
-# --- grids, choices, the registry -----------------------------------------------------------------------
+# --- grids, choices, the registry -----------------------------------------------------------------
 def test_grid_points_are_the_product_of_the_axes_named_like_paramspace() -> None:
     points = grid_points("bdt_capacity", {"max_depth": [1, 3], "n_estimators": [10, 100]})
     assert list(points) == [
@@ -210,40 +209,43 @@ def test_choice_is_made_on_validation_per_group_and_reports_the_test_gap() -> No
 
 
 def test_every_study_has_a_runner_and_a_figure() -> None:
-    assert set(FIGURES) == set(STUDIES)
     for entry in STUDIES.values():
-        assert callable(entry.run())
+        assert callable(entry.run()) and callable(entry.draw())
 
 
-# --- the plan and the config -------------------------------------------------------------------------
+# --- the plan and the config ----------------------------------------------------------------------
 def test_a_new_grid_value_leaves_every_other_point_unchanged(repo) -> None:
     base = load_config(repo / "config/config.yaml")
     grown = copy.deepcopy(base)
     grown["studies"]["generalization"]["bdt_capacity"]["n_estimators"].append(300)
-    before, after = Plan(base), Plan(grown)
-    old, new = before.study_points("bdt_capacity"), after.study_points("bdt_capacity")
+    before, after = Plan(base).stage("generalization"), Plan(grown).stage("generalization")
+    old, new = before.points("bdt_capacity"), after.points("bdt_capacity")
     assert set(new) - set(old) == {f"max_depth~{d}_n_estimators~300" for d in (1, 3, 6, 10)}
     for name in old:
-        assert before.study_settings("bdt_capacity", name) == after.study_settings(
-            "bdt_capacity", name
-        )
+        assert before.settings("bdt_capacity", name) == after.settings("bdt_capacity", name)
     # a learning-curve point depends on its own model's settings only
-    ann_point = before.study_settings("learning_curve", "model~ann_n_train~100")
+    ann_point = before.settings("learning_curve", "model~ann_n_train~100")
     assert "width" in ann_point["model"] and "max_depth" not in ann_point["model"]
     grown["models"]["bdt"]["learning_rate"] = 0.3
-    assert Plan(grown).study_settings("learning_curve", "model~ann_n_train~100") == ann_point
+    after = Plan(grown).stage("generalization")
+    assert after.settings("learning_curve", "model~ann_n_train~100") == ann_point
 
 
 def test_the_chosen_model_settings_leave_out_the_swept_keys(repo) -> None:
     plan = Plan(load_config(repo / "config/config.yaml"))
-    settings = plan.study_settings("bdt_capacity", "max_depth~3_n_estimators~100")
+    settings = plan.stage("generalization").settings("bdt_capacity", "max_depth~3_n_estimators~100")
     assert "max_depth" not in settings["model"] and settings["columns"] == plan.columns(
         "dimuon", "high"
     )
-    assert plan.study_inputs("polynomial_degree") == {
+    assert plan.stage("generalization").inputs("polynomial_degree") == {
         "experiments": "results/mlflow/experiments.json"
     }
-    assert set(plan.study_inputs("ann_capacity")) == {"experiments", "train", "validation", "test"}
+    assert set(plan.stage("generalization").inputs("ann_capacity")) == {
+        "experiments",
+        "train",
+        "validation",
+        "test",
+    }
 
 
 @pytest.mark.parametrize(
@@ -272,8 +274,10 @@ def test_switching_the_studies_off_empties_the_section(repo) -> None:
     config = load_config(repo / "config/config.yaml")
     config["studies"]["generalization"]["activate"] = False
     plan = Plan(config)
-    assert plan.generalization_studies() == [] and plan.manifest()["generalization"] is None
-    assert "studies.generalization.activate" in plan.stages()["generalization"]
+    assert (
+        plan.stage("generalization").studies() == [] and plan.manifest()["generalization"] is None
+    )
+    assert "studies.generalization.activate" in plan.status()["generalization"]
     assert "generalization" in plan.experiments()  # the store's rule does not change
     assert not any("generalization" in p for p in plan.outputs())
 
@@ -306,7 +310,7 @@ def test_learning_curve_point_of_a_model_without_probabilities() -> None:
 
 def test_divergence_finds_where_early_stopping_would_stop() -> None:
     from mlhep import report
-    from mlhep.studies.generalization import divergence
+    from mlhep.studies.generalization import divergence, overfit_findings
 
     point = {
         "point": {"n_train": 10},
@@ -317,5 +321,7 @@ def test_divergence_finds_where_early_stopping_would_stop() -> None:
     found = divergence(point)
     assert found["min_validation_epoch"] == 2 and found["train_loss_there"] == 0.4
     assert found["final_validation_loss"] == 2.0 and found["epochs"] == 4
-    caption = report.generalization_caption({"selection": [], "divergence": [found]})
+    findings = overfit_findings(None, [point])
+    assert findings["divergence"] == [found]
+    caption = report.generalization_caption({"selection": [], **findings})
     assert "least at epoch 2 of 4" in caption

@@ -288,17 +288,20 @@ def test_config_names_the_generator_of_a_generated_dataset() -> None:
             "fake": {"kind": "generated", "generator": "gan_blind"},
         }
     }
-    with pytest.raises(ConfigError, match="is not an active dimuon dataset"):
+    with pytest.raises(ConfigError, match="is not an active dataset generators can learn"):
         validate_config(config)
     config = {"datasets": {"pulse": {}}, "generative": {"dataset": "pulse"}}
-    with pytest.raises(ConfigError, match=r"generative\.dataset': the generators learn a dimuon"):
+    with pytest.raises(
+        ConfigError,
+        match=r"generative\.dataset': the generators learn a dataset with exact physics",
+    ):
         validate_config(config)
 
 
 def test_generator_logged_as_a_pyfunc_loads_and_samples(toy: pd.DataFrame, tmp_path: Path) -> None:
     import mlflow
 
-    from mlhep.tracking.models import log_generator
+    from mlhep.generative.pyfunc import log_generator
 
     generator, _ = gan.train(toy, {**tiny_settings("wgan_gp", "blind"), "steps": 100}, seed=3)
     generator.save(tmp_path / "generator.pt")

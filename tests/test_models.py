@@ -139,6 +139,12 @@ def test_every_model_goes_through_the_one_training_path(
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(test["label"], test["score"]) > (0.53 if name == "autoencoder" else 0.6)
+    # the saved model loads back from its directory and record, and predicts the same
+    fitted = trainer.load_fitted(out / "model", record)
+    assert fitted.curves == record["curves"] and fitted.best_step == record["best_step"]
+    outputs = trainer.predict(fitted, pd.read_parquet(splits["test"]), columns)
+    for column in outputs:
+        np.testing.assert_array_equal(outputs[column].to_numpy(), test[column].to_numpy())
     run = MlflowClient(json.loads(store.read_text())["tracking_uri"]).get_run(
         record["mlflow_run_id"]
     )
@@ -148,3 +154,64 @@ def test_every_model_goes_through_the_one_training_path(
         "dimuon-validation",
         "dimuon-test",
     }
+
+
+def _pulses(n: int, seed: int) -> pd.DataFrame:
+    """Random stand-ins for pulses (eight samples, amplitude and t0): enough to fit a step."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(0, 1, (n, 8)), columns=[f"s{k}" for k in range(8)])
+    frame["amplitude"] = rng.uniform(5, 50, n)
+    frame["t0"] = rng.uniform(20, 30, n)
+    return frame
+
+
+@pytest.mark.parametrize("name", ["pulse_mlp", "pulse_cnn", "autoencoder"])
+def test_saved_networks_load_back_from_their_record(name: str, tmp_path: Path) -> None:
+    """The networks the classifier path above does not cover: save, then load_fitted."""
+    config: dict = {}
+    validate_config(config)
+    settings = {**hyperparameters(config["models"][name]), "epochs": 2, "min_epochs": 1}
+    if name == "autoencoder":
+        rng = np.random.default_rng(0)
+        frames = [
+            pd.DataFrame({"a": rng.normal(0, 1, 300), "b": rng.normal(0, 1, 300), "label": 0})
+            for _ in range(2)
+        ]
+        columns = ["a", "b"]
+    else:
+        frames, columns = [_pulses(300, 0), _pulses(100, 1)], [f"s{k}" for k in range(8)]
+    trainer = get_trainer(name)
+    splits = {"train": frames[0], "validation": frames[1]}
+    fitted = trainer.fit(splits, columns, settings, FitContext(2))
+    expected = trainer.predict(fitted, frames[1], columns)
+    trainer.save(fitted, tmp_path / trainer.artifact)
+    record = {"columns": columns, "settings": settings, "model_file": trainer.artifact}
+    loaded = trainer.load_fitted(tmp_path, record)
+    pd.testing.assert_frame_equal(trainer.predict(loaded, frames[1], columns), expected)
+
+
+def test_autoencoder_min_epochs_holds_early_stopping_back() -> None:
+    """Without ``min_epochs`` (its default, 1) early stopping may act from the first epoch."""
+    config: dict = {}
+    validate_config(config)
+    rng = np.random.default_rng(0)
+    splits = {
+        split: pd.DataFrame(
+            {"a": rng.normal(0, 1, n), "b": rng.normal(0, 1, n), "label": rng.integers(0, 2, n)}
+        )
+        for split, n in (("train", 600), ("validation", 400))
+    }
+    settings = {
+        **hyperparameters(config["models"]["autoencoder"]),
+        "epochs": 12,
+        "patience": 1,
+        "learning_rate": 0.05,
+        "batch_size": 64,
+    }
+    trainer = get_trainer("autoencoder")
+    early = trainer.fit(splits, ["a", "b"], settings, FitContext(0))
+    assert early.info["epochs_run"] < 12
+    held = trainer.fit(splits, ["a", "b"], {**settings, "min_epochs": 12}, FitContext(0))
+    assert held.info["epochs_run"] == len(held.curves["validation_loss"]) == 12
+    n = early.info["epochs_run"]
+    assert held.curves["validation_loss"][:n] == early.curves["validation_loss"]

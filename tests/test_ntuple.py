@@ -1,12 +1,14 @@
 """The ``root`` dataset kind: expressions, jagged collections made flat, the toy written as
 user ntuples and read back equal, real CMS open data, and a clear error for each kind of
 bad input (missing, truncated or non-ROOT file, missing tree or branch, bad expression,
-empty selection)."""
+empty selection). Also what every dataset plug-in promises the rest of the workflow."""
 
 from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import awkward as ak
@@ -17,15 +19,16 @@ import uproot
 import yaml
 
 from mlhep.config import ConfigError, validate_config
-from mlhep.data import get_kind
+from mlhep.data import KINDS, DatasetKind, Task, get_kind
 from mlhep.data.dimuon.generate import build_features as toy_features
 from mlhep.data.dimuon.generate import generate_dimuon
 from mlhep.data.dimuon.ntuples import USER_TREE, user_ntuple_settings, write_user_ntuples
 from mlhep.data.ntuple import NtupleError
-from mlhep.data.ntuple.expressions import ExpressionError, parse
+from mlhep.data.ntuple.expressions import FUNCTIONS, ExpressionError, parse
 from mlhep.data.ntuple.flatten import leading, opposite_charge_pair
 from mlhep.data.ntuple.reader import build_features, check_settings, produce
 from mlhep.features.splits import make_splits
+from mlhep.models import MODELS
 from mlhep.models.base import FitContext, hyperparameters
 from mlhep.models.training import TrainingJob, train
 
@@ -244,8 +247,27 @@ def test_bad_expressions_are_refused_by_the_config_naming_the_key(settings: dict
         (
             "background.cut",
             "expression \"os.system('x')\": unknown function 'os.system' "
-            f"(allowed: {sorted(__import__('mlhep.data.ntuple.expressions', fromlist=['x']).FUNCTIONS)})",
+            f"(allowed: {sorted(FUNCTIONS)})",
         ),
+    ]
+
+
+def test_the_engineering_and_collection_rules_name_what_they_need(settings: dict) -> None:
+    bad = copy.deepcopy(settings)
+    del bad["features"]["mu_plus_phi"]
+    assert check_settings(bad) == [("engineer", "dimuon needs the features ['mu_plus_phi']")]
+    bad = copy.deepcopy(settings)
+    collections = copy.deepcopy(settings["background"]["collections"])  # not the signal's
+    bad["background"]["collections"] = collections
+    collections["mu"]["charge"] = "q"
+    collections["jet"]["sort_by"] = "eta"
+    assert check_settings(bad) == [
+        (
+            "background.collections.mu",
+            "rule 'opposite_charge_pair' needs the field 'q' "
+            "(fields: ['charge', 'eta', 'phi', 'pt'])",
+        ),
+        ("background.collections.jet", "rule 'leading' needs the field 'eta' (fields: ['pt'])"),
     ]
 
 
@@ -259,8 +281,8 @@ def test_truncated_and_non_root_files_name_the_file(
     bad["signal"]["files"] = [str(truncated)]
     message = _produce_error(bad, tmp_path)
     assert (
-        f"{truncated}: truncated ROOT file: {len(data) // 2} bytes on disk, its header says {len(data)}"
-        in message
+        f"{truncated}: truncated ROOT file: {len(data) // 2} bytes on disk, "
+        f"its header says {len(data)}" in message
     )
     text = tmp_path / "notes.root"
     text.write_text("these are not events\n")
@@ -296,7 +318,8 @@ def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -
         (
             ("cut",),
             "MET_pt < 0",
-            "no event selected from 1500 read (0 lack what the collection rules need, 1500 fail the cuts ['MET_pt < 0'])",
+            "no event selected from 1500 read (0 lack what the collection rules need, "
+            "1500 fail the cuts ['MET_pt < 0'])",
         ),
         (("cut",), "MET_pt * 2", "the cut 'MET_pt * 2' gives float64 values, not true/false"),
         (("signal", "weight"), "Muon_charge - MET_pt", "gives a jagged (per-object) value"),
@@ -339,3 +362,37 @@ def test_cms_open_data_through_the_root_kind(tmp_path: Path) -> None:
     assert z["m_mumu"].between(60, 120).mean() > 0.9
     assert abs(np.median(z["m_mumu"]) - 91.0) < 1.5
     assert set(config["datasets"]["cms_dimuon"]["feature_sets"]) == {"low", "high", "all"}
+
+
+# ---------------------------------------------------------------- the plug-in contract
+
+
+def test_dataset_plugins_import_neither_the_models_nor_the_generative_stage() -> None:
+    """Reading every kind imports no model family, no torch and, of the generative
+    package, only the `generated` kind's own module (it samples the stage's product)."""
+    code = (
+        "import sys\n"
+        "from mlhep.data import KINDS, get_kind\n"
+        "[get_kind(k) for k in KINDS]\n"
+        "print(sorted(m for m in sys.modules"
+        " if m.split('.')[:2] in (['mlhep', 'models'], ['mlhep', 'generative'], ['torch'])))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['mlhep.generative', 'mlhep.generative.dataset']"
+
+
+def test_dataset_plugins_name_registered_models_of_their_task_and_say_what_they_are() -> None:
+    for name in KINDS:
+        kind = get_kind(name)
+        for model in kind.default_models or {}:
+            assert model in MODELS, f"{name}: default model {model!r} is not registered"
+            assert MODELS[model].kind == kind.model_kind, (name, model)
+    assert [n for n in KINDS if get_kind(n).learnable_by_generators] == ["dimuon"]
+    assert [n for n in KINDS if get_kind(n).samples_generator] == ["generated"]
+    assert [n for n in KINDS if get_kind(n).reads_user_ntuples] == ["root"]
+    assert get_kind("pulse").task is Task.REGRESSION and get_kind("pulse").task == "regression"
+    assert get_kind("dimuon").model_kind == "classifier"
+    plain = DatasetKind("x", "", {}, (), dict, pd.DataFrame, {}, task="regression")
+    assert plain.task is Task.REGRESSION and plain.model_kind == "regressor"
+    with pytest.raises(ValueError, match="'sorting' is not a valid Task"):
+        DatasetKind("x", "", {}, (), dict, pd.DataFrame, {}, task="sorting")

@@ -86,18 +86,18 @@ def default_config(repo: Path) -> dict:
 
 def test_stage_status_names_the_switch(repo: Path) -> None:
     config = default_config(repo)
-    assert Plan(config).stages() == dict.fromkeys(report.SECTIONS)
+    assert Plan(config).status() == dict.fromkeys(report.SECTIONS)
     off = copy.deepcopy(config)
     off["lecture"]["perceptron_iris"]["activate"] = False
-    status = Plan(off).stages()
+    status = Plan(off).status()
     assert "lecture.perceptron_iris.activate" in status["perceptron"]
     assert status["classifiers"] is None and status["data"] is None
     for name in off["models"]:
         off["models"][name]["activate"] = False
-    status = Plan(off).stages()
+    status = Plan(off).status()
     assert "models.<name>.activate" in status["classifiers"]
     assert "models.<name>.activate" in status["regression"]
-    assert "training curves or studies" in status["details"]
+    assert "training curves" in status["details"] and "studies.shap.activate" in status["details"]
 
 
 def test_manifest_names_every_configured_feature_set(repo: Path) -> None:
@@ -223,7 +223,7 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
         expected += 1 + bool(entry["gd"]) + len(entry["roc"]) + len(entry["calibration"])
         expected += len(entry["trained"]) + len(entry["training"]) + studies
     generalization = len(manifest["generalization"]["studies"])
-    assert generalization == len(plan.generalization_studies()) == 11  # one figure each
+    assert generalization == len(plan.stage("generalization").studies()) == 11  # one figure each
     regression = 5 * len(manifest["regression"])  # five figures per pulse dataset
     z_peak = 2  # the fit with its pulls, the goodness of fit
     generative = 2 + 2 * len(
@@ -295,7 +295,7 @@ def test_snakemake_report_groups_by_stage_model_and_features(
     assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained)
     assert {"fit.png", "gof.png"} <= {n.rsplit("/", 1)[-1] for n in pngs}  # the Z peak
     assert any(n.endswith("distributions.png") for n in pngs)
-    studies = Plan(load_config(repo / "config/test-tiny.yaml")).generalization_studies()
+    studies = Plan(load_config(repo / "config/test-tiny.yaml")).stage("generalization").studies()
     assert {n.rsplit("/", 1)[-1] for n in pngs} >= {f"{s}.png" for s in studies}
     # and the analysis report itself, as one of its files
     assert any(n.endswith("/report.html") for n in names if n != index)

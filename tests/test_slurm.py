@@ -24,7 +24,7 @@ from helpers import reduced_tiny_config, require, snakemake
 
 from mlhep.runlog import job_environment
 
-GPU_RULES = {"train_gpu", "ann_ensemble", "bdt_bootstrap", "generalization_point_gpu"}
+GPU_RULES = {"train_gpu", "ensemble", "generalization_point_gpu"}
 TEST_PROFILE = Path(__file__).resolve().parent / "slurm" / "profile"
 
 

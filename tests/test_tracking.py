@@ -40,11 +40,13 @@ WORKER = textwrap.dedent(
     import mlflow
     import pandas as pd
     from mlhep.tracking import RunSpec, log_splits, start_run
-    experiments, k, n_steps, sleep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    experiments, k, n_steps, sleep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), """
+    """float(sys.argv[4])
     start_at = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
     spec = RunSpec.for_job(experiments, "dimuon", "worker", "tests/worker.py", {"k": k})
     # every worker logs the same split at once: one dataset row, linked to every run
-    split = pd.DataFrame({"event_id": [1, 2], "label": [0, 1], "weight": [1.0, 1.0], "a": [0.5, 2.0]})
+    split = pd.DataFrame({"event_id": [1, 2], "label": [0, 1], "weight": """
+    """[1.0, 1.0], "a": [0.5, 2.0]})
     with start_run(spec, f"worker-{k}"):
         time.sleep(max(0.0, start_at - time.time()))  # all workers log the split together
         log_splits({"train": split}, {"train": "train.parquet"}, "dimuon", ["a"])

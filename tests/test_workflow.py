@@ -43,8 +43,7 @@ RULES = (
     "plot_tree",
     "bdt_shap",
     "ann_importance",
-    "ann_ensemble",
-    "bdt_bootstrap",
+    "ensemble",
     "calibration",
     "plot_features",
     "training_curves",
@@ -142,7 +141,7 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
 ) -> None:
     import mlflow
 
-    generators = TINY.generators()
+    generators = TINY.stage("generative").generators()
     assert generators == ["gan_blind", "gan_physics", "wgan_gp_blind", "wgan_gp_physics"]
     table = pd.read_csv(tiny / "results/generative/fidelity.csv")
     assert list(table.columns) == ["metric", "floor", "floor_std", *generators]
@@ -496,7 +495,7 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
     gpu_sets = {f for _, f in gpu}
     bdt_sets = TINY.feature_sets_of(d, "bdt")
     calibrated = TINY.calibration_sets(d)
-    studies = TINY.study_files(d)
+    studies = TINY.stage("model_studies").files(d)
     shap, importance, tree = (len(studies.get(k, {})) for k in ("shap", "importance", "tree"))
     ensemble, bootstrap = (int(k in studies) for k in ("ensemble", "bdt_bootstrap"))
     curves = TINY.curve_models(d)
@@ -508,7 +507,7 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
             "calibration": len(set(bdt_sets) & set(calibrated)),
             "training_curves": int("bdt" in curves),
             "bdt_shap": shap,
-            "bdt_bootstrap": bootstrap,
+            "ensemble": bootstrap,
         },
         "evaluation": {"evaluate": len(trained)},
         "limit": {"bayes_optimal": int(bool(TINY.limit_sets(d)))},
@@ -521,8 +520,7 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
             "training_curves": sum(MODELS[m].gpu for m in curves),
             "bdt_shap": shap,
             "ann_importance": importance,
-            "ann_ensemble": ensemble,
-            "bdt_bootstrap": bootstrap,
+            "ensemble": ensemble + bootstrap,
         },
         "splits": {
             "split": 1,
@@ -533,12 +531,11 @@ def _classifier_jobs(d: str) -> dict[str, dict[str, int]]:
             "roc_comparison": len(TINY.trained_sets(d)),
             "calibration": len(calibrated),
             "training_curves": len(curves),
-            "gd_comparison": int(bool(TINY.gd_records(d))),
+            "gd_comparison": int(bool(TINY.stage("lecture").gd_records(d))),
             "plot_tree": tree,
             "bdt_shap": shap,
             "ann_importance": importance,
-            "ann_ensemble": ensemble,
-            "bdt_bootstrap": bootstrap,
+            "ensemble": ensemble + bootstrap,
         },
     }
 
@@ -554,7 +551,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     def every(change: str, names: list[str] | None = None) -> dict[str, int]:
         return _add(*(per[n][change] for n in (list(per) if names is None else names)))
 
-    gens = TINY.generators()
+    gens = TINY.stage("generative").generators()
     judged = {"generative_floor": 1, "generator_fidelity": len(gens), "generative_summary": 1}
     retrained = _add(
         judged,
@@ -564,7 +561,9 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     )
     sampled = {TINY.config["datasets"][n]["generator"] for n in generated}
     gan_only = [
-        g for g in gens if TINY.generator_settings(g)["objective"] == "gan" and g not in sampled
+        g
+        for g in gens
+        if TINY.stage("generative").settings(g)["objective"] == "gan" and g not in sampled
     ]
 
     final = {"summary": 1, "render_report": 1, "all": 1}
@@ -577,7 +576,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         "train_gpu": nets,
         "evaluate_regression": len(TINY.regression_datasets),
     }
-    studies = TINY.generalization_studies()
+    studies = TINY.stage("generalization").studies()
     on_data = [s for s in studies if GENERALIZATION[s].data == "dataset"]
     on_gpu = [s for s in studies if GENERALIZATION[s].gpu]
     pulse = [s for s in studies if GENERALIZATION[s].data == "pulse"]
@@ -592,13 +591,13 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
     pulse_data = {"generate": 1, "features": 1, "split": 1, **pulse_training}
     # the summaries drawn against the limit follow it (the limit's file is their input)
     limit_summaries = {
-        "generalization_summary": sum(bool(TINY.study_limit(s)) for s in studies),
+        "generalization_summary": sum(bool(TINY.stage("generalization").limit(s)) for s in studies),
         "generalization_selection": 1,
     }
     depths = TINY.config["studies"]["generalization"]["bdt_capacity"]["max_depth"]
     # datasets generated from the seed (the user's ntuples are not), and the Z fit's toys
     seeded = [n for n in TINY.datasets if TINY.kind(n).seeded and n not in generated]
-    z_peak = {"z_peak": int(TINY.z_peak_dataset() is not None)}
+    z_peak = {"z_peak": int(TINY.stage("z_peak").dataset() is not None)}
     return [
         (
             "models.bdt.max_depth",
@@ -755,7 +754,7 @@ def generalization_jobs(studies: list[str]) -> dict[str, int]:
     jobs = {"generalization_point": 0, "generalization_point_gpu": 0}
     for study in studies:
         rule = "generalization_point_gpu" if GENERALIZATION[study].gpu else "generalization_point"
-        jobs[rule] += len(TINY.study_points(study))
+        jobs[rule] += len(TINY.stage("generalization").points(study))
     jobs = {rule: n for rule, n in jobs.items() if n}
     if jobs:
         jobs.update({"generalization_summary": len(studies), "generalization_selection": 1})
@@ -803,7 +802,9 @@ def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) ->
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = job_counts(proc.stdout)
     # the number arrived as one: the evaluations and the limit re-run with it
-    limited = sum(bool(TINY.study_limit(s)) for s in TINY.generalization_studies())
+    limited = sum(
+        bool(TINY.stage("generalization").limit(s)) for s in TINY.stage("generalization").studies()
+    )
     trained = sum(len(TINY.trained(d)) for d in TINY.classification_datasets)
     assert got == {
         "bayes_optimal": 1,
@@ -887,7 +888,7 @@ def test_two_datasets_of_one_kind_side_by_side(repo: Path, tmp_path: Path) -> No
 def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
     root = tiny / "results/studies/generalization"
     selection = pd.read_csv(root / "selection.csv")
-    studies = TINY.generalization_studies()
+    studies = TINY.stage("generalization").studies()
     chosen = [s for s in studies if GENERALIZATION[s].select]
     # one row per study that chooses (learning curves: one per model), none for the others
     models = TINY.config["studies"]["generalization"]["learning_curve"]["model"]
@@ -901,9 +902,9 @@ def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
         summary = json.loads((root / study / "summary.json").read_text())
         points = [
             json.loads((root / study / "points" / f"{name}.json").read_text())
-            for name in TINY.study_points(study)
+            for name in TINY.stage("generalization").points(study)
         ]
-        assert summary["points"] == len(points) == len(TINY.study_points(study))
+        assert summary["points"] == len(points) == len(TINY.stage("generalization").points(study))
         assert (root / study / f"{study}.png").stat().st_size > 10_000
         # every point's run is a child of the study's parent run
         for point in points:

@@ -21,10 +21,11 @@ from mlhep.studies.zpeak import (
     ZPeakFit,
     background_density,
     density,
+    draw_fit,
+    draw_gof,
     fit_z_peak,
     goodness_of_fit,
-    plot_fit,
-    plot_gof,
+    pdg_z,
     probability,
     sample_z_peak,
     z_peak_figures,
@@ -33,6 +34,14 @@ from mlhep.studies.zpeak import (
 WINDOW = (70.0, 110.0)
 TRUTH = {"mass": 91.19, "width": 2.5, "sigma": 1.5, "f_sig": 0.85, "slope": 0.03}
 SCRIPT = Path(__file__).resolve().parent.parent / "workflow" / "scripts" / "z_peak.py"
+
+
+def test_pdg_values_come_from_the_resources_file(tmp_path: Path) -> None:
+    """The PDG 2024 Z mass and width, read from resources/pdg_z.yaml; a missing file says
+    what is missing."""
+    assert PDG_Z == {"mass": (91.188, 0.002), "width": (2.4955, 0.0023)}
+    with pytest.raises(FileNotFoundError, match="the PDG Z values are missing"):
+        pdg_z(tmp_path / "pdg_z.yaml")
 
 
 @pytest.mark.parametrize(
@@ -184,19 +193,25 @@ def test_figures_return_their_artists(cms_mass: np.ndarray, cms_fit: ZPeakFit) -
     function lays out both figures."""
     gof = goodness_of_fit(cms_mass, cms_fit, bins=20, toys=5, seed=0)
     fig, (ax_main, ax_pull) = plt.subplots(2, 1, sharex=True)
-    artists = plot_fit(ax_main, ax_pull, cms_mass, cms_fit, bins=20)
-    assert len(artists) >= 8
-    (text,) = [a for a in artists if isinstance(a, Text)]
-    assert "PDG 91.1880" in text.get_text()
-    assert len(ax_pull.lines) == 2  # the zero line and the pulls
+    artists = draw_fit(ax_main, ax_pull, cms_mass, cms_fit, bins=20)
+    assert isinstance(artists.text, Text)
+    assert "PDG 91.1880" in artists.text.get_text()
+    for artist in (artists.total, artists.density, artists.text, artists.legend):
+        assert artist.axes is ax_main
+    assert artists.pulls.axes is artists.zero.axes is ax_pull
+    assert list(ax_pull.lines) == [artists.zero, artists.pulls]
     fig2, (ax, ax_pit) = plt.subplots(1, 2)
-    assert len(plot_gof(ax, gof, ax_pit)) >= 3
-    assert ax.get_legend() is not None
+    drawn = draw_gof(ax, gof, ax_pit)
+    assert len(drawn.toys) == 1 and drawn.toys[0].axes is ax  # one stepfilled patch
+    assert drawn.observed.axes is ax and ax.get_legend() is drawn.legend
+    assert drawn.pit and drawn.flat is not None and drawn.flat.axes is ax_pit
+    fig3, ax3 = plt.subplots()
+    assert draw_gof(ax3, gof).flat is None  # no PIT axes: no PIT
     fig_fit, fig_gof = z_peak_figures(cms_mass, cms_fit, gof, bins=20)
     for figure in (fig_fit, fig_gof):
         assert len(figure.axes) == 2
         figure.canvas.draw()
-    for figure in (fig, fig2, fig_fit, fig_gof):
+    for figure in (fig, fig2, fig3, fig_fit, fig_gof):
         plt.close(figure)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator, Mapping, MutableMapping
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +176,14 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
         defaults = kind.default_models or {
             m: list(sets) for m, entry in MODELS.items() if entry.kind == kind.model_kind
         }
-        settings["models"] = {
-            m: [f for f in fs if f in sets] for m, fs in defaults.items() if m in MODELS
-        }
+        unknown = sorted(set(defaults) - set(MODELS))
+        if unknown:  # a plug-in names its default models by string: say which are wrong
+            return [
+                f"config key '{key}.models': dataset kind {kind_name!r} names default "
+                f"model(s) {unknown} that are not in the model registry (known: "
+                f"{sorted(MODELS)}); set {key}.models"
+            ]
+        settings["models"] = {m: [f for f in fs if f in sets] for m, fs in defaults.items()}
     models = settings["models"]
     for model, model_sets in models.items():
         if model not in MODELS:
@@ -202,7 +206,10 @@ def _dataset_errors(name: str, settings: MutableMapping[str, Any]) -> list[str]:
 
 
 def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
-    """Checks beyond the schema (run only once the schema holds)."""
+    """Checks beyond the schema (run only once the schema holds): the splits, each dataset
+    against its kind, then every stage's own checks (:meth:`mlhep.stages.Stage.errors`)."""
+    from mlhep.plan import Plan
+
     messages = []
     splits = config["splits"]
     total = math.fsum(splits.values())
@@ -210,187 +217,11 @@ def _semantic_errors(config: MutableMapping[str, Any]) -> list[str]:
         messages.append(
             f"config key 'splits': fractions train + validation + test sum to {total:g}, not 1"
         )
-    bins = config["evaluation"]["regression"]["amplitude_bins"]
-    if any(hi <= lo for lo, hi in pairwise(bins)):
-        messages.append(
-            f"config key 'evaluation.regression.amplitude_bins': the edges must "
-            f"increase, got {bins}"
-        )
     for name, settings in config["datasets"].items():
         messages += _dataset_errors(name, settings)
     if messages:
         return messages
-    ensemble = config["studies"]["ensemble"]
-    active = {
-        n: d
-        for n, d in config["datasets"].items()
-        if d["activate"] and get_kind(d["kind"]).task == "classification"
-    }
-    wanted = ensemble["activate"] and active and config["models"]["ann"]["activate"]
-    if wanted and not any(ensemble["feature_set"] in d["feature_sets"] for d in active.values()):
-        messages.append(
-            f"config key 'studies.ensemble.feature_set': no active dataset has the feature "
-            f"set {ensemble['feature_set']!r}"
-        )
-    return (
-        messages
-        + _generalization_errors(config)
-        + _z_peak_errors(config)
-        + _generative_errors(config)
-    )
-
-
-def generative_dataset(config: Mapping[str, Any]) -> str | None:
-    """The dataset the generators learn: ``generative.dataset`` or the first active dimuon
-    dataset (``None`` if there is none)."""
-    name = config["generative"]["dataset"]
-    if name is not None:
-        return str(name)
-    return next(
-        (n for n, d in config["datasets"].items() if d["activate"] and d["kind"] == "dimuon"), None
-    )
-
-
-def _generative_errors(config: Mapping[str, Any]) -> list[str]:
-    """The generative stage's dataset, generators and train-on-synthetic models; datasets
-    of kind ``generated`` naming generators of the stage."""
-    section, key = config["generative"], "config key 'generative"
-    messages = []
-    name = generative_dataset(config) if section["activate"] else None
-    dataset = config["datasets"].get(name) if name is not None else None
-    learnt = dataset is not None and dataset["kind"] == "dimuon" and dataset["activate"]
-    for gen_dataset, settings in config["datasets"].items():
-        if settings["kind"] != "generated" or not settings["activate"]:
-            continue
-        where = f"config key 'datasets.{gen_dataset}.generator'"
-        generator = section["generators"].get(settings["generator"])
-        if not section["activate"]:
-            messages.append(f"{where}: the generative stage is off (generative.activate)")
-        elif generator is None:
-            messages.append(
-                f"{where}: no generator {settings['generator']!r} "
-                f"(generative.generators: {sorted(section['generators'])})"
-            )
-        elif not config["models"][generator["model"]]["activate"]:
-            messages.append(
-                f"{where}: generator {settings['generator']!r} is not trained "
-                f"(models.{generator['model']}.activate is false)"
-            )
-        elif not learnt:
-            messages.append(
-                f"{where}: generator {settings['generator']!r} is not trained "
-                f"(its dataset {name!r} is not an active dimuon dataset)"
-            )
-    if not section["activate"] or name is None:  # no dimuon dataset: the stage is off
-        return messages
-    if dataset is None or dataset["kind"] != "dimuon":
-        messages.append(
-            f"{key}.dataset': the generators learn a dimuon dataset (exact physics "
-            f"to judge them by); got {name!r}"
-        )
-        return messages
-    for gen_name, entry in section["generators"].items():
-        model = config["models"][entry["model"]]
-        unknown = sorted(set(entry) - {"model", "critic"} - set(model))
-        if unknown:
-            messages.append(
-                f"{key}.generators.{gen_name}': unknown key(s) {unknown} (the "
-                f"hyper-parameters of models.{entry['model']}: {sorted(model)})"
-            )
-    tstr = section["train_on_synthetic"]
-    for model in tstr["models"]:
-        if model not in MODELS or MODELS[model].kind != "classifier":
-            messages.append(
-                f"{key}.train_on_synthetic.models': {model!r} is not a classifier of models.<name>"
-            )
-    if tstr["features"] not in dataset["feature_sets"]:
-        messages.append(
-            f"{key}.train_on_synthetic.features': dataset {name!r} has no feature "
-            f"set {tstr['features']!r} (it has {sorted(dataset['feature_sets'])})"
-        )
-    return messages
-
-
-def _z_peak_errors(config: Mapping[str, Any]) -> list[str]:
-    """The Z-peak fit's dataset, column and window."""
-    section, key = config["studies"]["z_peak"], "config key 'studies.z_peak"
-    if not section["activate"]:
-        return []
-    messages = []
-    lo, hi = section["window"]
-    if not hi > lo:
-        messages.append(f"{key}.window': needs low < high, got {[lo, hi]}")
-    name = section["dataset"]
-    if name is not None:
-        dataset = config["datasets"].get(name)
-        if dataset is None:
-            messages.append(
-                f"{key}.dataset': no dataset {name!r} (datasets: {sorted(config['datasets'])})"
-            )
-        elif section["column"] not in get_kind(dataset["kind"]).columns_for(dataset):
-            messages.append(f"{key}.column': dataset {name!r} has no column {section['column']!r}")
-    return messages
-
-
-def _generalization_errors(config: Mapping[str, Any]) -> list[str]:
-    """The generalization studies' dataset, feature sets, models and grids."""
-    from mlhep.studies.generalization import STUDIES, grid_points
-
-    section = config["studies"]["generalization"]
-    if not section["activate"]:
-        return []
-    messages = []
-    key = "config key 'studies.generalization"
-    if "generalization" in config["datasets"]:
-        messages.append(
-            "config key 'datasets.generalization': the name is taken by the "
-            "MLflow experiment of the generalization studies"
-        )
-    name = section["dataset"]
-    if name is None:  # the first active classification dataset
-        name = next(
-            (
-                n
-                for n, d in config["datasets"].items()
-                if d["activate"] and get_kind(d["kind"]).task == "classification"
-            ),
-            None,
-        )
-    dataset = config["datasets"].get(name) if name is not None else None
-    wanted = [s for s, e in STUDIES.items() if e.data == "dataset" and section[s]["activate"]]
-    if wanted and section["dataset"] is not None and dataset is None:
-        messages.append(
-            f"{key}.dataset': no dataset {name!r} (studies {wanted} need one; "
-            f"datasets: {sorted(config['datasets'])})"
-        )
-    for study, entry in STUDIES.items():
-        settings = section[study]
-        if not settings["activate"]:
-            continue
-        try:
-            grid_points(study, settings)
-        except ValueError as error:
-            messages.append(str(error))
-        if entry.data != "dataset" or dataset is None or not dataset["activate"]:
-            continue
-        if get_kind(dataset["kind"]).task != "classification":
-            messages.append(
-                f"{key}.dataset': {name!r} is a {get_kind(dataset['kind']).task} "
-                f"dataset; the studies {wanted} need a classification one"
-            )
-            break
-        if "features" in settings and settings["features"] not in dataset["feature_sets"]:
-            messages.append(
-                f"{key}.{study}.features': dataset {name!r} has no feature set "
-                f"{settings['features']!r} (it has {sorted(dataset['feature_sets'])})"
-            )
-        for model in settings.get("model", []):
-            if model not in MODELS or MODELS[model].kind != "classifier":
-                messages.append(
-                    f"{key}.{study}.model': {model!r} is not a classifier of "
-                    f"models.<name> ({sorted(MODELS)})"
-                )
-    return messages
+    return [message for stage in Plan(config).stages.values() for message in stage.errors()]
 
 
 def validate_config(

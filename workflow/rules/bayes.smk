@@ -2,28 +2,23 @@ rule bayes_optimal:
     """The exact Bayes-optimal discriminant of each feature set (datasets.<name>.limit),
     evaluated like a classifier on the test split, logged to MLflow."""
     input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
+        train=split_file("train"),
+        validation=split_file("validation"),
+        test=split_file("test"),
+        experiments=paths.MLFLOW_READY,
     output:
-        "results/evaluation/{dataset}/bayes_optimal.json",
+        paths.LIMIT,
     log:
         "results/logs/bayes_optimal/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         kind=dataset_kind,
-        feature_sets=limit_sets,
-        # what the limit's evaluation uses (not the recalibrations: p* needs none)
-        evaluation=canonical(
-            {
-                k: v
-                for k, v in config["evaluation"].items()
-                if k not in ("calibration", "regression")
-            }
-        ),
+        feature_sets=lambda wildcards: CLASSIFICATION.limit_feature_sets(wildcards.dataset),
+        evaluation=CLASSIFICATION.limit_settings(),
         seed=config["seed"],
     script:
         "../scripts/bayes_optimal.py"

@@ -2,19 +2,21 @@ rule generate:
     """Produce a dataset's events with its kind's plug-in (the toy dimuon generator, the
     pulse generator, the user's ntuples read and selected) into a ROOT TTree `events`."""
     input:
-        dataset_inputs,
+        lambda wildcards: DATA.inputs(wildcards.dataset),
     output:
-        events="results/data/{dataset}/events.root",
-        record="results/data/{dataset}/generation.json",
+        events=paths.EVENTS,
+        record=paths.GENERATION,
     log:
         "results/logs/generate/{dataset}.log",
     benchmark:
         "results/benchmarks/generate/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=60,
     params:
-        settings=dataset_settings,
-        seed=dataset_seed,
+        settings=lambda wildcards: DATA.producer_settings(wildcards.dataset),
+        seed=lambda wildcards: DATA.seed(wildcards.dataset),
     script:
         "../scripts/generate.py"

@@ -1,21 +1,21 @@
 rule evaluate:
     """Every metric of one classifier against its Bayes limit; ROC and score plots."""
     input:
-        predictions="results/models/{dataset}/{model}/{features}/predictions.parquet",
-        record="results/models/{dataset}/{model}/{features}/train.json",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
+        predictions=paths.PREDICTIONS,
+        record=paths.RECORD,
+        test=split_file("test"),
+        experiments=paths.MLFLOW_READY,
     output:
-        metrics="results/evaluation/{dataset}/{model}/{features}/metrics.json",
+        metrics=paths.METRICS,
         roc=report(
-            "results/evaluation/{dataset}/{model}/{features}/roc.png",
+            paths.ROC,
             caption="../report/roc.rst",
             category="Classifiers",
             subcategory="{model}",
             labels={"figure": "ROC", "model": "{model}", "features": "{features}"},
         ),
         scores=report(
-            "results/evaluation/{dataset}/{model}/{features}/scores.png",
+            paths.SCORES,
             caption="../report/scores.rst",
             category="Classifiers",
             subcategory="{model}",
@@ -23,13 +23,15 @@ rule evaluate:
         ),
     log:
         "results/logs/evaluate/{dataset}/{model}/{features}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         kind=dataset_kind,
-        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
-        evaluation=classifier_evaluation(),
+        limit=has_limit,
+        evaluation=CLASSIFICATION.evaluation_settings(),
         seed=config["seed"],
     script:
         "../scripts/evaluate.py"
@@ -38,11 +40,13 @@ rule evaluate:
 rule roc_comparison:
     """Every classifier on one feature set, with the Bayes limit, on one ROC plot."""
     input:
-        predictions=predictions_of,
-        test="results/splits/{dataset}/test.parquet",
+        predictions=lambda wildcards: CLASSIFICATION.predictions(
+            wildcards.dataset, wildcards.features
+        ),
+        test=split_file("test"),
     output:
         report(
-            "results/evaluation/{dataset}/roc_{features}.png",
+            paths.ROC_COMPARISON,
             caption="../report/roc_comparison.rst",
             category="Classifiers",
             subcategory="Comparison",
@@ -50,6 +54,8 @@ rule roc_comparison:
         ),
     log:
         "results/logs/roc_comparison/{dataset}/{features}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
@@ -57,7 +63,7 @@ rule roc_comparison:
         models=lambda wildcards: PLAN.models_on(wildcards.dataset, wildcards.features),
         columns=columns_of,
         kind=dataset_kind,
-        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
+        limit=has_limit,
     script:
         "../scripts/roc_comparison.py"
 
@@ -66,23 +72,24 @@ rule calibration:
     """Every probabilistic model on one feature set against the exact posterior and the
     labels (reliability diagrams)."""
     input:
-        predictions=predictions_of,
-        records=lambda wildcards: [
-            f"{Plan.model_dir(wildcards.dataset, m, wildcards.features)}/train.json"
-            for m in PLAN.models_on(wildcards.dataset, wildcards.features)
-        ],
-        test="results/splits/{dataset}/test.parquet",
+        predictions=lambda wildcards: CLASSIFICATION.predictions(
+            wildcards.dataset, wildcards.features
+        ),
+        records=lambda wildcards: CLASSIFICATION.records(wildcards.dataset, wildcards.features),
+        test=split_file("test"),
     output:
         plot=report(
-            "results/evaluation/{dataset}/calibration_{features}.png",
+            paths.CALIBRATION_PLOT,
             caption="../report/calibration.rst",
             category="Uncertainty",
             subcategory="Reliability against the truth",
             labels={"figure": "reliability", "features": "{features}"},
         ),
-        table="results/evaluation/{dataset}/calibration_{features}.json",
+        table=paths.CALIBRATION_TABLE,
     log:
         "results/logs/calibration/{dataset}/{features}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
@@ -97,19 +104,21 @@ rule calibration:
 rule summary:
     """One table of every classifier and the Bayes limits (CSV and Markdown)."""
     input:
-        metrics=summary_metrics,
-        bayes=summary_limits,
+        metrics=CLASSIFICATION.summary_inputs()["metrics"],
+        bayes=CLASSIFICATION.summary_inputs()["bayes"],
     output:
         csv=report(
-            "results/evaluation/summary.csv",
+            paths.SUMMARY_CSV,
             caption="../report/summary.rst",
             category="Classifiers",
             subcategory="Summary",
             labels={"table": "summary (CSV)"},
         ),
-        md="results/evaluation/summary.md",
+        md=paths.SUMMARY_MD,
     log:
         "results/logs/summary.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -120,13 +129,10 @@ rule summary:
 rule training_curves:
     """Loss (and ROC AUC where recorded) per training step of one model, every feature set."""
     input:
-        lambda wildcards: [
-            f"{Plan.model_dir(wildcards.dataset, wildcards.model, f)}/train.json"
-            for f in PLAN.feature_sets_of(wildcards.dataset, wildcards.model)
-        ],
+        lambda wildcards: CLASSIFICATION.curve_records(wildcards.dataset, wildcards.model),
     output:
         report(
-            "results/evaluation/{dataset}/training_{model}.png",
+            paths.TRAINING_CURVES,
             caption="../report/training_curves.rst",
             category="Classifiers",
             subcategory="{model}",
@@ -136,6 +142,8 @@ rule training_curves:
         "results/logs/training_curves/{dataset}/{model}.log",
     wildcard_constraints:
         model="|".join(MODELS),
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,

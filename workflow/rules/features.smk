@@ -1,13 +1,15 @@
 rule features:
     """Read the events tree and write the low-level and engineered columns as parquet."""
     input:
-        "results/data/{dataset}/events.root",
+        paths.EVENTS,
     output:
-        "results/features/{dataset}/features.parquet",
+        paths.FEATURES,
     log:
         "results/logs/features/{dataset}.log",
     benchmark:
         "results/benchmarks/features/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=30,
@@ -20,10 +22,10 @@ rule features:
 rule plot_features:
     """Every feature, signal against background with the physics weights (the report's data)."""
     input:
-        "results/features/{dataset}/features.parquet",
+        paths.FEATURES,
     output:
         report(
-            "results/features/{dataset}/distributions.png",
+            paths.DISTRIBUTIONS,
             caption="../report/feature_distributions.rst",
             category="Data",
             subcategory="{dataset}",
@@ -31,11 +33,13 @@ rule plot_features:
         ),
     log:
         "results/logs/plot_features/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=10,
     params:
         kind=dataset_kind,
-        columns=dataset_columns,
+        columns=lambda wildcards: PLAN.all_columns(wildcards.dataset),
     script:
         "../scripts/plot_features.py"

@@ -1,34 +1,36 @@
 from mlhep.studies.generalization import STUDIES as GENERALIZATION_STUDIES
 
-GENERALIZATION = PLAN.generalization_studies()
-GPU_STUDIES = [s for s in GENERALIZATION if GENERALIZATION_STUDIES[s].gpu]
-CPU_STUDIES = [s for s in GENERALIZATION if not GENERALIZATION_STUDIES[s].gpu]
+STUDIES_ON = GENERALIZATION.studies()
+GPU_STUDIES = [s for s in STUDIES_ON if GENERALIZATION_STUDIES[s].gpu]
+CPU_STUDIES = [s for s in STUDIES_ON if not GENERALIZATION_STUDIES[s].gpu]
 
 
 wildcard_constraints:
-    study="|".join(GENERALIZATION) or "no-study",
+    study="|".join(STUDIES_ON) or "no-study",
     point="[^/]+",
 
 
 rule generalization_point:
     """One grid point of a generalization study (its own MLflow run)."""
     input:
-        unpack(lambda wildcards: PLAN.study_inputs(wildcards.study)),
+        unpack(lambda wildcards: GENERALIZATION.inputs(wildcards.study)),
     output:
-        "results/studies/generalization/{study}/points/{point}.json",
+        paths.STUDY_POINT,
     log:
         "results/logs/generalization_point/{study}/{point}.log",
     benchmark:
         "results/benchmarks/generalization_point/{study}/{point}.tsv"
     wildcard_constraints:
         study="|".join(CPU_STUDIES) or "no-study",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
     params:
-        point=lambda wildcards: PLAN.study_point(wildcards.study, wildcards.point),
-        settings=lambda wildcards: PLAN.study_settings(wildcards.study, wildcards.point),
+        point=lambda wildcards: GENERALIZATION.point(wildcards.study, wildcards.point),
+        settings=lambda wildcards: GENERALIZATION.settings(wildcards.study, wildcards.point),
         device="cpu",
         seed=config["seed"],
     script:
@@ -49,8 +51,8 @@ use rule generalization_point as generalization_point_gpu with:
         runtime=120,
         gpu=GPU_REQUEST,
     params:
-        point=lambda wildcards: PLAN.study_point(wildcards.study, wildcards.point),
-        settings=lambda wildcards: PLAN.study_settings(wildcards.study, wildcards.point),
+        point=lambda wildcards: GENERALIZATION.point(wildcards.study, wildcards.point),
+        settings=lambda wildcards: GENERALIZATION.settings(wildcards.study, wildcards.point),
         device=config["device"],
         seed=config["seed"],
 
@@ -59,17 +61,14 @@ rule generalization_summary:
     """A study's points in one table and figure, its point chosen on validation, and its
     MLflow parent run."""
     input:
-        points=lambda wildcards: [
-            PLAN.study_point_file(wildcards.study, name)
-            for name in PLAN.study_points(wildcards.study)
-        ],
-        limit=lambda wildcards: PLAN.study_limit(wildcards.study) or [],
-        experiments=MLFLOW_READY,
+        points=lambda wildcards: GENERALIZATION.point_files(wildcards.study),
+        limit=lambda wildcards: GENERALIZATION.limit(wildcards.study) or [],
+        experiments=paths.MLFLOW_READY,
     output:
-        summary="results/studies/generalization/{study}/summary.json",
-        table="results/studies/generalization/{study}/points.csv",
+        summary=paths.GENERALIZATION_FILES["summary"],
+        table=paths.GENERALIZATION_FILES["table"],
         figure=report(
-            "results/studies/generalization/{study}/{study}.png",
+            paths.GENERALIZATION_FILES["figure"],
             caption="../report/generalization.rst",
             category="Generalization",
             subcategory="{study}",
@@ -77,13 +76,13 @@ rule generalization_summary:
         ),
     log:
         "results/logs/generalization_summary/{study}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
     params:
-        features=lambda wildcards: config["studies"]["generalization"][wildcards.study].get(
-            "features"
-        ),
+        features=lambda wildcards: GENERALIZATION.features(wildcards.study),
     script:
         "../scripts/generalization_summary.py"
 
@@ -91,12 +90,14 @@ rule generalization_summary:
 rule generalization_selection:
     """Every study's chosen point with its test score and generalization gap."""
     input:
-        [PLAN.generalization_files(s)["summary"] for s in GENERALIZATION],
+        [GENERALIZATION.files(s)["summary"] for s in STUDIES_ON],
     output:
-        table="results/studies/generalization/selection.csv",
-        markdown="results/studies/generalization/selection.md",
+        table=paths.SELECTION_CSV,
+        markdown=paths.SELECTION_MD,
     log:
         "results/logs/generalization_selection.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,

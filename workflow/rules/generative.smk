@@ -1,5 +1,5 @@
-GENERATORS = PLAN.generators()
-GENERATIVE = PLAN.generative_files()
+GENERATORS = GENERATIVE.generators()
+GENERATIVE_SPLITS = GENERATIVE.inputs()
 
 
 wildcard_constraints:
@@ -11,14 +11,14 @@ rule train_generator:
     training split's low-level features; an MLflow run with its per-checkpoint losses and
     W1, the generator logged as a pyfunc model."""
     input:
-        train=lambda wildcards: PLAN.generative_inputs()["train"],
-        validation=lambda wildcards: PLAN.generative_inputs()["validation"],
-        experiments=MLFLOW_READY,
+        train=lambda wildcards: GENERATIVE_SPLITS["train"],
+        validation=lambda wildcards: GENERATIVE_SPLITS["validation"],
+        experiments=paths.MLFLOW_READY,
     output:
-        generator="results/generative/{generator}/generator.pt",
-        record="results/generative/{generator}/train.json",
+        generator=paths.GENERATOR_FILES["generator"],
+        record=paths.GENERATOR_FILES["record"],
         history=report(
-            "results/generative/{generator}/history.png",
+            paths.GENERATOR_FILES["history"],
             caption="../report/generator_history.rst",
             category="Generative models",
             subcategory="{generator}",
@@ -28,15 +28,17 @@ rule train_generator:
         "results/logs/train_generator/{generator}.log",
     benchmark:
         "results/benchmarks/train_generator/{generator}.tsv"
-    threads: lambda wildcards: PLAN.generator_threads(wildcards.generator)
+    conda:
+        CONDA_ENV
+    threads: lambda wildcards: GENERATIVE.threads(wildcards.generator)
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=GPU_REQUEST,
     params:
-        settings=lambda wildcards: PLAN.generator_settings(wildcards.generator),
+        settings=lambda wildcards: GENERATIVE.settings(wildcards.generator),
         monitor_events=config["generative"]["monitor_events"],
-        dataset=PLAN.generative_dataset(),
+        dataset=GENERATIVE.dataset(),
         device=config["device"],
         seed=config["seed"],
     script:
@@ -47,20 +49,22 @@ rule generative_floor:
     """The noise floor: every fidelity metric between the held-out real events and fresh
     toy events of equal size, over several seeds; train-on-real as the reference."""
     input:
-        **PLAN.generative_inputs(),
+        **GENERATIVE_SPLITS,
     output:
-        "results/generative/floor.json",
+        paths.FLOOR,
     log:
         "results/logs/generative_floor.log",
     benchmark:
         "results/benchmarks/generative_floor.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPU_REQUEST,
     params:
-        settings=PLAN.fidelity_settings(floor=True),
+        settings=GENERATIVE.fidelity_settings(floor=True),
         device=config["device"],
         seed=config["seed"],
     script:
@@ -71,22 +75,22 @@ rule generator_fidelity:
     """Every fidelity metric of one generator against held-out real events, train on its
     events and test on real ones, its speed against the toy generator's."""
     input:
-        **PLAN.generative_inputs(),
-        generator="results/generative/{generator}/generator.pt",
-        record="results/generative/{generator}/train.json",
-        experiments=MLFLOW_READY,
+        **GENERATIVE_SPLITS,
+        generator=paths.GENERATOR_FILES["generator"],
+        record=paths.GENERATOR_FILES["record"],
+        experiments=paths.MLFLOW_READY,
     output:
-        fidelity="results/generative/{generator}/fidelity.json",
-        sample="results/generative/{generator}/sample.parquet",
+        fidelity=paths.GENERATOR_FILES["fidelity"],
+        sample=paths.GENERATOR_FILES["sample"],
         features=report(
-            "results/generative/{generator}/features.png",
+            paths.GENERATOR_FILES["features"],
             caption="../report/generator_features.rst",
             category="Generative models",
             subcategory="{generator}",
             labels={"figure": "features", "generator": "{generator}"},
         ),
         roc=report(
-            "results/generative/{generator}/roc.png",
+            paths.GENERATOR_FILES["roc"],
             caption="../report/generator_roc.rst",
             category="Generative models",
             subcategory="{generator}",
@@ -96,13 +100,15 @@ rule generator_fidelity:
         "results/logs/generator_fidelity/{generator}.log",
     benchmark:
         "results/benchmarks/generator_fidelity/{generator}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPU_REQUEST,
     params:
-        settings=PLAN.fidelity_settings(),
+        settings=GENERATIVE.fidelity_settings(),
         device=config["device"],
         seed=config["seed"],
     script:
@@ -113,21 +119,21 @@ rule generative_summary:
     """The fidelity table of every generator beside the noise floor, and the figures that
     compare them: the pair mass and the two-sample ROC curves."""
     input:
-        floor="results/generative/floor.json",
-        fidelity=expand("results/generative/{generator}/fidelity.json", generator=GENERATORS),
-        samples=expand("results/generative/{generator}/sample.parquet", generator=GENERATORS),
-        test=PLAN.generative_inputs()["test"] if GENERATORS else [],
+        floor=paths.FLOOR,
+        fidelity=expand(paths.GENERATOR_FILES["fidelity"], generator=GENERATORS),
+        samples=expand(paths.GENERATOR_FILES["sample"], generator=GENERATORS),
+        test=GENERATIVE_SPLITS.get("test", []),
     output:
-        table="results/generative/fidelity.csv",
+        table=paths.FIDELITY_TABLE,
         mass=report(
-            "results/generative/mass.png",
+            paths.GENERATIVE_MASS,
             caption="../report/generative_mass.rst",
             category="Generative models",
             subcategory="comparison",
             labels={"figure": "pair mass"},
         ),
         roc=report(
-            "results/generative/roc.png",
+            paths.GENERATIVE_ROC,
             caption="../report/generative_roc.rst",
             category="Generative models",
             subcategory="comparison",
@@ -135,12 +141,14 @@ rule generative_summary:
         ),
     log:
         "results/logs/generative_summary.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
     params:
         generators=GENERATORS,
-        settings=PLAN.fidelity_settings(),
+        settings=GENERATIVE.fidelity_settings(),
         seed=config["seed"],
     script:
         "../scripts/generative_summary.py"

@@ -1,25 +1,27 @@
 rule perceptron_iris:
     """The perceptron on Iris (setosa vs versicolor): errors per epoch, decision regions."""
     input:
-        MLFLOW_READY,
+        paths.MLFLOW_READY,
     output:
         errors=report(
-            "results/lecture/perceptron_iris/errors.png",
+            paths.IRIS_FILES["errors"],
             caption="../report/perceptron_errors.rst",
             category="Lecture",
             subcategory="Perceptron",
             labels={"figure": "errors per epoch"},
         ),
         regions=report(
-            "results/lecture/perceptron_iris/regions.png",
+            paths.IRIS_FILES["regions"],
             caption="../report/perceptron_regions.rst",
             category="Lecture",
             subcategory="Perceptron",
             labels={"figure": "decision regions"},
         ),
-        result="results/lecture/perceptron_iris/result.json",
+        result=paths.IRIS_FILES["result"],
     log:
         "results/logs/perceptron_iris.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -34,7 +36,7 @@ rule loss_functions:
     """The 0-1 loss and its upper bounds (MSE, BCE, hinge) against the margin."""
     output:
         report(
-            "results/lecture/loss_functions.png",
+            paths.LOSS_FUNCTIONS,
             caption="../report/loss_functions.rst",
             category="Lecture",
             subcategory="Loss functions",
@@ -42,6 +44,8 @@ rule loss_functions:
         ),
     log:
         "results/logs/loss_functions.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,
@@ -52,10 +56,10 @@ rule loss_functions:
 rule gd_comparison:
     """Gradient descent on the MSE against the BCE: loss per epoch per feature set."""
     input:
-        lambda wildcards: PLAN.gd_records(wildcards.dataset),
+        lambda wildcards: LECTURE.gd_records(wildcards.dataset),
     output:
         report(
-            "results/evaluation/{dataset}/gd_mse_vs_bce.png",
+            paths.GD_COMPARISON,
             caption="../report/gd_comparison.rst",
             category="Lecture",
             subcategory="Loss functions",
@@ -63,6 +67,8 @@ rule gd_comparison:
         ),
     log:
         "results/logs/gd_comparison/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,

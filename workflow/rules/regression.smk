@@ -3,49 +3,49 @@ rule evaluate_regression:
     and pulls of amplitude and arrival time against A/sigma, the phase and pile-up; the
     table, the figures, and the metrics logged into each regressor's MLflow run."""
     input:
-        unpack(regression_predictions),
-        records=regression_records,
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
+        unpack(lambda wildcards: REGRESSION.predictions(wildcards.dataset)),
+        records=lambda wildcards: REGRESSION.records(wildcards.dataset),
+        test=split_file("test"),
+        experiments=paths.MLFLOW_READY,
     output:
-        summary="results/evaluation/{dataset}/regression/summary.json",
+        summary=paths.REGRESSION_FILES["summary"],
         table=report(
-            "results/evaluation/{dataset}/regression/resolution.csv",
+            paths.REGRESSION_FILES["table"],
             caption="../report/regression_table.rst",
             category="Pulse regression",
             subcategory="{dataset}",
             labels={"table": "bias, resolution and pulls", "dataset": "{dataset}"},
         ),
         resolution=report(
-            "results/evaluation/{dataset}/regression/resolution.png",
+            paths.REGRESSION_FILES["resolution"],
             caption="../report/regression_resolution.rst",
             category="Pulse regression",
             subcategory="{dataset}",
             labels={"figure": "against A/sigma", "dataset": "{dataset}"},
         ),
         phase=report(
-            "results/evaluation/{dataset}/regression/phase.png",
+            paths.REGRESSION_FILES["phase"],
             caption="../report/regression_phase.rst",
             category="Pulse regression",
             subcategory="{dataset}",
             labels={"figure": "against the phase", "dataset": "{dataset}"},
         ),
         pulls=report(
-            "results/evaluation/{dataset}/regression/pulls.png",
+            paths.REGRESSION_FILES["pulls"],
             caption="../report/regression_pulls.rst",
             category="Pulse regression",
             subcategory="{dataset}",
             labels={"figure": "pulls", "dataset": "{dataset}"},
         ),
         pulses=report(
-            "results/evaluation/{dataset}/regression/pulses.png",
+            paths.REGRESSION_FILES["pulses"],
             caption="../report/regression_pulses.rst",
             category="Pulse regression",
             subcategory="{dataset}",
             labels={"figure": "example pulses", "dataset": "{dataset}"},
         ),
         training=report(
-            "results/evaluation/{dataset}/regression/training.png",
+            paths.REGRESSION_FILES["training"],
             caption="../report/regression_training.rst",
             category="Pulse regression",
             subcategory="{dataset}",
@@ -53,12 +53,14 @@ rule evaluate_regression:
         ),
     log:
         "results/logs/evaluate_regression/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=20,
     params:
-        methods=lambda wildcards: list(regression_methods(wildcards)),
-        readout=dataset_settings,
-        regression=canonical(config["evaluation"]["regression"]),
+        methods=lambda wildcards: list(REGRESSION.methods(wildcards.dataset)),
+        readout=lambda wildcards: DATA.producer_settings(wildcards.dataset),
+        regression=REGRESSION.settings(),
     script:
         "../scripts/evaluate_regression.py"

@@ -6,14 +6,16 @@ rule render_report:
         notebook=f"{workflow.basedir}/workflow/notebooks/report.ipynb",
     output:
         html=report(
-            "results/report/report.html",
+            paths.REPORT_HTML,
             caption="../report/analysis_report.rst",
             category="Report",
             labels={"document": "analysis report (HTML)"},
         ),
-        notebook="results/report/report.ipynb",
+        notebook=paths.REPORT_NOTEBOOK,
     log:
         "results/logs/render_report.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=20,

@@ -1,14 +1,16 @@
 rule split:
     """Stratified, seeded train / validation / test splits with recorded id hashes."""
     input:
-        "results/features/{dataset}/features.parquet",
+        paths.FEATURES,
     output:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
-        record="results/splits/{dataset}/splits.json",
+        train=split_file("train"),
+        validation=split_file("validation"),
+        test=split_file("test"),
+        record=paths.SPLITS_RECORD,
     log:
         "results/logs/split/{dataset}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=30,

@@ -1,11 +1,11 @@
 rule plot_tree:
     """Draw the shallow decision tree with its cuts."""
     input:
-        model="results/models/{dataset}/decision_tree/{features}/model",
-        record="results/models/{dataset}/decision_tree/{features}/train.json",
+        model=study_model("tree", "model"),
+        record=study_model("tree", "record"),
     output:
         report(
-            "results/studies/{dataset}/decision_tree/{features}/tree.png",
+            study_output("tree", "tree.png"),
             caption="../report/decision_tree.rst",
             category="Lecture",
             subcategory="Decision trees",
@@ -13,6 +13,8 @@ rule plot_tree:
         ),
     log:
         "results/logs/plot_tree/{dataset}/{features}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,
@@ -23,26 +25,28 @@ rule plot_tree:
 rule bdt_shap:
     """SHAP values of the BDT on test events: summary plot and ranking."""
     input:
-        model="results/models/{dataset}/bdt/{features}/model",
-        record="results/models/{dataset}/bdt/{features}/train.json",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
+        model=study_model("shap", "model"),
+        record=study_model("shap", "record"),
+        test=split_file("test"),
+        experiments=paths.MLFLOW_READY,
     output:
         plot=report(
-            "results/studies/{dataset}/bdt/{features}/shap.png",
+            study_output("shap", "shap.png"),
             caption="../report/shap.rst",
             category="Interpretability",
             subcategory="BDT",
             labels={"figure": "SHAP summary", "features": "{features}"},
         ),
-        ranking="results/studies/{dataset}/bdt/{features}/shap.json",
+        ranking=study_output("shap", "shap.json"),
     log:
         "results/logs/bdt_shap/{dataset}/{features}.log",
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=canonical(config["studies"]["shap"]),
+        settings=MODEL_STUDIES.settings("shap"),
         seed=config["seed"],
     script:
         "../scripts/bdt_shap.py"
@@ -51,122 +55,91 @@ rule bdt_shap:
 rule ann_importance:
     """Permutation importance of the ANN inputs."""
     input:
-        model="results/models/{dataset}/ann/{features}/model",
-        record="results/models/{dataset}/ann/{features}/train.json",
-        test="results/splits/{dataset}/test.parquet",
-        experiments=MLFLOW_READY,
+        model=study_model("importance", "model"),
+        record=study_model("importance", "record"),
+        test=split_file("test"),
+        experiments=paths.MLFLOW_READY,
     output:
         plot=report(
-            "results/studies/{dataset}/ann/{features}/importance.png",
+            study_output("importance", "importance.png"),
             caption="../report/importance.rst",
             category="Interpretability",
             subcategory="ANN",
             labels={"figure": "permutation importance", "features": "{features}"},
         ),
-        table="results/studies/{dataset}/ann/{features}/importance.json",
+        table=study_output("importance", "importance.json"),
     log:
         "results/logs/ann_importance/{dataset}/{features}.log",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=canonical(config["studies"]["permutation_importance"]),
+        settings=MODEL_STUDIES.settings("importance"),
         seed=config["seed"],
     script:
         "../scripts/ann_importance.py"
 
 
-rule ann_ensemble:
-    """A deep ensemble of ANNs: the per-event spread of the prediction, checked against
-    the exact posterior."""
+rule ensemble:
+    """An ensemble study (studies.<study>): members trained through the model's trainer
+    (a deep ensemble of ANNs differing by seed, a bootstrap ensemble of BDTs), the per-event
+    spread of their test predictions checked against the exact posterior."""
     input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
+        **{s: split_file(s) for s in SPLITS},
     output:
         plot=report(
-            "results/studies/{dataset}/ensemble/{features}/spread.png",
+            paths.fill(paths.STUDY_FILE, folder="{study}", file="spread.png"),
             caption="../report/ensemble.rst",
             category="Uncertainty",
-            subcategory="ANN deep ensemble",
+            subcategory="{study}",
             labels={"figure": "spread and coverage", "features": "{features}"},
         ),
-        summary="results/studies/{dataset}/ensemble/{features}/ensemble.json",
+        summary=paths.fill(paths.STUDY_FILE, folder="{study}", file="ensemble.json"),
     log:
-        "results/logs/ann_ensemble/{dataset}/{features}.log",
+        "results/logs/ensemble/{study}/{dataset}/{features}.log",
     benchmark:
-        "results/benchmarks/ann_ensemble/{dataset}/{features}.tsv"
-    threads: config["models"]["ann"]["threads"]
+        "results/benchmarks/ensemble/{study}/{dataset}/{features}.tsv"
+    wildcard_constraints:
+        study="|".join(ENSEMBLE_STUDIES),
+    conda:
+        CONDA_ENV
+    threads: lambda wildcards: config["models"][STUDY_REGISTRY[wildcards.study].model]["threads"]
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=GPU_REQUEST,
     params:
         columns=columns_of,
-        ann=canonical(hyperparameters(config["models"]["ann"])),
-        ensemble=canonical(config["studies"]["ensemble"]),
+        model=lambda wildcards: PLAN.hyperparameters(STUDY_REGISTRY[wildcards.study].model),
+        ensemble=lambda wildcards: MODEL_STUDIES.settings(wildcards.study),
+        spec=lambda wildcards: MODEL_STUDIES.ensemble_spec(wildcards.study),
         kind=dataset_kind,
-        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
+        limit=has_limit,
         device=config["device"],
         seed=config["seed"],
     script:
-        "../scripts/ann_ensemble.py"
-
-
-rule bdt_bootstrap:
-    """A bootstrap ensemble of BDTs: the per-event spread of the prediction, checked
-    against the exact posterior."""
-    input:
-        train="results/splits/{dataset}/train.parquet",
-        validation="results/splits/{dataset}/validation.parquet",
-        test="results/splits/{dataset}/test.parquet",
-    output:
-        plot=report(
-            "results/studies/{dataset}/bdt_bootstrap/{features}/spread.png",
-            caption="../report/ensemble.rst",
-            category="Uncertainty",
-            subcategory="BDT bootstrap ensemble",
-            labels={"figure": "spread and coverage", "features": "{features}"},
-        ),
-        summary="results/studies/{dataset}/bdt_bootstrap/{features}/ensemble.json",
-    log:
-        "results/logs/bdt_bootstrap/{dataset}/{features}.log",
-    benchmark:
-        "results/benchmarks/bdt_bootstrap/{dataset}/{features}.tsv"
-    threads: config["models"]["bdt"]["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=GPU_REQUEST,
-    params:
-        columns=columns_of,
-        bdt=canonical(hyperparameters(config["models"]["bdt"])),
-        ensemble=canonical(config["studies"]["bdt_bootstrap"]),
-        kind=dataset_kind,
-        limit=lambda wildcards: PLAN.has_limit(wildcards.dataset, wildcards.features),
-        device=config["device"],
-        seed=config["seed"],
-    script:
-        "../scripts/bdt_bootstrap.py"
+        "../scripts/ensemble.py"
 
 
 rule z_peak:
     """An unbinned maximum-likelihood fit of the Z peak (Voigt over an exponential, iminuit)
     against the PDG values, with pulls and a goodness of fit from refitted toys."""
     input:
-        features="results/features/{dataset}/features.parquet",
+        features=paths.FEATURES,
     output:
-        fit="results/studies/{dataset}/z_peak/fit.json",
+        fit=paths.Z_PEAK_FILES["fit"],
         figure=report(
-            "results/studies/{dataset}/z_peak/fit.png",
+            paths.Z_PEAK_FILES["figure"],
             caption="../report/z_peak.rst",
             category="Z peak",
             subcategory="{dataset}",
             labels={"figure": "fit and pulls", "dataset": "{dataset}"},
         ),
         gof=report(
-            "results/studies/{dataset}/z_peak/gof.png",
+            paths.Z_PEAK_FILES["gof"],
             caption="../report/z_peak_gof.rst",
             category="Z peak",
             subcategory="{dataset}",
@@ -176,15 +149,13 @@ rule z_peak:
         "results/logs/z_peak/{dataset}.log",
     benchmark:
         "results/benchmarks/z_peak/{dataset}.tsv"
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=20,
     params:
-        label=config["studies"]["z_peak"]["label"],
-        column=config["studies"]["z_peak"]["column"],
-        window=config["studies"]["z_peak"]["window"],
-        bins=config["studies"]["z_peak"]["bins"],
-        toys=config["studies"]["z_peak"]["toys"],
+        **Z_PEAK.params(),
         seed=config["seed"],
     script:
         "../scripts/z_peak.py"

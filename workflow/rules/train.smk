@@ -4,17 +4,19 @@ rule train:
     run in the model's flavour, the model, predictions and a uniform record."""
     input:
         unpack(split_files),
-        experiments=MLFLOW_READY,
+        experiments=paths.MLFLOW_READY,
     output:
-        model=directory("results/models/{dataset}/{model}/{features}/model"),
-        predictions="results/models/{dataset}/{model}/{features}/predictions.parquet",
-        record="results/models/{dataset}/{model}/{features}/train.json",
+        model=directory(paths.MODEL),
+        predictions=paths.PREDICTIONS,
+        record=paths.RECORD,
     log:
         "results/logs/train/{dataset}/{model}/{features}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{model}/{features}.tsv"
     wildcard_constraints:
         model="|".join(CPU_MODELS),
+    conda:
+        CONDA_ENV
     threads: model_threads
     resources:
         mem_mb=4000,

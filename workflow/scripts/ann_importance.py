@@ -1,13 +1,11 @@
 """Rule ann_importance: permutation importance of the ANN inputs on test events."""
 
-from pathlib import Path
-
 import mlflow
 import pandas as pd
 import torch
 
 from mlhep import io, plotting, studies
-from mlhep.models import ann
+from mlhep.models import get_trainer
 from mlhep.runlog import script_log
 from mlhep.tracking import resume_run
 
@@ -15,16 +13,18 @@ with script_log(snakemake.log[0]) as log:
     p = snakemake.params
     record = io.read_json(snakemake.input.record)
     columns = record["columns"]
-    path = Path(snakemake.input.model) / record["model_file"]
-    net = ann.AnnTrainer.load(path, len(columns), record["settings"])
+    trainer = get_trainer(record["model"])
+    fitted = trainer.load_fitted(snakemake.input.model, record)
     torch.set_num_threads(snakemake.threads)
     events = studies.sample_rows(
         pd.read_parquet(snakemake.input.test), p.settings["n_events"], p.seed
     )
-    estimator = ann.TorchClassifier(net).fit(None, None)
+    estimator = trainer.classifier(fitted, columns)
     table = studies.importance_table(estimator, events, columns, p.settings["repeats"], p.seed)
     log.info("permutation importance:\n%s", table)
-    plotting.importance(table, snakemake.output.plot, title=f"ANN on {record['features']}")
+    fig, ax = plotting.new_figure()
+    plotting.draw_importance(ax, table, title=f"ANN on {record['features']}")
+    plotting.save_figure(fig, snakemake.output.plot)
     io.write_json(
         snakemake.output.table, {"n_events": len(events), "importance": table.to_dict("records")}
     )

@@ -1,13 +1,10 @@
 """Rule bdt_shap: TreeSHAP values of the BDT on test events; summary plot and ranking."""
 
-from pathlib import Path
-
 import mlflow
 import pandas as pd
-import xgboost as xgb
 
 from mlhep import io, plotting, studies
-from mlhep.models import bdt
+from mlhep.models import get_trainer
 from mlhep.runlog import script_log
 from mlhep.tracking import resume_run
 
@@ -15,14 +12,17 @@ with script_log(snakemake.log[0]) as log:
     p = snakemake.params
     record = io.read_json(snakemake.input.record)
     columns = record["columns"]
-    booster = xgb.Booster(model_file=str(Path(snakemake.input.model) / record["model_file"]))
+    trainer = get_trainer(record["model"])
+    fitted = trainer.load_fitted(snakemake.input.model, record)
     events = studies.sample_rows(
         pd.read_parquet(snakemake.input.test), p.settings["n_events"], p.seed
     )
-    values, base = bdt.shap_values(booster, events, columns)
+    values, base = trainer.shap_values(fitted, events, columns)
     ranking = studies.shap_ranking(values, columns)
     log.info("SHAP ranking:\n%s", ranking)
-    plotting.shap_summary(values, events[columns], snakemake.output.plot)
+    figure, ax = plotting.new_figure(figsize=(9, 6))
+    plotting.draw_shap_summary(ax, values, events[columns])
+    plotting.save_figure(figure, snakemake.output.plot)
     io.write_json(
         snakemake.output.ranking,
         {"base_value": base, "n_events": len(events), "ranking": ranking.to_dict("records")},

@@ -27,5 +27,5 @@ with script_log(snakemake.log[0]) as log:
         curves[model] = reliability(pred["proba"].to_numpy(), p_star, pred["label"].to_numpy())
     log.info("reliability of %s", sorted(curves))
     title = f"{snakemake.wildcards.dataset}, features: {snakemake.wildcards.features}"
-    plotting.reliability(curves, snakemake.output.plot, title=title)
+    plotting.save_figure(plotting.reliability_figure(curves, title=title), snakemake.output.plot)
     io.write_json(snakemake.output.table, curves)

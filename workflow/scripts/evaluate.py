@@ -41,11 +41,13 @@ with script_log(snakemake.log[0]) as log:
     title = f"{record['model']} on {record['features']}"
     part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
     y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
-    plotting.roc(
+    fig, ax = plotting.new_figure()
+    plotting.draw_roc(
+        ax,
         {title: (y, part["test"]["score"].to_numpy(), w)},
-        snakemake.output.roc,
         bayes=(y, join_limit(limit, part["test"]["event_id"]), w) if limit is not None else None,
     )
+    plotting.save_figure(fig, snakemake.output.roc)
     by_class = {
         s: {
             c: part[s].loc[part[s]["label"] == k, "score"].to_numpy()
@@ -53,14 +55,16 @@ with script_log(snakemake.log[0]) as log:
         }
         for s in part
     }
-    plotting.score_distributions(
+    fig, ax = plotting.new_figure()
+    plotting.draw_score_distributions(
+        ax,
         by_class["train"],
         by_class["test"],
         {"signal": metrics["ks_p_signal"], "background": metrics["ks_p_background"]},
-        snakemake.output.scores,
         xlabel=f"{record['model']} score",
         title=title,
     )
+    plotting.save_figure(fig, snakemake.output.scores)
     with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?

@@ -14,4 +14,5 @@ with script_log(snakemake.log[0]):
             "train": curves["train_loss"],
             "validation": curves.get("validation_loss", []),
         }
-    plotting.training_curves(panels, snakemake.output[0], ylabel="Loss per event")
+    fig = plotting.training_curves_figure(panels, ylabel="Loss per event")
+    plotting.save_figure(fig, snakemake.output[0])

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from mlhep import io
+from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.models.base import FitContext, resolve_device
-from mlhep.plan import GENERALIZATION_EXPERIMENT
 from mlhep.runlog import script_log
 from mlhep.studies.generalization import STUDIES, run_point
 from mlhep.studies.generalization.tracking import log_point

@@ -1,8 +1,8 @@
 """Rule generalization_summary: a study's points in one table, its choice on validation,
 its figure, and its MLflow parent run."""
 
-from mlhep import io
-from mlhep.plan import GENERALIZATION_EXPERIMENT
+from mlhep import io, plotting
+from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.runlog import script_log
 from mlhep.studies.generalization import figures, summarise
 from mlhep.studies.generalization.tracking import log_study
@@ -15,7 +15,7 @@ with script_log(snakemake.log[0]) as log:
     summary, table = summarise(w.study, points, limit, p.features)
     log.info("%s: chosen %s", w.study, summary["chosen"])
     io.write_csv(snakemake.output.table, table)
-    figures.draw(w.study, points, summary, snakemake.output.figure)
+    plotting.save_figure(figures.figure(w.study, points, summary), snakemake.output.figure)
     spec = RunSpec.for_job(
         snakemake.input.experiments,
         GENERALIZATION_EXPERIMENT,

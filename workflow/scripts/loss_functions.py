@@ -4,4 +4,6 @@ from mlhep import plotting
 from mlhep.runlog import script_log
 
 with script_log(snakemake.log[0]):
-    plotting.losses_vs_margin(snakemake.output[0])
+    fig, ax = plotting.new_figure()
+    plotting.draw_losses_vs_margin(ax)
+    plotting.save_figure(fig, snakemake.output[0])

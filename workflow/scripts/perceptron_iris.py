@@ -16,12 +16,14 @@ with script_log(snakemake.log[0]) as log:
             f"the perceptron did not separate Iris in {s['epochs']} epochs: {result}"
         )
     x, y = iris_two_class()
-    plotting.perceptron_errors(
-        result["errors_per_epoch"],
-        snakemake.output.errors,
-        title=f"Perceptron on Iris, eta = {s['learning_rate']}",
+    fig, ax = plotting.new_figure()
+    plotting.draw_perceptron_errors(
+        ax, result["errors_per_epoch"], title=f"Perceptron on Iris, eta = {s['learning_rate']}"
     )
-    plotting.decision_regions(model, x, y, snakemake.output.regions, IRIS_CLASSES, IRIS_FEATURES)
+    plotting.save_figure(fig, snakemake.output.errors)
+    fig, ax = plotting.new_figure()
+    plotting.draw_decision_regions(ax, model, x, y, IRIS_CLASSES, IRIS_FEATURES)
+    plotting.save_figure(fig, snakemake.output.regions)
     spec = RunSpec.for_job(
         snakemake.input[0],
         "iris",

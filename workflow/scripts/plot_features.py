@@ -10,4 +10,4 @@ with script_log(snakemake.log[0]):
     kind = get_kind(snakemake.params.kind)
     frame = pd.read_parquet(snakemake.input[0])
     columns = snakemake.params.columns
-    plotting.feature_distributions(frame, columns, kind.labels, snakemake.output[0])
+    plotting.save_figure(plotting.feature_figure(frame, columns, kind.labels), snakemake.output[0])

@@ -17,4 +17,6 @@ with script_log(snakemake.log[0]):
         curves[model] = (y, score.reindex(test.index).to_numpy(), w)  # joined on event_id
     bayes = (y, get_kind(p.kind).limit.scores(test, p.columns), w) if p.limit else None
     title = f"{snakemake.wildcards.dataset}, features: {snakemake.wildcards.features}"
-    plotting.roc(curves, snakemake.output[0], bayes=bayes, title=title)
+    fig, ax = plotting.new_figure()
+    plotting.draw_roc(ax, curves, bayes=bayes, title=title)
+    plotting.save_figure(fig, snakemake.output[0])

@@ -7,4 +7,5 @@ from mlhep.runlog import script_log
 with script_log(snakemake.log[0]):
     records = {f"{r['features']} features": r for r in map(io.read_json, snakemake.input)}
     step = next(iter(records.values()))["step"] or "step"
-    plotting.training_history(records, snakemake.output[0], xlabel=step.capitalize())
+    fig = plotting.training_history_figure(records, xlabel=step.capitalize())
+    plotting.save_figure(fig, snakemake.output[0])

@@ -34,5 +34,5 @@ with script_log(snakemake.log[0]) as log:
     )
     io.write_json(snakemake.output.fit, {**fit.to_dict(), "goodness_of_fit": gof.to_dict()})
     fig_fit, fig_gof = z_peak_figures(mass, fit, gof, bins=p.bins)
-    plotting.save(fig_fit, snakemake.output.figure)
-    plotting.save(fig_gof, snakemake.output.gof)
+    plotting.save_figure(fig_fit, snakemake.output.figure)
+    plotting.save_figure(fig_gof, snakemake.output.gof)

@@ -15,6 +15,7 @@ import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,21 @@ import pandas as pd
 
 #: Bookkeeping columns every feature table carries besides the features.
 META_COLUMNS = ("event_id", "label", "weight")
+
+
+class Task(StrEnum):
+    """What a dataset's models learn; a ``str`` (``Task.CLASSIFICATION == "classification"``),
+    so that configs, records and callers comparing with the plain strings keep working."""
+
+    #: Signal against background (the label and weight columns): classifiers.
+    CLASSIFICATION = "classification"
+    #: The ``targets`` columns: regressors.
+    REGRESSION = "regression"
+
+    @property
+    def model_kind(self) -> str:
+        """The kind of model (``mlhep.models.ModelEntry.kind``) that learns this task."""
+        return "classifier" if self is Task.CLASSIFICATION else "regressor"
 
 
 @dataclass(frozen=True)
@@ -50,24 +66,33 @@ class DatasetKind:
     """What a dataset plug-in declares.
 
     - ``settings_schema``: JSON schema (a mapping of properties) of its own config keys;
-    - ``produce(events_path, settings, seed, dataset=name)`` writes the events (ROOT TTree ``events``)
-      atomically and returns a JSON-able record (counts, weights, efficiencies);
+    - ``produce(events_path, settings, seed, dataset=name)`` writes the events (ROOT TTree
+      ``events``) atomically and returns a JSON-able record (counts, weights, efficiencies);
     - ``build_features(events_path)`` turns the events into the feature table (the
       :data:`META_COLUMNS` and ``columns``);
     - ``feature_sets``: the named feature sets it offers by default;
     - ``labels``: an axis label (with unit) per column, for plots;
     - ``limit``: its exact Bayes-optimal discriminant, or ``None``;
-    - ``default_models``: the models trained on which of its feature sets when the config
-      does not say (``None``: every model of its task on every feature set);
-    - ``task``: ``classification`` (label and weight, classifiers) or ``regression`` (the
-      ``targets`` columns, regressors);
+    - ``default_models``: the models (by name: the config checks the names against the
+      model registry) trained on which of its feature sets when the config does not say
+      (``None``: every model of its task on every feature set);
+    - ``task``: a :class:`Task`, ``classification`` (label and weight, classifiers) or
+      ``regression`` (the ``targets`` columns, regressors); a plain string is converted;
     - ``layout(settings)``: the columns and default feature sets where they depend on the
       settings (the number of samples of a pulse), else ``columns`` and ``feature_sets``;
     - ``check(settings)``: what its schema cannot say, as (key, message) pairs;
     - ``inputs(settings)``: the files ``produce`` reads (the user's ntuples), so that a
       changed file re-runs what depends on it; ``None`` where it reads none;
     - ``seeded``: whether ``produce`` draws random numbers (the config's seed is then one of
-      its inputs; the user's ntuples do not change with it).
+      its inputs; the user's ntuples do not change with it);
+    - ``learnable_by_generators``: whether the generative stage may learn a dataset of this
+      kind (its exact physics is what the generators are judged by);
+    - ``samples_generator``: whether its events are sampled from a generator of the
+      generative stage (its ``generator`` setting names it);
+    - ``reads_user_ntuples``: whether its events are read from the user's files (recorded
+      or simulated elsewhere, such as the CMS open data with its Z peak), not made here.
+
+    Code elsewhere asks these properties, never a kind's ``name``.
     """
 
     name: str
@@ -80,7 +105,7 @@ class DatasetKind:
     labels: Mapping[str, str] = field(default_factory=dict)
     limit: ExactLimit | None = None
     default_models: Mapping[str, Sequence[str]] | None = None
-    task: str = "classification"
+    task: Task = Task.CLASSIFICATION
     targets: tuple[str, ...] = ()
     layout: (
         Callable[[Mapping[str, Any]], tuple[Sequence[str], Mapping[str, Sequence[str]]]] | None
@@ -88,11 +113,18 @@ class DatasetKind:
     check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
     inputs: Callable[[Mapping[str, Any]], list[str]] | None = None
     seeded: bool = True
+    learnable_by_generators: bool = False
+    samples_generator: bool = False
+    reads_user_ntuples: bool = False
+
+    def __post_init__(self) -> None:
+        """A task given as a plain string becomes a :class:`Task` (``ValueError`` if none)."""
+        object.__setattr__(self, "task", Task(self.task))
 
     @property
     def model_kind(self) -> str:
-        """The kind of model (:data:`mlhep.models.MODELS`) this dataset's task trains."""
-        return "classifier" if self.task == "classification" else "regressor"
+        """The kind of model (``mlhep.models.ModelEntry.kind``) this dataset's task trains."""
+        return self.task.model_kind
 
     def columns_for(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
         """The feature columns of a dataset with these settings."""
@@ -117,7 +149,7 @@ KINDS: dict[str, str] = {
     "dimuon": "mlhep.data.dimuon",
     "pulse": "mlhep.data.pulse",
     "root": "mlhep.data.ntuple",
-    "generated": "mlhep.data.generated",
+    "generated": "mlhep.generative.dataset",
 }
 
 

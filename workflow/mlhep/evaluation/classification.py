@@ -307,7 +307,8 @@ def summary_markdown(frame: pd.DataFrame) -> str:
 
     for r in frame.to_dict("records"):
         gap = (
-            f"{f(r['gap_to_bayes'], '+.5f')} [{f(r['gap_low'], '+.5f')}, {f(r['gap_high'], '+.5f')}]"
+            f"{f(r['gap_to_bayes'], '+.5f')} "
+            f"[{f(r['gap_low'], '+.5f')}, {f(r['gap_high'], '+.5f')}]"
             if f(r["gap_to_bayes"], "g")
             else ""
         )
@@ -315,12 +316,15 @@ def summary_markdown(frame: pd.DataFrame) -> str:
             f"| {r['dataset']} | {r['model']} | {r['features']} "
             f"| {f(r['auc'], '.4f')} [{f(r['auc_low'], '.4f')}, {f(r['auc_high'], '.4f')}] "
             f"| {gap} | {f(r['limit_verdict'], 's')} "
-            f"| {f(r['eff_at_b01'], '.3f')} | {f(r['eff_at_b10'], '.3f')} | {f(r['eff_at_b30'], '.3f')} "
-            f"| {f(r['separation'], '.3f')} | {f(r['ks_signal'], '.4f')} / {f(r['ks_background'], '.4f')} "
+            f"| {f(r['eff_at_b01'], '.3f')} | {f(r['eff_at_b10'], '.3f')} "
+            f"| {f(r['eff_at_b30'], '.3f')} "
+            f"| {f(r['separation'], '.3f')} "
+            f"| {f(r['ks_signal'], '.4f')} / {f(r['ks_background'], '.4f')} "
             f"| {f(r['ks_p_signal'], '.2g')} / {f(r['ks_p_background'], '.2g')} "
             f"| {f(r['generalization_gap'], '+.4f')} "
             f"| {f(r['ams'], '.2f')} [{f(r['ams_low'], '.2f')}, {f(r['ams_high'], '.2f')}] "
-            f"| {f(r['excess_log_loss'], '.2e')} | {f(r['mean_abs_dp'], '.4f')} | {f(r['logit_slope'], '.3f')} |"
+            f"| {f(r['excess_log_loss'], '.2e')} | {f(r['mean_abs_dp'], '.4f')} "
+            f"| {f(r['logit_slope'], '.3f')} |"
         )
     return "\n".join(lines) + "\n"
 

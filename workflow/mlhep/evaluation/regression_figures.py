@@ -1,21 +1,23 @@
 """Figures of the pulse regression: resolution and bias relative to the Cramer-Rao bound
 against A/sigma and against the phase, pull distributions, and example pulses. Each
 drawing function takes an ``ax`` and returns its artists (hist's convention); the ``*_figure``
-functions lay them out and write the file atomically."""
+functions lay them out and return the figure, for :func:`mlhep.plotting.save_figure`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from mlhep.data.pulse.readout import Readout
 from mlhep.evaluation.regression import VARIABLES
-from mlhep.plotting import CURVE_COLOURS, save, styled
+from mlhep.plotting import CURVE_COLOURS, new_figure, styled
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 MARKERS = "osD^vP*Xph"
 YLABELS = {
@@ -31,8 +33,9 @@ def colour(i: int) -> str:
     return CURVE_COLOURS[i % len(CURVE_COLOURS)]
 
 
+@styled
 def draw_ratio(
-    ax: plt.Axes,
+    ax: Axes,
     table: pd.DataFrame,
     axis: str,
     variable: str,
@@ -75,12 +78,11 @@ def ratio_figure(
     table: pd.DataFrame,
     axis: str,
     methods: Sequence[str],
-    path: str | os.PathLike[str],
     title: str = "",
-) -> None:
+) -> Figure:
     """RMS (solid) and robust width (dotted) over the bound, and bias over the bound, of A
     (top) and t0 (bottom) against A/sigma or the phase."""
-    fig, axes = plt.subplots(2, 2, figsize=(15, 11), sharex=True)
+    fig, axes = new_figure(2, 2, figsize=(15, 11), sharex=True, layout="tight")
     for row, variable in enumerate(VARIABLES):
         for col, statistic in enumerate(("rms_ratio", "bias_ratio")):
             ax = axes[row, col]
@@ -97,12 +99,12 @@ def ratio_figure(
     axes[0, 0].legend(loc="upper right", fontsize=11, ncol=2)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    save(fig, path)
+    return fig
 
 
+@styled
 def draw_pulls(
-    ax: plt.Axes,
+    ax: Axes,
     pulls: Mapping[str, np.ndarray],
     xlabel: str,
     colours: Mapping[str, str] | None = None,
@@ -134,12 +136,11 @@ def draw_pulls(
 def pulls_figure(
     truth: pd.DataFrame,
     predictions: Mapping[str, pd.DataFrame],
-    path: str | os.PathLike[str],
     title: str = "",
-) -> None:
+) -> Figure:
     """The pulls (estimate - truth) / predicted sigma of A and t0 for every method that
     predicts an uncertainty (overflow in the edge bins)."""
-    fig, axes = plt.subplots(1, 2, figsize=(16, 6.5))
+    fig, axes = new_figure(1, 2, figsize=(16, 6.5), layout="tight")
     for ax, (variable, (estimate, sigma, _)) in zip(axes, VARIABLES.items(), strict=True):
         pulls = {}
         for method, frame in predictions.items():
@@ -153,12 +154,12 @@ def pulls_figure(
         draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}", colours)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    save(fig, path)
+    return fig
 
 
+@styled
 def draw_pulse(
-    ax: plt.Axes,
+    ax: Axes,
     readout: Readout,
     samples: np.ndarray,
     truth: Mapping[str, float],
@@ -206,10 +207,9 @@ def pulses_figure(
     test: pd.DataFrame,
     columns: Sequence[str],
     readout: Readout,
-    path: str | os.PathLike[str],
     fitted: pd.DataFrame | None = None,
     fit_label: str = "template fit",
-) -> None:
+) -> Figure:
     """Four test pulses (low, medium and high amplitude, and one with pile-up where there is
     any) with the truth and, where given, a fit's in-time pulse (``fitted`` by event id)."""
     picks = []
@@ -220,7 +220,7 @@ def pulses_figure(
         picks.append(pool[np.abs(a[pool] - target).argmin()])
     piled = np.flatnonzero(~clean)
     picks.append(piled[0] if len(piled) else int(np.abs(a - 50.0 * readout.noise).argmin()))
-    fig, axes = plt.subplots(2, 2, figsize=(15, 11))
+    fig, axes = new_figure(2, 2, figsize=(15, 11), layout="tight")
     for ax, row in zip(axes.flat, picks, strict=True):
         event = test.iloc[row]
         fit = None
@@ -236,5 +236,4 @@ def pulses_figure(
             fontsize=14,
         )
         ax.legend(loc="upper right", fontsize=10)
-    fig.tight_layout()
-    save(fig, path)
+    return fig

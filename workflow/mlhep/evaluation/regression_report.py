@@ -65,31 +65,25 @@ def evaluate_dataset(
     io.write_csv(outputs["table"], table)
     methods = list(predictions)
     title = f"{dataset}: pile-up in {100 * summary['pileup_fraction']:.0f}% of the pulses"
-    regression_figures.ratio_figure(table, "amplitude", methods, outputs["resolution"], title)
-    regression_figures.ratio_figure(
-        table,
-        "phase",
-        methods,
-        outputs["phase"],
-        f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}",
-    )
-    regression_figures.pulls_figure(truth, tests, outputs["pulls"], title)
+    save = plotting.save_figure
+    save(regression_figures.ratio_figure(table, "amplitude", methods, title), outputs["resolution"])
+    phase_title = f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}"
+    save(regression_figures.ratio_figure(table, "phase", methods, phase_title), outputs["phase"])
+    save(regression_figures.pulls_figure(truth, tests, title), outputs["pulls"])
     # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
     fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
     label = next((k for k, r in zip(methods, records, strict=True) if r["model"] == fit), None)
     samples = sample_columns(readout.n_samples)
-    regression_figures.pulses_figure(
-        test,
-        samples,
-        readout,
-        outputs["pulses"],
-        tests[label] if label else None,
-        fit.replace("_", " "),
+    pulses = regression_figures.pulses_figure(
+        test, samples, readout, tests[label] if label else None, fit.replace("_", " ")
     )
+    save(pulses, outputs["pulses"])
     curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}
     if curves:
-        plotting.training_history(curves, outputs["training"], "epoch")
+        save(plotting.training_history_figure(curves, "epoch"), outputs["training"])
     else:
-        plotting.placeholder(outputs["training"], "no network regressor is trained")
+        fig, ax = plotting.new_figure(figsize=(6, 2))
+        plotting.draw_placeholder(ax, "no network regressor is trained")
+        save(fig, outputs["training"])
     metrics = [regression.headline_metrics(summary["methods"][k]) for k in methods]
     return {"summary": summary, "metrics": metrics}

@@ -46,6 +46,7 @@ from mlhep.data.dimuon.representation import (
     pair_mass,
     pair_mass_torch,
 )
+from mlhep.models.torch_loop import BestState, seed_torch
 
 log = logging.getLogger(__name__)
 
@@ -250,11 +251,9 @@ def train(
     the history (per checkpoint: generator step, epochs of critic data, mean losses, the
     monitor's metrics, seconds)."""
     check_settings(settings)
-    torch.manual_seed(seed)
     dev = torch.device(device)
-    if dev.type == "cpu":
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(True)
+    # seeded and deterministic as the other networks; its stream draws batches and noise
+    torch_gen = seed_torch(dev, threads, seed)
     rng = np.random.default_rng(seed)
     raw = encode(frame, rng)
     standardiser = Standardiser.fit(raw)
@@ -274,7 +273,6 @@ def train(
     opt_g = torch.optim.Adam(gen.parameters(), lr=settings["learning_rate_generator"], betas=betas)
     opt_c = torch.optim.Adam(critic.parameters(), lr=settings["learning_rate_critic"], betas=betas)
     ema = copy.deepcopy(gen) if settings["ema_decay"] > 0 else None
-    torch_gen = torch.Generator(device=dev).manual_seed(seed)
     batch, n = settings["batch_size"], len(x_all)
     n_critic = settings["n_critic"]
     history: dict[str, list[float]] = {
@@ -290,7 +288,7 @@ def train(
         "generator_loss": torch.zeros((), device=dev),
     }
     count = 0
-    best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
+    best = BestState()  # the checkpoint of best selection metric
     kept = ema if ema is not None else gen
     start = time.perf_counter()
 
@@ -349,12 +347,7 @@ def train(
                 metrics = monitor(EventGenerator(kept, standardiser, dict(settings)))
                 for key, value in metrics.items():
                     history.setdefault(key, []).append(float(value))
-                if metrics["selection"] < best[0]:
-                    best = (
-                        metrics["selection"],
-                        step,
-                        {k: v.clone() for k, v in kept.state_dict().items()},
-                    )
+                best.update(float(metrics["selection"]), step, kept)
             history["seconds"].append(time.perf_counter() - start)
             log.info(
                 "step %5d  epoch %6.2f  critic %.4f  generator %.4f  %s  %.0f s",
@@ -365,14 +358,11 @@ def train(
                 "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
                 history["seconds"][-1],
             )
-    if best[2] is not None and settings["keep_best"]:
-        kept.load_state_dict(best[2])
+    restored = settings["keep_best"] and best.restore(kept)
     kept.eval()
     info = {
         "history": history,
-        "best_step": best[1]
-        if settings["keep_best"] and best[2] is not None
-        else settings["steps"],
+        "best_step": best.step if restored else settings["steps"],
         "train_seconds": time.perf_counter() - start,
         "device": str(dev),
         "n_train": n,

@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlhep import io
+from mlhep import io, plotting
 from mlhep.data.dimuon.features import engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
 from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, KS_TABLE_COLUMNS, MASS_COLUMN
-from mlhep.generative import distances, fidelity, gan
-from mlhep.generative.figures import features_figure, history_figure, mass_figure, two_sample_figure
+from mlhep.generative import distances, fidelity, figures, gan
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +97,17 @@ def train_generator(
     )
     with io.atomic_path(outputs["generator"]) as tmp:
         generator.save(tmp)
-    history_figure(
-        {**history, "best_step": info["best_step"]},
+    plotting.save_figure(
+        figures.history_figure(
+            {**history, "best_step": info["best_step"]},
+            f"{name}: {settings['objective']}, {settings['critic']} critic",
+        ),
         outputs["history"],
-        f"{name}: {settings['objective']}, {settings['critic']} critic",
     )
     run_id, model_uri = None, ""
     if tracking is not None:
         from mlhep import tracking as mltracking
-        from mlhep.tracking.models import log_generator
+        from mlhep.generative.pyfunc import log_generator
 
         params = {
             **settings,
@@ -281,11 +282,12 @@ def judge_generator(
     }
     io.write_json(outputs["fidelity"], out)
     io.write_parquet(outputs["sample"], sample)
-    features_figure(reference, {name: sample}, FIDELITY_COLUMNS, outputs["features"])
-    two_sample_figure(
-        {f"{k} features": {**v["roc"], "auc": v["auc"]} for k, v in result["two_sample"].items()},
-        outputs["roc"],
-        f"{name}: generated against real",
+    plotting.save_figure(
+        figures.features_figure(reference, {name: sample}, FIDELITY_COLUMNS), outputs["features"]
+    )
+    rocs = {f"{k} features": {**v["roc"], "auc": v["auc"]} for k, v in result["two_sample"].items()}
+    plotting.save_figure(
+        figures.two_sample_figure(rocs, f"{name}: generated against real"), outputs["roc"]
     )
     if run_id and experiments:
         from mlhep.tracking import mlflow_module, resume_run
@@ -391,7 +393,7 @@ def summarise(
         pd.read_parquet(test_path), settings["events"], seed + REFERENCE_SEED
     )
     samples = {name: pd.read_parquet(path) for name, path in sample_paths.items()}
-    mass_figure(reference, samples, outputs["mass"])
+    plotting.save_figure(figures.mass_figure(reference, samples), outputs["mass"])
     rocs = {"toy (floor)": floor["two_sample_roc"]["all"]}
     rocs.update(
         {
@@ -402,5 +404,7 @@ def summarise(
             for name, e in judged.items()
         }
     )
-    two_sample_figure(rocs, outputs["roc"], "two-sample BDT on all features")
+    plotting.save_figure(
+        figures.two_sample_figure(rocs, "two-sample BDT on all features"), outputs["roc"]
+    )
     return table

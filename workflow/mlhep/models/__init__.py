@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,12 +21,20 @@ if TYPE_CHECKING:
     from mlhep.models.base import Trainer
 
 
+class ModelKind(StrEnum):
+    """What a model learns: a dataset's task names the kind it trains (a ``str``)."""
+
+    CLASSIFIER = "classifier"
+    REGRESSOR = "regressor"
+    GENERATOR = "generator"
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """Where a model's trainer lives and what the workflow must know before importing it."""
 
     module: str  # the family module holding ``TRAINERS[name]``
-    kind: str = "classifier"  # classifier, regressor or generator
+    kind: ModelKind = ModelKind.CLASSIFIER
     gpu: bool = False  # trains on CUDA where the device setting allows (GPU request on clusters)
     curves: str | None = None  # the training step of its curves (epoch, boosting round)
 
@@ -44,17 +53,23 @@ MODELS: dict[str, ModelEntry] = {
     # unsupervised: trained on background only, its reconstruction error the score
     "autoencoder": ModelEntry("mlhep.models.autoencoder", gpu=True, curves="epoch"),
     # regressors of pulse amplitude and arrival time: the classical estimators, then networks
-    "peak_sample": ModelEntry("mlhep.models.pulse", kind="regressor"),
-    "optimal_filter_fixed": ModelEntry("mlhep.models.pulse", kind="regressor"),
-    "optimal_filter": ModelEntry("mlhep.models.pulse", kind="regressor"),
-    "template_fit": ModelEntry("mlhep.models.pulse", kind="regressor"),
-    "template_fit_pileup": ModelEntry("mlhep.models.pulse", kind="regressor"),
-    "pulse_mlp": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
-    "pulse_cnn": ModelEntry("mlhep.models.pulse_nn", kind="regressor", gpu=True, curves="epoch"),
+    "peak_sample": ModelEntry("mlhep.models.pulse", kind=ModelKind.REGRESSOR),
+    "optimal_filter_fixed": ModelEntry("mlhep.models.pulse", kind=ModelKind.REGRESSOR),
+    "optimal_filter": ModelEntry("mlhep.models.pulse", kind=ModelKind.REGRESSOR),
+    "template_fit": ModelEntry("mlhep.models.pulse", kind=ModelKind.REGRESSOR),
+    "template_fit_pileup": ModelEntry("mlhep.models.pulse", kind=ModelKind.REGRESSOR),
+    "pulse_mlp": ModelEntry(
+        "mlhep.models.pulse_nn", kind=ModelKind.REGRESSOR, gpu=True, curves="epoch"
+    ),
+    "pulse_cnn": ModelEntry(
+        "mlhep.models.pulse_nn", kind=ModelKind.REGRESSOR, gpu=True, curves="epoch"
+    ),
     # generators of events (config section generative): trained by mlhep.generative.gan
-    "gan": ModelEntry("mlhep.generative.gan", kind="generator", gpu=True, curves="generator step"),
+    "gan": ModelEntry(
+        "mlhep.generative.gan", kind=ModelKind.GENERATOR, gpu=True, curves="generator step"
+    ),
     "wgan_gp": ModelEntry(
-        "mlhep.generative.gan", kind="generator", gpu=True, curves="generator step"
+        "mlhep.generative.gan", kind=ModelKind.GENERATOR, gpu=True, curves="generator step"
     ),
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -23,7 +22,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame, split_curves
+from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame
+from mlhep.models.torch_loop import Stopping, TorchLoop
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +96,17 @@ def train(
     device: torch.device,
     threads: int = 1,
     seed: int = 0,
-    keep_best: bool = True,
 ) -> tuple[MLP, dict[str, Any]]:
-    """Train an :class:`MLP` per ``settings`` (the config section ``models.ann``); return
-    it with the best validation-loss weights (the last epoch's if not ``keep_best``, for
-    the overtraining studies) and the per-epoch history.
+    """Train an :class:`MLP` per ``settings`` (the config section ``models.ann``) with the
+    loop of :mod:`mlhep.models.torch_loop`; return it with the best validation-loss weights
+    (the last epoch's with ``early_stopping: false``, for the overtraining studies) and the
+    per-epoch curves.
 
     Early stopping: after at least ``min_epochs``, stop once the validation loss has not
     improved for ``patience`` epochs (the plateau before the network learns the dimuon mass
     must not trigger it, hence the minimum).
     """
-    torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(True)
+    loop = TorchLoop(device, threads, seed)
     x = _tensor(train_frame, columns, device)
     y = torch.as_tensor(train_frame["label"].to_numpy(np.float32), device=device)
     x_val = _tensor(validation_frame, columns, device)
@@ -125,70 +122,48 @@ def train(
     steps = -(-len(x) // batch)
     scheduler = _lr_scheduler(optimizer, settings, steps)
     loss_fn = nn.BCEWithLogitsLoss()
-    generator = torch.Generator(device=device).manual_seed(seed)
     # the training AUC per epoch is measured on a fixed subsample (cheap, still unbiased)
     monitor = np.random.default_rng(seed).permutation(len(x))[:TRAIN_AUC_EVENTS]
     monitor_index = torch.as_tensor(monitor, device=device)
     x_monitor, y_monitor = x[monitor_index], y[monitor_index].cpu().numpy()
-    history: dict[str, list[float]] = {
-        "train": [],
-        "validation": [],
-        "train_auc": [],
-        "validation_auc": [],
-        "train_eval": [],
-    }
-    best = (float("inf"), -1, None)
-    start = time.perf_counter()
-    for epoch in range(settings["epochs"]):
-        model.train()
-        order = torch.randperm(len(x), device=device, generator=generator)
-        total = torch.zeros((), device=device)
-        for i in range(0, len(x), batch):
-            idx = order[i : i + batch]
-            loss = loss_fn(model(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            total += loss.detach() * len(idx)
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+        return loss_fn(model(x[rows]), y[rows])
+
+    def validate() -> dict[str, float]:
         val_logits = logits(model, x_val)
-        val_loss = float(loss_fn(torch.as_tensor(val_logits, device=device).float(), y_val_t))
-        history["train"].append(float(total) / len(x))
-        history["validation"].append(val_loss)
-        history["validation_auc"].append(float(roc_auc_score(y_val, val_logits)))
         monitor_logits = logits(model, x_monitor)
-        history["train_auc"].append(float(roc_auc_score(y_monitor, monitor_logits)))
-        history["train_eval"].append(
-            float(loss_fn(torch.as_tensor(monitor_logits, device=device).float(), y[monitor_index]))
-        )
-        log.info(
-            "epoch %3d  train loss %.5f  val loss %.5f  train AUC %.5f  val AUC %.5f  lr %.2e  %.0f s",
-            epoch + 1,
-            history["train"][-1],
-            val_loss,
-            history["train_auc"][-1],
-            history["validation_auc"][-1],
-            optimizer.param_groups[0]["lr"],
-            time.perf_counter() - start,
-        )
-        if val_loss < best[0]:
-            best = (val_loss, epoch, {k: v.clone() for k, v in model.state_dict().items()})
-        elif epoch + 1 >= settings["min_epochs"] and epoch - best[1] >= settings["patience"]:
-            log.info("early stop after epoch %d; best epoch %d", epoch + 1, best[1] + 1)
-            break
-    if keep_best:
-        model.load_state_dict(best[2])
-    model.eval()
+        monitor_t = torch.as_tensor(monitor_logits, device=device).float()
+        return {
+            "validation_loss": float(
+                loss_fn(torch.as_tensor(val_logits, device=device).float(), y_val_t)
+            ),
+            "train_auc": float(roc_auc_score(y_monitor, monitor_logits)),
+            "validation_auc": float(roc_auc_score(y_val, val_logits)),
+            # the training loss in evaluation mode (no dropout) on the monitored events
+            "train_eval_loss": float(loss_fn(monitor_t, y[monitor_index])),
+        }
+
+    result = loop.run(
+        model,
+        optimizer,
+        batch_loss,
+        validate,
+        len(x),
+        batch,
+        Stopping.from_settings(settings),
+        scheduler=scheduler,
+        name="ANN",
+    )
     info = {
-        "best_epoch": best[1] + 1,
-        "epochs_run": len(history["train"]),
-        "history": {"train": history["train"], "validation": history["validation"]},
-        # the training loss in evaluation mode (no dropout) on the monitored events
-        "train_eval_loss": history["train_eval"],
-        "auc_history": {"train": history["train_auc"], "validation": history["validation_auc"]},
-        "train_seconds": time.perf_counter() - start,
-        "events_per_second": len(x) * len(history["train"]) / (time.perf_counter() - start),
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        # per epoch: train_loss (training mode), validation_loss, train_auc, validation_auc
+        # and train_eval_loss (evaluation mode, on the monitored events)
+        "curves": result.curves,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "train_seconds": result.seconds,
+        "events_per_second": len(x) * result.epochs_run / result.seconds,
         "device": str(device),
     }
     return model, info
@@ -261,9 +236,10 @@ class AnnTrainer(Trainer):
             info["epochs_run"],
             info["events_per_second"],
         )
-        curves = split_curves(info["history"], info["auc_history"])
-        keep = ("best_epoch", "epochs_run", "train_seconds", "events_per_second")
-        return Fitted(net, curves, best_step=info["best_epoch"], info={k: info[k] for k in keep})
+        keep = ("best_epoch", "epochs_run", "parameters", "train_seconds", "events_per_second")
+        return Fitted(
+            net, info["curves"], best_step=info["best_epoch"], info={k: info[k] for k in keep}
+        )
 
     def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         """The logit as ``score`` and its sigmoid as ``proba``."""
@@ -275,19 +251,18 @@ class AnnTrainer(Trainer):
         """The state dict (on the CPU)."""
         torch.save(fitted.model.cpu().state_dict(), path)
 
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> MLP:
+        """The saved network, rebuilt from the record's columns and settings."""
+        net = build(len(record["columns"]), record["settings"])
+        net.load_state_dict(torch.load(path, weights_only=True))
+        net.eval()
+        return net
+
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The pytorch flavour, with the library's code and the pinned torch."""
         from mlhep.tracking.models import log_pytorch
 
         return log_pytorch(fitted.model, example)
-
-    @staticmethod
-    def load(path: str | os.PathLike[str], n_inputs: int, settings: Mapping[str, Any]) -> MLP:
-        """A saved network, rebuilt from its settings (for the studies)."""
-        net = build(n_inputs, settings)
-        net.load_state_dict(torch.load(path, weights_only=True))
-        net.eval()
-        return net
 
 
 #: The trainers of this family by model name.

@@ -1,7 +1,10 @@
 """What every trainer provides, whatever its library: build from config settings, fit
-(with the validation split for early stopping), predict, save and log the model in its
-MLflow flavour. The rest of training (reading splits, scoring every split, the MLflow run,
-the training record, atomic outputs) is one path for all: :mod:`mlhep.models.training`.
+(with the validation split for early stopping), predict (scores and probabilities), save,
+load back and log the model in its MLflow flavour, and, where the family has them,
+per-feature contributions (SHAP). The rest of training (reading splits, scoring every
+split, the MLflow run, the training record, atomic outputs) is one path for all:
+:mod:`mlhep.models.training`. Studies and scripts use this contract only (through
+:func:`mlhep.models.get_trainer`), never a family's internals.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,8 +89,8 @@ class Fitted:
 
 
 class Trainer(ABC):
-    """One model: how it is built, fitted, scored, saved and logged (its kind, GPU use and
-    curve step are the registry's, :data:`mlhep.models.MODELS`)."""
+    """One model: how it is built, fitted, scored, saved, loaded and logged (its kind, GPU
+    use and curve step are the registry's, :data:`mlhep.models.MODELS`)."""
 
     #: the model's own loss (``mlhep.evaluation.classification.model_loss``)
     loss: ClassVar[str] = "bce"
@@ -94,6 +98,8 @@ class Trainer(ABC):
     artifact: ClassVar[str] = "model.joblib"
     #: trained with class-balanced weights: its probabilities are posteriors at prior 1:1
     balanced_classes: ClassVar[bool] = False
+    #: gives exact per-feature contributions to its score (:meth:`shap_values`)
+    has_shap: ClassVar[bool] = False
 
     @abstractmethod
     def fit(
@@ -103,16 +109,56 @@ class Trainer(ABC):
         settings: Mapping[str, Any],
         context: FitContext,
     ) -> Fitted:
-        """Fit on ``splits["train"]``; ``splits["validation"]`` may steer early stopping."""
+        """Fit on ``splits["train"]`` with ``context.seed``; ``splits["validation"]`` may
+        steer early stopping, and the fitted model's ``curves`` hold the per-step losses
+        (and AUCs) there. A model with steps trains every step and keeps the last when
+        ``settings`` has ``early_stopping: false`` (the generalization studies)."""
 
     @abstractmethod
     def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         """The model's outputs for each row of ``frame`` (for a classifier: ``score`` and,
         for probabilistic models, ``proba``), in row order."""
 
+    def probabilities(
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+    ) -> np.ndarray:
+        """The signal probability of each row of ``frame`` (``proba`` of :meth:`predict`);
+        ``ValueError`` for a model without probabilities."""
+        outputs = self.predict(fitted, frame, columns)
+        if "proba" not in outputs:
+            raise ValueError(f"{type(self).__name__} gives no probabilities")
+        return outputs["proba"].to_numpy()
+
+    def classifier(self, fitted: Fitted, columns: Sequence[str]) -> Any:
+        """The fitted model as a scikit-learn classifier over ``columns`` (for its tools:
+        permutation importance), already fitted."""
+        from mlhep.models.estimator import FittedClassifier
+
+        return FittedClassifier(self, fitted, columns).fit(None, None)
+
+    def shap_values(
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+    ) -> tuple[np.ndarray, float]:
+        """Each row's per-feature contributions to its score (SHAP values, ``(n, features)``)
+        and the base value: the base plus a row's sum is its score. Only for a family with
+        :attr:`has_shap`; ``NotImplementedError`` otherwise."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-feature contributions")
+
     @abstractmethod
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (a temporary name the caller renames into place)."""
+
+    @abstractmethod
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> Any:
+        """The model :meth:`save` wrote to ``path``, rebuilt (where it must be) from its
+        training record's ``columns`` and ``settings``; ready to predict, on the CPU."""
+
+    def load_fitted(self, model_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Fitted:
+        """A trained model from its model directory and its training record
+        (``train.json``: the model file's name, the columns and settings, the curves and
+        the kept step)."""
+        model = self.load_model(Path(model_dir) / record.get("model_file", self.artifact), record)
+        return Fitted(model, dict(record.get("curves") or {}), record.get("best_step"))
 
     @abstractmethod
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:

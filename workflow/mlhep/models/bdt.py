@@ -73,20 +73,22 @@ def train(
 ) -> tuple[xgb.Booster, dict[str, Any]]:
     """Boost up to ``n_estimators`` trees, stopping when the validation log-loss has not
     improved for ``early_stopping_rounds``; return the booster cut at the best iteration
-    and the per-iteration train/validation log-loss and AUC."""
+    and the per-iteration train/validation log-loss and AUC. With ``early_stopping: false``
+    (the capacity studies) every tree is boosted and kept."""
     d_train = dmatrix(train_frame, columns, weights=True)
     d_val = dmatrix(validation_frame, columns, weights=True)
     history: dict[str, dict[str, list[float]]] = {}
+    early = settings.get("early_stopping", True)
     booster = xgb.train(
         booster_params(settings, device, threads, seed),
         d_train,
         num_boost_round=settings["n_estimators"],
         evals=[(d_train, "train"), (d_val, "validation")],
-        early_stopping_rounds=settings["early_stopping_rounds"],
+        early_stopping_rounds=settings["early_stopping_rounds"] if early else None,
         evals_result=history,
         verbose_eval=50,  # progress in the rule's log every 50 rounds
     )
-    best = booster.best_iteration
+    best = booster.best_iteration if early else booster.num_boosted_rounds() - 1
     log.info("BDT: %d trees, best iteration %d", booster.num_boosted_rounds(), best)
     info = {
         "best_iteration": int(best),
@@ -100,7 +102,7 @@ def train(
             "validation": history["validation"]["auc"],
         },
     }
-    return booster[: best + 1], info
+    return (booster[: best + 1] if early else booster), info
 
 
 def scores(booster: xgb.Booster, frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -123,6 +125,7 @@ class BdtTrainer(Trainer):
 
     artifact: ClassVar[str] = "model.ubj"
     balanced_classes: ClassVar[bool] = True
+    has_shap: ClassVar[bool] = True
 
     def fit(
         self,
@@ -149,9 +152,26 @@ class BdtTrainer(Trainer):
         """The margin as ``score`` and its sigmoid as ``proba``."""
         return margin_frame(frame.index, scores(fitted.model, frame, columns))
 
+    def probabilities(
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+    ) -> np.ndarray:
+        """XGBoost's own signal probability (float32, as its logged model gives); the
+        ``proba`` of :meth:`predict` is the float64 sigmoid of the margin."""
+        return fitted.model.predict(dmatrix(frame, columns))
+
+    def shap_values(
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+    ) -> tuple[np.ndarray, float]:
+        """Exact TreeSHAP values (log-odds units) and the base value (:func:`shap_values`)."""
+        return shap_values(fitted.model, frame, columns)
+
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """XGBoost's own format (UBJSON by the file's suffix)."""
         fitted.model.save_model(path)
+
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> xgb.Booster:
+        """The saved booster."""
+        return xgb.Booster(model_file=str(path))
 
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The xgboost flavour with a signature inferred from the example's margins."""

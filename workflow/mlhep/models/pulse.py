@@ -330,6 +330,10 @@ class PulseTrainer(Trainer):
         """Pickle the estimator with joblib."""
         joblib.dump(fitted.model, path)
 
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> Any:
+        """The pickled estimator."""
+        return joblib.load(path)
+
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The sklearn flavour; its pyfunc predicts A, t0 and their uncertainties."""
         from mlhep.tracking.models import log_sklearn

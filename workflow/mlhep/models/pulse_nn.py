@@ -10,7 +10,8 @@ NeurIPS 2017), so the predicted sigma can be checked with pulls. The saved netwo
 raw samples and gives A, t0, sigma_A and sigma_t0 in physical units.
 
 Training: AdamW with a cosine schedule, early stopping on the validation loss with the
-best weights kept; on CPU bit-identical for a fixed seed (as :mod:`mlhep.models.ann`).
+best weights kept (the loop of :mod:`mlhep.models.torch_loop`); on CPU bit-identical for a
+fixed seed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from mlhep.models.base import FitContext, Fitted, Trainer, regression_frame
+from mlhep.models.torch_loop import Stopping, TorchLoop
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,10 @@ def train(
     noise: float = 1.0,
 ) -> tuple[PulseNet, dict[str, Any]]:
     """Train a :class:`PulseNet` on ``frames["train"]`` (targets ``amplitude``, ``t0``)
-    with early stopping on ``frames["validation"]``; return it with the best weights and
-    its per-epoch losses."""
-    torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(True)
+    with early stopping on ``frames["validation"]`` (the loop of
+    :mod:`mlhep.models.torch_loop`); return it with the best weights and its per-epoch
+    losses."""
+    loop = TorchLoop(device, threads, seed)
 
     def tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.as_tensor(frame[list(columns)].to_numpy(np.float32, copy=True), device=device)
@@ -157,47 +156,35 @@ def train(
     batch = int(settings["batch_size"])
     steps = math.ceil(len(x) / batch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings["epochs"] * steps)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    history: dict[str, list[float]] = {"train": [], "validation": []}
-    best, best_state, best_epoch, start = math.inf, None, 0, time.perf_counter()
-    for epoch in range(1, settings["epochs"] + 1):
-        net.train()
-        order = torch.randperm(len(x), generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for i in range(steps):
-            rows = order[i * batch : (i + 1) * batch]
-            loss = gaussian_nll(net, x[rows], y[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.detach() * len(rows)
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+        return gaussian_nll(net, x[rows], y[rows])
+
+    def validate() -> dict[str, float]:
         net.eval()
         with torch.no_grad():
-            validation = float(gaussian_nll(net, x_val, y_val))
-        history["train"].append(float(total) / len(x))
-        history["validation"].append(validation)
-        if validation < best:
-            best, best_epoch = validation, epoch
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        log.info(
-            "%s epoch %d: train %.4f, validation %.4f",
-            body,
-            epoch,
-            history["train"][-1],
-            validation,
-        )
-        if epoch >= settings["min_epochs"] and epoch - best_epoch >= settings["patience"]:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    seconds = time.perf_counter() - start
+            return {"validation_loss": float(gaussian_nll(net, x_val, y_val))}
+
+    result = loop.run(
+        net,
+        optimizer,
+        batch_loss,
+        validate,
+        len(x),
+        batch,
+        Stopping.from_settings(settings),
+        scheduler=schedule,
+        name=body,
+    )
     info = {
-        "history": history,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history["train"]),
-        "train_seconds": seconds,
-        "pulses_per_second": len(x) * len(history["train"]) / seconds,
+        "history": {
+            "train": result.curves["train_loss"],
+            "validation": result.curves["validation_loss"],
+        },
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.seconds,
+        "pulses_per_second": len(x) * result.epochs_run / result.seconds,
     }
     return net, info
 
@@ -247,6 +234,12 @@ class PulseNetTrainer(Trainer):
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """The state dict (on the CPU)."""
         torch.save(fitted.model.cpu().state_dict(), path)
+
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> PulseNet:
+        """The saved network, rebuilt from the record's columns and settings."""
+        net = build(len(record["columns"]), self.body, record["settings"])
+        net.load_state_dict(torch.load(path, weights_only=True))
+        return net.eval()
 
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The pytorch flavour, with the library's code and the pinned torch."""

@@ -81,6 +81,10 @@ class SklearnTrainer(Trainer):
         """Pickle the pipeline with joblib."""
         joblib.dump(fitted.model, path)
 
+    def load_model(self, path: str | os.PathLike[str], record: Mapping[str, Any]) -> Pipeline:
+        """The pickled pipeline."""
+        return joblib.load(path)
+
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The sklearn flavour; its pyfunc predicts the signal probability (or the class)."""
         from mlhep.tracking.models import log_sklearn

@@ -28,26 +28,13 @@ import numpy as np
 import pandas as pd
 
 from mlhep.io import atomic_path, read_json
+from mlhep.stages import SECTIONS as SECTIONS
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOK_DIR / "report.ipynb"
 TEMPLATE = "mlhep"
 KERNEL_NAME = "mlhep-python3"
 
-#: The report's sections in order: key -> heading (the notebook's markdown headings).
-SECTIONS = {
-    "data": "1. The data",
-    "perceptron": "2. The perceptron on Iris",
-    "linear": "3. Linear regression and loss functions",
-    "classifiers": "4. Classifiers against the Bayes limit",
-    "calibration": "5. Calibration and uncertainty against the truth",
-    "details": "6. Training curves and studies in detail",
-    "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
-    "regression": "8. Readout pulses: amplitude and time against the Cramer-Rao bound",
-    "z_peak": "9. Your own ntuples: the Z peak in CMS open data",
-    "generative": "10. Generative models: GAN and WGAN-GP as fast simulation, and the exact physics",
-    "reproducibility": "11. Reproducibility",
-}
 #: Packages whose versions the reproducibility section lists.
 PACKAGES = (
     "mlhep",
@@ -161,8 +148,7 @@ def ensemble_summary(record: Mapping[str, Any], what: str = "networks") -> str:
 
 def generalization_caption(summary: Mapping[str, Any]) -> str:
     """What a generalization study found, in a sentence or two: its choice on validation
-    with the test score, the limit, and for double descent the peak and the agreement with
-    the theory."""
+    with the test score, the limit, and the study's own findings (``notes``)."""
     parts = []
     for row in summary["selection"]:
         parts.append(
@@ -172,28 +158,7 @@ def generalization_caption(summary: Mapping[str, Any]) -> str:
         )
     if summary.get("limit_auc") is not None:
         parts.append(f"Bayes limit on the test split: AUC {summary['limit_auc']:.4f}.")
-    if summary.get("kfold_degree") is not None:
-        parts.append(
-            f"k-fold cross-validation on train + validation picks degree {summary['kfold_degree']}."
-        )
-    for d in summary.get("divergence", []):
-        parts.append(
-            f"With {d['n_train']} training events the validation loss is least at epoch "
-            f"{d['min_validation_epoch']} of {d['epochs']} ({d['min_validation_loss']:.3f}, "
-            f"train {d['train_loss_there']:.3f}); at the last epoch train {d['final_train_loss']:.3g} "
-            f"against validation {d['final_validation_loss']:.3g}."
-        )
-    if "peak_ratio" in summary:
-        parts.append(
-            f"The minimum-norm risk peaks at p/n = {summary['peak_ratio']:g} "
-            f"(risk {summary['peak_risk']:.3g})."
-        )
-        if summary.get("max_relative_deviation_away_from_peak") is not None:
-            parts.append(
-                "Away from the peak (|p/n - 1| > 0.25) it is within "
-                f"{100 * summary['max_relative_deviation_away_from_peak']:.0f}% of the theory "
-                f"(largest at p/n = {summary['deviation_ratio']:g})."
-            )
+    parts += [html.escape(note) for note in summary.get("notes", [])]
     return "<p>" + " ".join(parts) + "</p>"
 
 
@@ -232,7 +197,8 @@ def regression_caption(summary: Mapping[str, Any]) -> str:
         f"<p>{summary['n_test']} test pulses"
         + (f", {100 * pileup:.0f}% with pile-up" if pileup > 0 else ", no pile-up")
         + f". The Cramer-Rao bound, averaged (RMS) over the phase: sigma_A = "
-        f"{bound['amplitude_rms']:.3f} sigma, sigma_t0 = {bound['t0_rms_times_a_over_sigma']:.1f} ns "
+        f"{bound['amplitude_rms']:.3f} sigma, "
+        f"sigma_t0 = {bound['t0_rms_times_a_over_sigma']:.1f} ns "
         "/ (A/sigma). Each cell is the RMS of the error divided by each pulse's bound (1: "
         "efficient and unbiased) and, in brackets, the bias over the bound: below 1 is possible "
         "only for a biased estimator, so read the two together.</p>"
@@ -339,7 +305,8 @@ def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, A
     for name, record in records.items():
         settings = record["settings"]
         parts.append(
-            f"<code>{html.escape(name)}</code> ({settings['objective']}, {settings['critic']} critic: "
+            f"<code>{html.escape(name)}</code> "
+            f"({settings['objective']}, {settings['critic']} critic: "
             f"{settings['steps']} generator steps, {record['train_seconds']:.0f} s on "
             f"{html.escape(record['device'])}, kept step {record['best_step']})"
         )

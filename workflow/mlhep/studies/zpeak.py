@@ -2,7 +2,7 @@
 Breit-Wigner convolved with a Gaussian resolution (the Voigt profile) over an exponential
 background, with a goodness-of-fit test by parametric bootstrap (binned Poisson deviance,
 Baker and Cousins, NIM 221 (1984) 437) and the figures. Each drawing function takes its
-axes and returns its artists (hist's convention)."""
+axes and returns its artists (hist's convention); matplotlib is imported only to draw."""
 
 from __future__ import annotations
 
@@ -10,20 +10,47 @@ import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import matplotlib.pyplot as plt
 import numpy as np
+import yaml
 from iminuit import Minuit
 from iminuit.cost import UnbinnedNLL
 from scipy import stats
 from scipy.special import voigt_profile, xlogy
 
-from mlhep.plotting import BACKGROUND, SIGNAL, styled
+from mlhep import paths
+from mlhep.plotting import BACKGROUND, SIGNAL, new_figure, styled
 
-#: Z boson mass and full width in GeV, (value, uncertainty): S. Navas et al. (Particle Data
-#: Group), Review of Particle Physics, Phys. Rev. D 110 (2024) 030001, Z boson listing.
-PDG_Z = {"mass": (91.1880, 0.0020), "width": (2.4955, 0.0023)}
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle, StepPatch
+    from matplotlib.text import Text
+
+#: The repository's static inputs (the library is installed editable from ``workflow/``).
+RESOURCES_DIR = paths.RESOURCES
+
+
+def pdg_z(path: str | Path = RESOURCES_DIR / "pdg_z.yaml") -> dict[str, tuple[float, float]]:
+    """The Z boson's mass and full width in GeV as (value, uncertainty), from the PDG values
+    in ``resources/pdg_z.yaml`` (its source and edition are noted there)."""
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path}: the PDG Z values are missing (the library reads the repository's "
+            "resources/; install it editable from the checkout: pip install -e .)"
+        ) from None
+    return {key: (float(values[key][0]), float(values[key][1])) for key in ("mass", "width")}
+
+
+#: Z boson mass and full width in GeV, (value, uncertainty): :func:`pdg_z`.
+PDG_Z = pdg_z()
 #: The fit's parameters in the order of the model's signature.
 PARAMETERS = ("mass", "width", "sigma", "f_sig", "slope")
 #: Fewest events in the window that the fit accepts.
@@ -384,9 +411,27 @@ def fit_text(fit: ZPeakFit) -> str:
     )
 
 
-def plot_fit(
-    ax_main: plt.Axes, ax_pull: plt.Axes, mass: np.ndarray, fit: ZPeakFit, bins: int = 40
-) -> list[Any]:
+class FitArtists(NamedTuple):
+    """What :func:`draw_fit` drew: on the main axes the fitted components per bin, the
+    density curve, the data, the text box and the legend; on the pull axes the 1 and 2
+    sigma bands, the zero line and the pulls."""
+
+    background: StepPatch
+    signal: StepPatch
+    total: StepPatch
+    density: Line2D
+    data: ErrorbarContainer
+    text: Text
+    legend: Legend
+    bands: tuple[Rectangle, Rectangle]
+    zero: Line2D
+    pulls: Line2D
+
+
+@styled
+def draw_fit(
+    ax_main: Axes, ax_pull: Axes, mass: np.ndarray, fit: ZPeakFit, bins: int = 40
+) -> FitArtists:
     """Data with Poisson (Garwood) errors, the fitted total, signal and background as
     events per bin (integrated over each bin) and the total's density curve, a text box of
     the values, and below the pulls (data - expected) / sqrt(expected) with 1 and 2 bands."""
@@ -395,124 +440,126 @@ def plot_fit(
     counts = np.histogram(in_window(mass, fit.window), edges)[0].astype(float)
     expected = fit.expected(edges)
     grid = np.linspace(*fit.window, 800)
-    artists: list[Any] = [
-        ax_main.stairs(
-            fit.expected(edges, "background"),
-            edges,
-            color=BACKGROUND,
-            lw=1.5,
-            ls="--",
-            label="background",
-        ),
-        ax_main.stairs(
-            fit.expected(edges, "signal"),
-            edges,
-            color=SIGNAL,
-            lw=1.5,
-            ls=":",
-            label="signal (Voigt)",
-        ),
-        ax_main.stairs(expected, edges, color="k", lw=1.8, label="fit (per bin)"),
-    ]
-    artists += ax_main.plot(
+    background = ax_main.stairs(
+        fit.expected(edges, "background"),
+        edges,
+        color=BACKGROUND,
+        lw=1.5,
+        ls="--",
+        label="background",
+    )
+    signal = ax_main.stairs(
+        fit.expected(edges, "signal"), edges, color=SIGNAL, lw=1.5, ls=":", label="signal (Voigt)"
+    )
+    total = ax_main.stairs(expected, edges, color="k", lw=1.8, label="fit (per bin)")
+    (curve,) = ax_main.plot(
         grid,
         fit.n_events * width * fit.pdf(grid),
         color="0.5",
         lw=1,
         label="fit (density x bin width)",
     )
-    artists.append(
-        ax_main.errorbar(
-            centres, counts, yerr=_poisson_interval(counts), fmt="o", color="k", ms=4, label="data"
-        )
+    data = ax_main.errorbar(
+        centres, counts, yerr=_poisson_interval(counts), fmt="o", color="k", ms=4, label="data"
     )
-    artists.append(
-        ax_main.text(
-            0.03,
-            0.96,
-            fit_text(fit),
-            transform=ax_main.transAxes,
-            va="top",
-            fontsize=11,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"},
-        )
+    text = ax_main.text(
+        0.03,
+        0.96,
+        fit_text(fit),
+        transform=ax_main.transAxes,
+        va="top",
+        fontsize=11,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"},
     )
     ax_main.set(ylabel=f"Events / {width:g} GeV", xlim=fit.window)
     ax_main.set_ylim(0, 1.45 * max(counts.max(), expected.max()))
-    ax_main.legend(loc="upper right", fontsize=11)
+    legend = ax_main.legend(loc="upper right", fontsize=11)
     pulls = (counts - expected) / np.sqrt(expected)
-    artists += [
+    bands = (
         ax_pull.axhspan(-2, 2, color="#ffcc00", alpha=0.35, lw=0),
         ax_pull.axhspan(-1, 1, color="#22aa22", alpha=0.35, lw=0),
-        ax_pull.axhline(0, color="k", lw=1),
-    ]
-    artists += ax_pull.plot(centres, pulls, "o", color="k", ms=4)
+    )
+    zero = ax_pull.axhline(0, color="k", lw=1)
+    (points,) = ax_pull.plot(centres, pulls, "o", color="k", ms=4)
     top = max(3.0, float(np.abs(pulls).max()) * 1.15)
     ax_pull.set(xlabel=r"$m_{\mu\mu}$ (GeV)", ylabel="Pull", ylim=(-top, top), xlim=fit.window)
-    return artists
+    return FitArtists(background, signal, total, curve, data, text, legend, bands, zero, points)
 
 
-def plot_gof(ax: plt.Axes, gof: GoodnessOfFit, ax_pit: plt.Axes | None = None) -> list[Any]:
+class GofArtists(NamedTuple):
+    """What :func:`draw_gof` drew: the toys' histogram (empty without toys), the observed
+    deviance's line and the legend; with the PIT axes, its histogram and the flat band."""
+
+    toys: list[Any]
+    observed: Line2D
+    legend: Legend
+    pit: list[Any]
+    flat: Rectangle | None
+
+
+@styled
+def draw_gof(ax: Axes, gof: GoodnessOfFit, ax_pit: Axes | None = None) -> GofArtists:
     """The toys' deviances with the observed one and the p-value; with ``ax_pit``, the PIT
     histogram (flat if the model is right) and the KS statistic."""
-    artists: list[Any] = []
+    toys: list[Any] = []
     if len(gof.toy_deviances):
         top = max(gof.toy_deviances.max(), gof.deviance) * 1.05
-        artists += ax.hist(
-            gof.toy_deviances,
-            np.linspace(0, top, 31),
-            histtype="stepfilled",
-            color=SIGNAL,
-            alpha=0.5,
-            label=f"{len(gof.toy_deviances)} toys, refitted",
-        )[2]
-    artists.append(
-        ax.axvline(
-            gof.deviance,
-            color=BACKGROUND,
-            lw=2,
-            label=f"data: D = {gof.deviance:.1f}, p = {gof.p_value:.3g}",
+        toys = list(
+            ax.hist(
+                gof.toy_deviances,
+                np.linspace(0, top, 31),
+                histtype="stepfilled",
+                color=SIGNAL,
+                alpha=0.5,
+                label=f"{len(gof.toy_deviances)} toys, refitted",
+            )[2]
         )
+    observed = ax.axvline(
+        gof.deviance,
+        color=BACKGROUND,
+        lw=2,
+        label=f"data: D = {gof.deviance:.1f}, p = {gof.p_value:.3g}",
     )
     ax.set(xlabel=f"Poisson deviance ({gof.bins} bins)", ylabel="Toys")
-    ax.legend(loc="upper right", fontsize=11)
+    legend = ax.legend(loc="upper right", fontsize=11)
+    pit: list[Any] = []
+    flat_band = None
     if ax_pit is not None:
         edges = np.linspace(0, 1, 21)
         flat = len(gof.pit) / (len(edges) - 1)
-        artists += ax_pit.hist(
-            gof.pit,
-            edges,
-            histtype="step",
-            color="k",
-            lw=1.8,
-            label=f"KS D = {gof.ks_statistic:.3f} (naive p = {gof.ks_pvalue:.2g})",
-        )[2]
-        artists.append(
-            ax_pit.axhspan(
-                flat - np.sqrt(flat),
-                flat + np.sqrt(flat),
-                color="0.8",
-                zorder=0,
-                label=r"flat $\pm 1\sigma$",
-            )
+        pit = list(
+            ax_pit.hist(
+                gof.pit,
+                edges,
+                histtype="step",
+                color="k",
+                lw=1.8,
+                label=f"KS D = {gof.ks_statistic:.3f} (naive p = {gof.ks_pvalue:.2g})",
+            )[2]
+        )
+        flat_band = ax_pit.axhspan(
+            flat - np.sqrt(flat),
+            flat + np.sqrt(flat),
+            color="0.8",
+            zorder=0,
+            label=r"flat $\pm 1\sigma$",
         )
         ax_pit.set(xlabel="Model CDF of each event (PIT)", ylabel="Events", xlim=(0, 1))
         ax_pit.set_ylim(0, ax_pit.get_ylim()[1] * 1.3)
         ax_pit.legend(loc="upper right", fontsize=11)
-    return artists
+    return GofArtists(toys, observed, legend, pit, flat_band)
 
 
 @styled
 def z_peak_figures(
     mass: np.ndarray, fit: ZPeakFit, gof: GoodnessOfFit, bins: int = 40
-) -> tuple[plt.Figure, plt.Figure]:
-    """The fit with its pulls, and the goodness of fit (toys and PIT); save them with
-    :func:`mlhep.plotting.save`."""
-    fig_fit, (ax_main, ax_pull) = plt.subplots(
+) -> tuple[Figure, Figure]:
+    """The fit with its pulls, and the goodness of fit (toys and PIT); write them with
+    :func:`mlhep.plotting.save_figure`."""
+    fig_fit, (ax_main, ax_pull) = new_figure(
         2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05}
     )
-    plot_fit(ax_main, ax_pull, mass, fit, bins)
-    fig_gof, (ax, ax_pit) = plt.subplots(1, 2, figsize=(15, 6))
-    plot_gof(ax, gof, ax_pit)
-    fig_gof.tight_layout()
+    draw_fit(ax_main, ax_pull, mass, fit, bins)
+    fig_gof, (ax, ax_pit) = new_figure(1, 2, figsize=(15, 6), layout="tight")
+    draw_gof(ax, gof, ax_pit)
     return fig_fit, fig_gof

@@ -325,7 +325,9 @@ def close_unfinished_runs(uri: str, invocation_id: str, status: str = "KILLED") 
         return []
     runs = client.search_runs(
         experiments,
-        filter_string=f"attributes.status = 'RUNNING' and tags.workflow_invocation = '{invocation_id}'",
+        filter_string=(
+            f"attributes.status = 'RUNNING' and tags.workflow_invocation = '{invocation_id}'"
+        ),
     )
     for run in runs:
         client.set_terminated(run.info.run_id, status)

@@ -1,5 +1,6 @@
 """Logging fitted models in their MLflow flavour with a signature, an input example, the
-library's code and pinned requirements, so that a logged model loads back anywhere."""
+library's code and pinned requirements, so that a logged model loads back anywhere (a
+trained generator's pyfunc is the generative stage's: :mod:`mlhep.generative.pyfunc`)."""
 
 from __future__ import annotations
 
@@ -56,53 +57,5 @@ def log_pytorch(net: Any, example: pd.DataFrame, name: str = "model") -> str:
         signature=infer_signature(x, output),
         code_paths=[str(LIBRARY_DIR)],
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )
-    return info.model_uri
-
-
-class GeneratorModel(mlflow.pyfunc.PythonModel):
-    """A trained event generator as an MLflow pyfunc: a frame with a ``label`` column in
-    (1 signal, 0 background), one generated event per row out (the toy's low-level and
-    engineered columns); the ``seed`` param picks the random numbers."""
-
-    def load_context(self, context: Any) -> None:
-        """Load the generator's torch file (on the CPU)."""
-        from mlhep.generative import gan
-
-        self.generator = gan.load(context.artifacts["generator"])
-
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
-        """Generated events, one per label."""
-        from mlhep.data.dimuon.features import engineer
-
-        seed = int((params or {}).get("seed", 0))
-        frame, _ = self.generator.sample(model_input["label"].to_numpy(), seed)
-        return engineer(frame)
-
-
-def log_generator(path: str, name: str = "generator") -> str:
-    """Log a saved generator (:meth:`mlhep.generative.gan.EventGenerator.save`) as a pyfunc
-    a user loads with ``mlflow.pyfunc.load_model(uri)`` and samples with ``.predict``."""
-    import torch
-
-    from mlhep.generative import gan
-
-    example = pd.DataFrame({"label": [1, 0]})
-    probe = GeneratorModel()
-    probe.generator = gan.load(path)
-    output = probe.predict(None, example)
-    info = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=GeneratorModel(),
-        artifacts={"generator": str(path)},
-        signature=infer_signature(example, output, params={"seed": 0}),
-        input_example=example,
-        code_paths=[str(LIBRARY_DIR)],
-        pip_requirements=[
-            f"torch=={torch.__version__.split('+')[0]}",
-            *requirements("numpy", "scipy", "pandas", "mlflow"),
-        ],
     )
     return info.model_uri

@@ -116,8 +116,9 @@ def start_server(
 
     ``env`` is added to this process's environment and :data:`SERVER_ENV` (credentials reach
     the server this way, never on its command line). The server's output goes to ``log``
-    (appended) or, without one, to this process's stdout and stderr. Raises ``RuntimeError`` (after stopping the
-    group) if the server exits or does not answer within ``timeout`` seconds.
+    (appended) or, without one, to this process's stdout and stderr. Raises
+    ``RuntimeError`` (after stopping the group) if the server exits or does not answer
+    within ``timeout`` seconds.
     """
     full_env = {**SERVER_ENV, **os.environ, **(env or {})}
     with contextlib.ExitStack() as stack:

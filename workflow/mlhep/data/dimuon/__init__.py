@@ -12,7 +12,6 @@ from typing import Any
 from mlhep.data import DatasetKind, ExactLimit
 from mlhep.data.dimuon.features import ALL_FEATURES, FEATURE_LABELS, bayes_latents, bayes_scores
 from mlhep.data.dimuon.generate import build_features, generate_dimuon
-from mlhep.models import MODELS
 
 #: The config keys of a dimuon dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
@@ -32,7 +31,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "type": "number",
         "exclusiveMinimum": 0,
         "default": 1000,
-        "description": "Expected signal yield: the signal weights sum to it (whole sample and each split).",
+        "description": (
+            "Expected signal yield: the signal weights sum to it (whole sample and each split)."
+        ),
     },
     "expected_background": {
         "type": "number",
@@ -77,18 +78,20 @@ KIND = DatasetKind(
     },
     labels=FEATURE_LABELS,
     limit=ExactLimit(check=bayes_latents, scores=bayes_scores),
-    # every model on every full set, but the one shallow tree, drawn to be read, on `high`;
-    # the tree ensembles also on `angle`, where they meet the acceptance-corrected limit
+    # every classifier on every full set, but the one shallow tree, drawn to be read, on
+    # `high`; the tree ensembles also on `angle`, where they meet the acceptance-corrected
+    # limit; the autoencoder (unsupervised) on the muons alone and with the pair observables
     default_models={
         **{
             m: ["low", "high", "all"]
-            for m, e in MODELS.items()
-            if e.kind == "classifier" and m != "decision_tree"
+            for m in ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
         },
         "hist_gbdt": ["low", "high", "all", "angle"],
         "bdt": ["low", "high", "all", "angle"],
-        "decision_tree": ["high"],
-        # unsupervised, on the muons alone and with the pair observables
+        "ann": ["low", "high", "all"],
         "autoencoder": ["low", "all"],
+        "decision_tree": ["high"],
     },
+    # the generators learn a dimuon dataset: its exact physics judges them
+    learnable_by_generators=True,
 )

@@ -1,15 +1,17 @@
 """Rules that make a jagged collection (muons, jets: a variable number per event) flat: one
 fixed set of columns per event, as a feature table needs.
 
-Each rule is one function in :data:`RULES` (a registry, as pyhf's modifiers): it takes the
-collection's fields (awkward arrays of equal structure) and its settings and returns the
-flat columns and which events have what the rule needs (the others are dropped). Every rule
-also gives ``<name>_count``, the collection's multiplicity.
+Each rule is one entry of :data:`RULES` (a registry, as pyhf's modifiers): its function
+takes the collection's fields (awkward arrays of equal structure) and its settings and
+returns the flat columns and which events have what the rule needs (the others are
+dropped); the entry also says the columns it gives and which settings name the fields it
+reads. Every rule also gives ``<name>_count``, the collection's multiplicity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -83,17 +85,30 @@ def pair_columns(name: str, settings: Mapping[str, Any]) -> list[str]:
     return [f"{name}_{label}_{f}" for label in ("minus", "plus") for f in fields]
 
 
-#: Each rule's name, function, and the columns it gives (besides ``<name>_count``).
-RULES: dict[str, Rule] = {
-    "leading": leading,
-    "opposite_charge_pair": opposite_charge_pair,
-}
-COLUMNS: dict[str, Callable[[str, Mapping[str, Any]], list[str]]] = {
-    "leading": leading_columns,
-    "opposite_charge_pair": pair_columns,
+@dataclass(frozen=True)
+class FlatteningRule:
+    """A rule of :data:`RULES`: the function that flattens, the columns it gives (besides
+    ``<name>_count``) and the settings whose values are fields it reads (the config checks
+    that the collection defines them)."""
+
+    flatten: Rule
+    columns: Callable[[str, Mapping[str, Any]], list[str]]
+    field_settings: tuple[str, ...]
+
+    def needed_fields(self, settings: Mapping[str, Any]) -> list[str]:
+        """The fields of a collection with these settings that the rule reads."""
+        return [str(settings[key]) for key in self.field_settings]
+
+
+#: Each rule by its name (a collection's ``rule`` setting).
+RULES: dict[str, FlatteningRule] = {
+    "leading": FlatteningRule(leading, leading_columns, field_settings=("sort_by",)),
+    "opposite_charge_pair": FlatteningRule(
+        opposite_charge_pair, pair_columns, field_settings=("sort_by", "charge")
+    ),
 }
 
 
 def outputs(name: str, settings: Mapping[str, Any]) -> list[str]:
     """The flat column names a collection's rule gives (known before any file is read)."""
-    return [*COLUMNS[settings["rule"]](name, settings), f"{name}_count"]
+    return [*RULES[settings["rule"]].columns(name, settings), f"{name}_count"]

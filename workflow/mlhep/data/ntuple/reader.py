@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +53,18 @@ _COLLECTION_SCHEMA: dict[str, Any] = {
             "type": "object",
             "minProperties": 1,
             "additionalProperties": _EXPRESSION,
-            "description": "Field name -> expression over the tree's jagged branches (e.g. pt: 'sqrt(Muon_Px**2 + Muon_Py**2)').",
+            "description": (
+                "Field name -> expression over the tree's jagged branches "
+                "(e.g. pt: 'sqrt(Muon_Px**2 + Muon_Py**2)')."
+            ),
         },
         "rule": {
             "enum": list(flatten.RULES),
-            "description": "leading: the n leading objects as <name><i>_<field>, padded with fill; opposite_charge_pair: the leading negative and positive object as <name>_minus_<field>, <name>_plus_<field> (events without a pair are dropped).",
+            "description": (
+                "leading: the n leading objects as <name><i>_<field>, padded with fill; "
+                "opposite_charge_pair: the leading negative and positive object as "
+                "<name>_minus_<field>, <name>_plus_<field> (events without a pair are dropped)."
+            ),
         },
         "sort_by": {
             "type": "string",
@@ -91,20 +98,29 @@ _SOURCE_SCHEMA: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "string", "minLength": 1},
-            "description": "ROOT files: paths, globs (relative to the working directory) or skhep_testdata:<name> (a file shipped in scikit-hep-testdata).",
+            "description": (
+                "ROOT files: paths, globs (relative to the working directory) or "
+                "skhep_testdata:<name> (a file shipped in scikit-hep-testdata)."
+            ),
         },
         "tree": {"type": "string", "default": "events", "description": "The TTree in every file."},
         "collections": {
             "type": "object",
             "default": {},
             "additionalProperties": _COLLECTION_SCHEMA,
-            "description": "Jagged collections made flat (name -> fields and rule); each also gives <name>_count.",
+            "description": (
+                "Jagged collections made flat (name -> fields and rule); each also gives "
+                "<name>_count."
+            ),
         },
         "aliases": {
             "type": "object",
             "default": {},
             "additionalProperties": _EXPRESSION,
-            "description": "Named expressions, in order, over branches, collection columns and earlier aliases: give both sources the same names.",
+            "description": (
+                "Named expressions, in order, over branches, collection columns and earlier "
+                "aliases: give both sources the same names."
+            ),
         },
         "cut": {
             "type": ["string", "null"],
@@ -119,11 +135,34 @@ _SOURCE_SCHEMA: dict[str, Any] = {
         "event_id": {
             "type": ["string", "null"],
             "default": None,
-            "description": "Unique integer id of each event (an expression); null: numbered in reading order, signal first.",
+            "description": (
+                "Unique integer id of each event (an expression); null: numbered in reading "
+                "order, signal first."
+            ),
         },
     },
     "required": ["files"],
     "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class Engineering:
+    """Columns computed from the features read (a dataset's ``engineer`` setting): the
+    features it needs, the columns it adds, and ``apply``, which takes a frame of the
+    features and returns one with the added columns too."""
+
+    needs: tuple[str, ...]
+    columns: tuple[str, ...]
+    apply: Callable[[pd.DataFrame], pd.DataFrame]
+
+
+#: The engineering that adds nothing (the ``engineer`` setting's default).
+NO_ENGINEERING = "none"
+#: Each engineering by its name (a registry: one entry adds one).
+ENGINEERINGS: dict[str, Engineering] = {
+    # the toy's pair observables from charge-ordered muons
+    "dimuon": Engineering(needs=MUON_COLUMNS, columns=HIGH_LEVEL_FEATURES, apply=dimuon_pairs),
 }
 #: The config keys of a root dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
@@ -140,7 +179,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "features": {
         "type": ["array", "object"],
         "default": [],
-        "description": "The feature columns: a list of names (branches or aliases), or name -> expression (e.g. log_pt: 'log(pt)').",
+        "description": (
+            "The feature columns: a list of names (branches or aliases), or name -> "
+            "expression (e.g. log_pt: 'log(pt)')."
+        ),
     },
     "cut": {
         "type": ["string", "null"],
@@ -148,14 +190,20 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "description": "A selection both sources pass (after their own cuts).",
     },
     "engineer": {
-        "enum": ["none", "dimuon"],
-        "default": "none",
-        "description": "dimuon: add the toy's pair observables (mlhep.data.dimuon.features.HIGH_LEVEL_FEATURES) computed from features named as the toy's charge-ordered muons (pt, eta, phi of each).",
+        "enum": [NO_ENGINEERING, *ENGINEERINGS],
+        "default": NO_ENGINEERING,
+        "description": (
+            "dimuon: add the toy's pair observables "
+            "(mlhep.data.dimuon.features.HIGH_LEVEL_FEATURES) computed from features named "
+            "as the toy's charge-ordered muons (pt, eta, phi of each)."
+        ),
     },
     "step_size": {
         "type": ["string", "integer"],
         "default": "100 MB",
-        "description": "How much uproot reads at a time (bytes as '100 MB', or entries): bounds the memory.",
+        "description": (
+            "How much uproot reads at a time (bytes as '100 MB', or entries): bounds the memory."
+        ),
     },
 }
 
@@ -168,11 +216,17 @@ def feature_expressions(settings: Mapping[str, Any]) -> dict[str, str]:
     return {str(name): str(text) for name, text in features.items()}
 
 
+def engineering(settings: Mapping[str, Any]) -> Engineering | None:
+    """The engineering a root dataset's settings ask for (``None``: none)."""
+    return ENGINEERINGS.get(settings.get("engineer", NO_ENGINEERING))
+
+
 def columns_of(settings: Mapping[str, Any]) -> list[str]:
     """The feature table's columns: the features, then the engineered ones."""
     columns = list(feature_expressions(settings))
-    if settings.get("engineer", "none") == "dimuon":
-        columns += [c for c in HIGH_LEVEL_FEATURES if c not in columns]
+    added = engineering(settings)
+    if added is not None:
+        columns += [c for c in added.columns if c not in columns]
     return columns
 
 
@@ -290,8 +344,8 @@ def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> Sourc
 
 def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What a schema cannot say, checked without reading any file: both sources and the
-    features present, every expression parses, the files exist, the dimuon engineering has
-    its muons, the collection rules have their fields."""
+    features present, every expression parses, the files exist, the engineering has its
+    features (the dimuon one its muons), the collection rules have their fields."""
     problems: list[tuple[str, str]] = []
     for source in SOURCES:
         if source not in settings:
@@ -306,19 +360,17 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
                     f"a feature name must be an identifier and not one of {list(META_COLUMNS)}",
                 )
             )
-    if settings.get("engineer") == "dimuon":
-        missing = sorted(set(MUON_COLUMNS) - set(feature_expressions(settings)))
+    added = engineering(settings)
+    if added is not None:
+        missing = sorted(set(added.needs) - set(feature_expressions(settings)))
         if missing:
-            problems.append(("engineer", f"dimuon needs the features {missing}"))
+            problems.append(("engineer", f"{settings['engineer']} needs the features {missing}"))
     if problems:
         return problems
     for source in SOURCES:
         for name, coll in settings[source].get("collections", {}).items():
             fields = coll["fields"]
-            needs = [coll["sort_by"]] + (
-                [coll["charge"]] if coll["rule"] == "opposite_charge_pair" else []
-            )
-            for wanted in needs:
+            for wanted in flatten.RULES[coll["rule"]].needed_fields(coll):
                 if wanted not in fields:
                     problems.append(
                         (
@@ -391,7 +443,7 @@ def _chunk_columns(plan: SourcePlan, arrays: ak.Array) -> tuple[dict[str, np.nda
     keep = np.ones(n, dtype=bool)
     for name, (settings, fields) in plan.collections.items():
         values = {s.name: _value(s, columns) for s in fields}
-        flat, has = flatten.RULES[settings["rule"]](name, values, settings)
+        flat, has = flatten.RULES[settings["rule"]].flatten(name, values, settings)
         plan.counts["dropped_by_collections"] += int((~has).sum())
         keep &= has
         columns.update(flat)
@@ -492,7 +544,7 @@ def produce(
         entries[plan.name] = total
     features = list(feature_expressions(settings))
     columns = columns_of(settings)
-    engineer = settings.get("engineer", "none") == "dimuon"
+    added = engineering(settings)
     branch_types: dict[str, Any] = {
         "event_id": np.int64,
         "label": np.int32,
@@ -531,8 +583,8 @@ def produce(
                     event_id = np.arange(next_id, next_id + n, dtype=np.int64)
                 next_id += n
                 values = {c: chunk[c].astype(np.float64) for c in features}
-                if engineer:  # the pair observables from the muons (a DataFrame function)
-                    frame = dimuon_pairs(pd.DataFrame(values))
+                if added is not None:  # computed from the features (a DataFrame function)
+                    frame = added.apply(pd.DataFrame(values))
                     values = {c: frame[c].to_numpy(dtype=np.float64) for c in columns}
                 plan.counts["selected"] += n
                 plan.counts["weight_sum"] += float(chunk[WEIGHT].sum())
@@ -626,4 +678,5 @@ KIND = DatasetKind(
     check=check_settings,
     inputs=inputs,
     seeded=False,
+    reads_user_ntuples=True,
 )

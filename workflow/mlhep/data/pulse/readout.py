@@ -27,7 +27,7 @@ import pandas as pd
 import uproot
 
 from mlhep import io
-from mlhep.data import DatasetKind
+from mlhep.data import DatasetKind, Task
 from mlhep.data.pulse.shape import crrc_derivative, crrc_pulse
 
 #: The truth columns of a pulse (regression targets and pile-up truth), besides the samples.
@@ -347,10 +347,20 @@ def layout(settings: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]
     return sample_columns(n), {"samples": sample_columns(n)}
 
 
-def _regressors() -> dict[str, list[str]]:
-    from mlhep.models import MODELS
-
-    return {m: ["samples"] for m, entry in MODELS.items() if entry.kind == "regressor"}
+#: The regressors trained on the ``samples`` feature set by default: the classical
+#: estimators, then the networks.
+DEFAULT_MODELS: dict[str, list[str]] = {
+    m: ["samples"]
+    for m in (
+        "peak_sample",
+        "optimal_filter_fixed",
+        "optimal_filter",
+        "template_fit",
+        "template_fit_pileup",
+        "pulse_mlp",
+        "pulse_cnn",
+    )
+}
 
 
 KIND = DatasetKind(
@@ -362,8 +372,8 @@ KIND = DatasetKind(
     build_features=build_features,
     feature_sets={"samples": sample_columns(SETTINGS_SCHEMA["n_samples"]["default"])},
     labels={f"s{k}": f"sample {k}" for k in range(MAX_SAMPLES)},
-    default_models=_regressors(),
-    task="regression",
+    default_models=DEFAULT_MODELS,
+    task=Task.REGRESSION,
     targets=TARGETS,
     layout=layout,
     check=check_settings,

@@ -16,9 +16,19 @@ import importlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the workflow's parse needs none
+    import pandas as pd
+
+
+class StudyData(StrEnum):
+    """What a study's points train on."""
+
+    PULSE = "pulse"  # readout pulses generated in the job (studies.generalization.pulse)
+    SYNTHETIC = "synthetic"  # features generated in the job
+    DATASET = "dataset"  # a classification dataset's splits (studies.generalization.dataset)
 
 
 @dataclass(frozen=True)
@@ -27,18 +37,36 @@ class Study:
 
     runner: str  # "module:function" under mlhep.studies.generalization
     axes: tuple[str, ...]  # the config keys holding the grid's values
-    data: str  # "pulse", "synthetic" (generated in the job) or "dataset" (dimuon splits)
+    data: StudyData
     title: str
-    model: str | None = None  # models.<name> the points start from; "point": the point's
+    model: str | None = None  # models.<name> the points start from (an axis "model": each
+    # point names its own)
     select: str | None = None  # the validation metric that chooses (None: nothing to choose)
     maximise: bool = False
     group: str | None = None  # an axis chosen within (one choice per value)
     gpu: bool = False  # trains on CUDA where the device setting allows
+    figure: str = ""  # "module:function" drawing its figure (mlhep.studies.generalization)
+    figure_size: tuple[float, float] = (16, 6.5)  # inches
+    findings: str | None = None  # "module:function": (table, points) -> summary entries,
+    # with "notes": sentences for the report
+
+    def model_of(self, point: Mapping[str, Any]) -> str | None:
+        """The model whose ``models.<name>`` settings a point starts from."""
+        return str(point["model"]) if "model" in self.axes else self.model
 
     def run(self) -> Callable[..., dict[str, Any]]:
         """The runner function (imports its module)."""
-        module, function = self.runner.split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        return _function(self.runner)
+
+    def draw(self) -> Callable[..., list[Any]]:
+        """The function that fills its figure (imports matplotlib where it draws)."""
+        return _function(self.figure)
+
+
+def _function(reference: str) -> Callable[..., Any]:
+    """The function a ``module:function`` reference names, under this package."""
+    module, function = reference.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 #: Every study by its config name (``studies.generalization.<name>``).
@@ -46,85 +74,110 @@ STUDIES: dict[str, Study] = {
     "polynomial_degree": Study(
         "polynomial:degree_point",
         ("degree",),
-        "pulse",
+        StudyData.PULSE,
         "Polynomial degree",
         select="validation_mse",
+        figure="figures:draw_polynomial_degree",
+        figure_size=(18, 11),
+        findings="__init__:kfold_findings",
     ),
     "polynomial_ridge": Study(
-        "polynomial:ridge_point", ("penalty",), "pulse", "Ridge penalty", select="validation_mse"
+        "polynomial:ridge_point",
+        ("penalty",),
+        StudyData.PULSE,
+        "Ridge penalty",
+        select="validation_mse",
+        figure="figures:draw_polynomial_ridge",
     ),
     "polynomial_lasso": Study(
-        "polynomial:lasso_point", ("penalty",), "pulse", "Lasso penalty", select="validation_mse"
+        "polynomial:lasso_point",
+        ("penalty",),
+        StudyData.PULSE,
+        "Lasso penalty",
+        select="validation_mse",
+        figure="figures:draw_polynomial_lasso",
     ),
     "double_descent": Study(
         "double_descent:isotropic_point",
         ("ratio",),
-        "synthetic",
+        StudyData.SYNTHETIC,
         "Double descent (isotropic features)",
+        figure="figures:draw_double_descent",
+        figure_size=(10, 7),
+        findings="__init__:double_descent_findings",
     ),
     "random_features": Study(
         "dimuon:random_features_point",
         ("ratio",),
-        "dataset",
+        StudyData.DATASET,
         "Double descent (random ReLU features)",
         select="validation_mse",
+        figure="figures:draw_random_features",
     ),
     "bdt_capacity": Study(
         "dimuon:bdt_capacity",
         ("max_depth", "n_estimators"),
-        "dataset",
+        StudyData.DATASET,
         "BDT capacity",
         model="bdt",
         select="validation_auc",
         maximise=True,
         gpu=True,
+        figure="figures:draw_bdt_capacity",
     ),
     "ann_capacity": Study(
         "dimuon:ann_point",
         ("width", "layers"),
-        "dataset",
+        StudyData.DATASET,
         "MLP capacity",
         model="ann",
         select="validation_auc",
         maximise=True,
         gpu=True,
+        figure="figures:draw_ann_capacity",
     ),
     "ann_weight_decay": Study(
         "dimuon:ann_point",
         ("weight_decay",),
-        "dataset",
+        StudyData.DATASET,
         "MLP weight decay",
         model="ann",
         select="validation_loss",
         gpu=True,
+        figure="figures:draw_ann_weight_decay",
     ),
     "ann_dropout": Study(
         "dimuon:ann_point",
         ("dropout",),
-        "dataset",
+        StudyData.DATASET,
         "MLP dropout",
         model="ann",
         select="validation_loss",
         gpu=True,
+        figure="figures:draw_ann_dropout",
     ),
     "ann_overfit": Study(
         "dimuon:ann_point",
         ("n_train",),
-        "dataset",
+        StudyData.DATASET,
         "Over-sized MLP without early stopping",
         model="ann",
         gpu=True,
+        figure="figures:draw_ann_overfit",
+        figure_size=(10, 7),
+        findings="__init__:overfit_findings",
     ),
     "learning_curve": Study(
         "dimuon:learning_curve_point",
         ("model", "n_train"),
-        "dataset",
+        StudyData.DATASET,
         "Learning curves",
-        model="point",
         select="validation_auc",
         maximise=True,
         group="model",
         gpu=True,
+        figure="figures:draw_learning_curve",
+        figure_size=(17, 6.5),
     ),
 }
 
@@ -174,6 +227,8 @@ def point_frame(points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         )
         row["point"] = result["name"]
         rows.append(row)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
@@ -188,6 +243,8 @@ def choose(study: str, frame: pd.DataFrame) -> pd.DataFrame:
     for group in groups:
         values = group[entry.select]
         rows.append(group.loc[values.idxmax() if entry.maximise else values.idxmin()])
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
@@ -202,7 +259,7 @@ def run_point(
     A dataset study monitors and chooses on a seeded subsample of ``n_validation``
     validation events (every epoch scores it)."""
     settings = {**settings, "study": study}
-    if STUDIES[study].data == "dataset":
+    if STUDIES[study].data is StudyData.DATASET:
         if splits is None:
             raise ValueError(f"study {study!r} needs the dataset's splits")
         from mlhep.studies.generalization.dimuon import subsample
@@ -271,8 +328,8 @@ def summarise(
     if limit is not None and features in limit["feature_sets"]:
         summary["limit_auc"] = limit["feature_sets"][features]["auc"]
         summary["limit_loss"] = limit["feature_sets"][features]["test_loss"]
-    if study in FINDINGS:
-        summary.update(FINDINGS[study](table, points))
+    if entry.findings is not None:
+        summary.update(_function(entry.findings)(table, points))
     return summary, table
 
 
@@ -280,12 +337,25 @@ def kfold_findings(table: pd.DataFrame, points: Sequence[Mapping[str, Any]]) -> 
     """The degree k-fold cross-validation would choose (where it ran)."""
     if not table["kfold_mse"].notna().any():
         return {}
-    return {"kfold_degree": int(table.loc[table["kfold_mse"].idxmin(), "degree"])}
+    degree = int(table.loc[table["kfold_mse"].idxmin(), "degree"])
+    note = f"k-fold cross-validation on train + validation picks degree {degree}."
+    return {"kfold_degree": degree, "notes": [note]}
 
 
 def overfit_findings(table: pd.DataFrame, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Where each over-sized network diverges (:func:`divergence`)."""
-    return {"divergence": [divergence(p) for p in points]}
+    found = [divergence(p) for p in points]
+    return {"divergence": found, "notes": [divergence_note(d) for d in found]}
+
+
+def divergence_note(d: Mapping[str, Any]) -> str:
+    """A sentence on where one over-sized network diverges."""
+    return (
+        f"With {d['n_train']} training events the validation loss is least at epoch "
+        f"{d['min_validation_epoch']} of {d['epochs']} ({d['min_validation_loss']:.3f}, train "
+        f"{d['train_loss_there']:.3f}); at the last epoch train {d['final_train_loss']:.3g} "
+        f"against validation {d['final_validation_loss']:.3g}."
+    )
 
 
 def divergence(point: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,20 +384,23 @@ def double_descent_findings(
     peak = table.loc[table["minimum_norm_risk"].idxmax()]
     far = table[(table["ratio"] - 1.0).abs() > away]
     deviation = (far["minimum_norm_risk"] / far["theory_finite_n"] - 1.0).abs()
-    return {
+    found = {
         "peak_ratio": float(peak["ratio"]),
         "peak_risk": float(peak["minimum_norm_risk"]),
         "max_relative_deviation_away_from_peak": float(deviation.max()) if len(far) else None,
         "deviation_ratio": float(far.loc[deviation.idxmax(), "ratio"]) if len(far) else None,
     }
-
-
-#: Study-specific findings added to a study's summary: (table, points) -> entries.
-FINDINGS: dict[str, Callable[[pd.DataFrame, Sequence[Mapping[str, Any]]], dict[str, Any]]] = {
-    "polynomial_degree": kfold_findings,
-    "double_descent": double_descent_findings,
-    "ann_overfit": overfit_findings,
-}
+    notes = [
+        f"The minimum-norm risk peaks at p/n = {found['peak_ratio']:g} "
+        f"(risk {found['peak_risk']:.3g})."
+    ]
+    if found["max_relative_deviation_away_from_peak"] is not None:
+        notes.append(
+            f"Away from the peak (|p/n - 1| > {away:g}) it is within "
+            f"{100 * found['max_relative_deviation_away_from_peak']:.0f}% of the theory "
+            f"(largest at p/n = {found['deviation_ratio']:g})."
+        )
+    return {**found, "notes": notes}
 
 
 def selection_markdown(table: pd.DataFrame) -> str:

@@ -86,39 +86,22 @@ def bdt_capacity(
 ) -> dict[str, Any]:
     """XGBoost with exactly ``n_estimators`` trees of depth ``max_depth`` (no early
     stopping: capacity is the swept variable), the other settings those of ``models.bdt``."""
-    import xgboost as xgb
-
-    from mlhep.models import bdt
+    from mlhep.models import get_trainer
 
     data = _train_split(splits, settings, settings["n_train"], context.seed)
-    columns = settings["columns"]
-    params = bdt.booster_params(
-        {**settings["model"], "max_depth": point["max_depth"]},
-        context.device,
-        context.threads,
-        context.seed,
-    )
-    d_train = bdt.dmatrix(data["train"], columns, weights=True)
-    history: dict[str, dict[str, list[float]]] = {}
+    swept = {k: point[k] for k in ("max_depth", "n_estimators")}
+    hp = {**settings["model"], **swept, "early_stopping": False}
+    trainer = get_trainer("bdt")
     start = time.perf_counter()
-    booster = xgb.train(
-        params,
-        d_train,
-        num_boost_round=point["n_estimators"],
-        evals=[(d_train, "train"), (bdt.dmatrix(data["validation"], columns, True), "validation")],
-        evals_result=history,
-        verbose_eval=False,
-    )
+    fitted = trainer.fit(data, settings["columns"], hp, context)
     seconds = time.perf_counter() - start
-    scores = {s: bdt.scores(booster, data[s], columns) for s in SPLITS}
-    proba = {s: 1.0 / (1.0 + np.exp(-v)) for s, v in scores.items()}
+    outputs = {s: trainer.predict(fitted, data[s], settings["columns"]) for s in SPLITS}
+    scores = {s: o["score"].to_numpy() for s, o in outputs.items()}
+    proba = {s: o["proba"].to_numpy() for s, o in outputs.items()}
     return {
         **classifier_metrics(_labels(data), scores, proba),
         "train_seconds": seconds,
-        "curves": {
-            "train_loss": history["train"]["logloss"],
-            "validation_loss": history["validation"]["logloss"],
-        },
+        "curves": {k: fitted.curves[k] for k in ("train_loss", "validation_loss")},
     }
 
 
@@ -129,8 +112,7 @@ def ann_settings(settings: Mapping[str, Any], point: Mapping[str, Any]) -> dict[
     merged = dict(settings["model"])
     merged.update({k: settings[k] for k in keys if k in settings})
     merged.update({k: point[k] for k in keys if k in point})
-    if not settings.get("early_stopping", True):
-        merged["min_epochs"] = merged["epochs"]
+    merged["early_stopping"] = bool(settings.get("early_stopping", True))
     merged["min_epochs"] = min(merged["min_epochs"], merged["epochs"])
     return merged
 
@@ -143,40 +125,31 @@ def ann_point(
 ) -> dict[str, Any]:
     """One MLP at a point of a capacity or regularisation sweep, with its per-epoch train
     (evaluation mode) and validation losses."""
-    import torch
-
-    from mlhep.models import ann
+    from mlhep.models import get_trainer
 
     n_train = point.get("n_train", settings.get("n_train"))
     data = _train_split(splits, settings, n_train, context.seed)
     hp = ann_settings(settings, point)
-    net, info = ann.train(
-        data["train"],
-        data["validation"],
-        settings["columns"],
-        hp,
-        torch.device(context.device),
-        context.threads,
-        context.seed,
-        keep_best=settings.get("early_stopping", True),
-    )
-    scores = {
-        s: ann.TorchClassifier(net).decision_function(data[s][settings["columns"]]) for s in SPLITS
-    }
-    proba = {s: 1.0 / (1.0 + np.exp(-v)) for s, v in scores.items()}
+    trainer = get_trainer("ann")
+    fitted = trainer.fit(data, settings["columns"], hp, context)
+    outputs = {s: trainer.predict(fitted, data[s], settings["columns"]) for s in SPLITS}
+    scores = {s: o["score"].to_numpy() for s, o in outputs.items()}
+    proba = {s: o["proba"].to_numpy() for s, o in outputs.items()}
+    curves = fitted.curves
     return {
         **classifier_metrics(_labels(data), scores, proba),
-        "best_epoch": info["best_epoch"],
-        "epochs_run": info["epochs_run"],
+        "best_epoch": fitted.info["best_epoch"],
+        "epochs_run": fitted.info["epochs_run"],
         "steps_per_epoch": math.ceil(n_train / hp["batch_size"]),
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "train_seconds": info["train_seconds"],
-        "device": info["device"],
+        "parameters": fitted.info["parameters"],
+        "train_seconds": fitted.info["train_seconds"],
+        "device": context.device,
         "curves": {
-            "train_loss": info["train_eval_loss"],
-            "validation_loss": info["history"]["validation"],
-            "train_auc": info["auc_history"]["train"],
-            "validation_auc": info["auc_history"]["validation"],
+            # the training loss in evaluation mode (no dropout), comparable with validation
+            "train_loss": curves["train_eval_loss"],
+            "validation_loss": curves["validation_loss"],
+            "train_auc": curves["train_auc"],
+            "validation_auc": curves["validation_auc"],
         },
     }
 

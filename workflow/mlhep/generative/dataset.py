@@ -17,21 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from mlhep import io
+from mlhep import io, paths
 from mlhep.data import DatasetKind
 from mlhep.data.dimuon import SETTINGS_SCHEMA as DIMUON_SCHEMA
 from mlhep.data.dimuon.features import ALL_FEATURES, FEATURE_LABELS
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES, build_features, physics_weights
-
-#: Where the generative stage writes generator ``name`` (its file is this kind's input).
-GENERATIVE_DIR = "results/generative"
 
 #: The config keys of a generated dataset (beside ``kind`` and the generic ones).
 SETTINGS_SCHEMA: dict[str, Any] = {
     "generator": {
         "type": "string",
         "default": "",
-        "description": "The generator to sample: a name under `generative.generators` (the stage must be on).",
+        "description": (
+            "The generator to sample: a name under `generative.generators` (the stage must be on)."
+        ),
     },
     # the toy's own keys, with smaller default samples
     **{k: {**DIMUON_SCHEMA[k], "default": 100000} for k in ("n_signal", "n_background")},
@@ -41,7 +40,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 def generator_path(name: str) -> str:
     """The saved generator ``name`` of the generative stage."""
-    return f"{GENERATIVE_DIR}/{name}/generator.pt"
+    return paths.fill(paths.GENERATOR_FILES["generator"], generator=name)
 
 
 def inputs(settings: Mapping[str, Any]) -> list[str]:
@@ -64,6 +63,7 @@ def produce(
     dataset: str = "",
 ) -> dict[str, Any]:
     """Sample the generator into the events tree (classes shuffled, the toy's weights)."""
+    # imported here, so that reading the plug-in imports no torch
     from mlhep.generative import gan
 
     generator = gan.load(generator_path(settings["generator"]))
@@ -116,4 +116,5 @@ KIND = DatasetKind(
     labels=FEATURE_LABELS,
     check=check,
     inputs=inputs,
+    samples_generator=True,
 )
