@@ -325,3 +325,45 @@ def test_divergence_finds_where_early_stopping_would_stop() -> None:
     assert findings["divergence"] == [found]
     caption = report.generalization_caption({"selection": [], **findings})
     assert "least at epoch 2 of 4" in caption
+
+
+def test_a_new_grid_value_of_a_cheap_study_changes_one_job_only(repo) -> None:
+    base = load_config(repo / "config/config.yaml")
+    grown = copy.deepcopy(base)
+    grown["studies"]["generalization"]["polynomial_degree"]["degree"].append(25)
+    before = Plan(base).stage("generalization")
+    after = Plan(grown).stage("generalization")
+    old, new = before.chunks("polynomial_degree"), after.chunks("polynomial_degree")
+    assert len(old) == base["studies"]["generalization"]["chunks"] == 2
+    changed = [c for c in new if new[c] != old.get(c)]
+    assert changed == [after.chunk_of("degree~25")]
+    assert sorted(n for names in new.values() for n in names) == sorted(
+        after.points("polynomial_degree")
+    )
+    for chunk in old:  # every job's params other than its points stay as they were
+        assert before.chunk_settings("polynomial_degree", chunk) == after.chunk_settings(
+            "polynomial_degree", chunk
+        )
+    assert before.result_files("polynomial_degree") == [
+        f"results/studies/generalization/polynomial_degree/chunks/{c}.json" for c in (0, 1)
+    ]
+    assert before.result_files("bdt_capacity")[0].endswith(
+        "points/max_depth~1_n_estimators~10.json"
+    )
+    # a chunked study's points start from no model's settings (they would differ by point)
+    assert all(e.model is None and "model" not in e.axes for e in STUDIES.values() if e.chunked)
+
+
+def test_point_records_come_back_in_grid_order_from_points_and_chunks(tmp_path) -> None:
+    from mlhep import io
+    from mlhep.studies.generalization.tracking import point_records
+
+    def record(name):
+        return {"name": name, "point": {}, "result": {}, "mlflow_run_id": name}
+
+    io.write_json(tmp_path / "0.json", {"points": [record("c"), record("a")]})
+    io.write_json(tmp_path / "b.json", record("b"))
+    files = [tmp_path / "0.json", tmp_path / "b.json"]
+    assert [r["name"] for r in point_records(files, ["a", "b", "c"])] == ["a", "b", "c"]
+    with pytest.raises(LookupError, match="'d'"):
+        point_records(files, ["a", "d"])

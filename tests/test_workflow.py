@@ -23,6 +23,7 @@ from mlhep.data.dimuon.generate import DIMUON_BRANCHES
 from mlhep.models import MODELS
 from mlhep.plan import Plan
 from mlhep.studies.generalization import STUDIES as GENERALIZATION
+from mlhep.studies.generalization.tracking import point_records
 
 pytestmark = pytest.mark.workflow
 
@@ -50,6 +51,7 @@ RULES = (
     "render_report",
     "generalization_point",
     "generalization_point_gpu",
+    "generalization_chunk",
     "generalization_summary",
     "generalization_selection",
     "evaluate_regression",
@@ -686,6 +688,19 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
                 "all": 1,
             },
         ),
+        # a cheap study's new grid value joins one of its jobs (a hash of the point's
+        # name): that job re-runs, its other jobs do not
+        (
+            "studies.generalization.polynomial_degree.degree",
+            {"studies": {"generalization": {"polynomial_degree": {"degree": [1, 6, 2]}}}},
+            {
+                "generalization_chunk": 1,
+                "generalization_summary": 1,
+                "generalization_selection": 1,
+                "render_report": 1,
+                "all": 1,
+            },
+        ),
         (
             "studies.generalization.pulse.noise",
             {"studies": {"generalization": {"pulse": {"noise": 0.1}}}},
@@ -750,11 +765,16 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
 
 
 def generalization_jobs(studies: list[str]) -> dict[str, int]:
-    """The jobs that re-run every point of ``studies`` (GPU studies: ``..._gpu``)."""
-    jobs = {"generalization_point": 0, "generalization_point_gpu": 0}
+    """The jobs that re-run every point of ``studies`` (GPU studies: ``..._gpu``; the cheap
+    studies' points: their chunks)."""
+    jobs = {"generalization_point": 0, "generalization_point_gpu": 0, "generalization_chunk": 0}
+    stage = TINY.stage("generalization")
     for study in studies:
+        if GENERALIZATION[study].chunked:
+            jobs["generalization_chunk"] += len(stage.chunks(study))
+            continue
         rule = "generalization_point_gpu" if GENERALIZATION[study].gpu else "generalization_point"
-        jobs[rule] += len(TINY.stage("generalization").points(study))
+        jobs[rule] += len(stage.points(study))
     jobs = {rule: n for rule, n in jobs.items() if n}
     if jobs:
         jobs.update({"generalization_summary": len(studies), "generalization_selection": 1})
@@ -900,10 +920,9 @@ def test_generalization_studies_in_the_workflow(tiny: Path) -> None:
     )
     for study in studies:
         summary = json.loads((root / study / "summary.json").read_text())
-        points = [
-            json.loads((root / study / "points" / f"{name}.json").read_text())
-            for name in TINY.stage("generalization").points(study)
-        ]
+        stage = TINY.stage("generalization")
+        files = [tiny / f for f in stage.result_files(study)]
+        points = point_records(files, list(stage.points(study)))
         assert summary["points"] == len(points) == len(TINY.stage("generalization").points(study))
         assert (root / study / f"{study}.png").stat().st_size > 10_000
         # every point's run is a child of the study's parent run

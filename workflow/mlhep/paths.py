@@ -80,6 +80,8 @@ STUDY_FILE = f"{STUDY_DIR}/{{file}}"
 # --- generalization studies -------------------------------------------------------------------
 GENERALIZATION = f"{RESULTS}/studies/generalization"
 STUDY_POINT = f"{GENERALIZATION}/{{study}}/points/{{point}}.json"
+#: The points of a cheap study that one job runs together (each point's record in it).
+STUDY_CHUNK = f"{GENERALIZATION}/{{study}}/chunks/{{chunk}}.json"
 #: What a generalization study's summary job writes, by output name.
 GENERALIZATION_FILES = {
     "summary": f"{GENERALIZATION}/{{study}}/summary.json",

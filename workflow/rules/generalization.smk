@@ -2,12 +2,14 @@ from mlhep.studies.generalization import STUDIES as GENERALIZATION_STUDIES
 
 STUDIES_ON = GENERALIZATION.studies()
 GPU_STUDIES = [s for s in STUDIES_ON if GENERALIZATION_STUDIES[s].gpu]
-CPU_STUDIES = [s for s in STUDIES_ON if not GENERALIZATION_STUDIES[s].gpu]
+CHUNKED_STUDIES = [s for s in STUDIES_ON if GENERALIZATION_STUDIES[s].chunked]
+CPU_STUDIES = [s for s in STUDIES_ON if s not in GPU_STUDIES + CHUNKED_STUDIES]
 
 
 wildcard_constraints:
     study="|".join(STUDIES_ON) or "no-study",
     point="[^/]+",
+    chunk="[0-9]+",
 
 
 rule generalization_point:
@@ -37,6 +39,33 @@ rule generalization_point:
         "../scripts/generalization_point.py"
 
 
+rule generalization_chunk:
+    """The points of a cheap study that share one job (each its own MLflow run and
+    record): their work is far less than a job's start."""
+    input:
+        unpack(lambda wildcards: GENERALIZATION.inputs(wildcards.study)),
+    output:
+        paths.STUDY_CHUNK,
+    log:
+        "results/logs/generalization_chunk/{study}/{chunk}.log",
+    benchmark:
+        "results/benchmarks/generalization_chunk/{study}/{chunk}.tsv"
+    wildcard_constraints:
+        study="|".join(CHUNKED_STUDIES) or "no-study",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        points=lambda wildcards: GENERALIZATION.chunk_points(wildcards.study, wildcards.chunk),
+        settings=lambda wildcards: GENERALIZATION.chunk_settings(wildcards.study, wildcards.chunk),
+        seed=config["seed"],
+    script:
+        "../scripts/generalization_chunk.py"
+
+
 # The same rule for the studies that train on a GPU where there is one (BDT, MLP), apart
 # only so that a cluster profile can give these jobs a GPU (set-resources).
 use rule generalization_point as generalization_point_gpu with:
@@ -61,7 +90,7 @@ rule generalization_summary:
     """A study's points in one table and figure, its point chosen on validation, and its
     MLflow parent run."""
     input:
-        points=lambda wildcards: GENERALIZATION.point_files(wildcards.study),
+        points=lambda wildcards: GENERALIZATION.result_files(wildcards.study),
         limit=lambda wildcards: GENERALIZATION.limit(wildcards.study) or [],
         experiments=paths.MLFLOW_READY,
     output:
@@ -83,6 +112,7 @@ rule generalization_summary:
         runtime=10,
     params:
         features=lambda wildcards: GENERALIZATION.features(wildcards.study),
+        order=lambda wildcards: list(GENERALIZATION.points(wildcards.study)),
     script:
         "../scripts/generalization_summary.py"
 

@@ -6,19 +6,16 @@ from mlhep import io
 from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.models.base import FitContext, resolve_device
 from mlhep.runlog import script_log
-from mlhep.studies.generalization import STUDIES, run_point
-from mlhep.studies.generalization.tracking import log_point
+from mlhep.studies.generalization import STUDIES, StudyData
+from mlhep.studies.generalization.tracking import run_and_log
 from mlhep.tracking import RunSpec
 
 with script_log(snakemake.log[0]) as log:
     w, p = snakemake.wildcards, snakemake.params
     splits = None
-    if STUDIES[w.study].data == "dataset":
+    if STUDIES[w.study].data is StudyData.DATASET:
         splits = {s: pd.read_parquet(snakemake.input[s]) for s in ("train", "validation", "test")}
     context = FitContext(p.seed, resolve_device(p.device, STUDIES[w.study].gpu), snakemake.threads)
-    log.info("%s, point %s on %s", w.study, w.point, context.device)
-    result = run_point(w.study, p.settings, p.point, splits, context)
-    log.info("%s", {k: v for k, v in result.items() if isinstance(v, int | float)})
     spec = RunSpec.for_job(
         snakemake.input.experiments,
         GENERALIZATION_EXPERIMENT,
@@ -26,14 +23,5 @@ with script_log(snakemake.log[0]) as log:
         "workflow/scripts/generalization_point.py",
         dict(p.items()),
     )
-    run_id = log_point(spec, w.study, w.point, p.point, result)
-    io.write_json(
-        snakemake.output[0],
-        {
-            "study": w.study,
-            "name": w.point,
-            "point": p.point,
-            "result": result,
-            "mlflow_run_id": run_id,
-        },
-    )
+    record = run_and_log(spec, w.study, w.point, p.point, p.settings, splits, context, log)
+    io.write_json(snakemake.output[0], record)

@@ -5,12 +5,12 @@ from mlhep import io, plotting
 from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.runlog import script_log
 from mlhep.studies.generalization import figures, summarise
-from mlhep.studies.generalization.tracking import log_study
+from mlhep.studies.generalization.tracking import log_study, point_records
 from mlhep.tracking import RunSpec
 
 with script_log(snakemake.log[0]) as log:
     w, p = snakemake.wildcards, snakemake.params
-    points = [io.read_json(path) for path in snakemake.input.points]
+    points = point_records(snakemake.input.points, p.order)
     limit = io.read_json(snakemake.input.limit) if snakemake.input.get("limit") else None
     summary, table = summarise(w.study, points, limit, p.features)
     log.info("%s: chosen %s", w.study, summary["chosen"])

@@ -6,6 +6,7 @@ STUDIES`; this stage says which run, on which dataset, and what each point's job
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from mlhep import paths
@@ -147,6 +148,46 @@ class GeneralizationStage(Stage):
     def point_files(self, study: str) -> list[str]:
         """The results of every point of a study."""
         return [self.point_file(study, name) for name in self.points(study)]
+
+    def chunk_of(self, name: str) -> int:
+        """The job of a cheap study that runs point ``name``: a stable hash of the name, so
+        that a new grid value joins one job and leaves the others as they were."""
+        return zlib.crc32(name.encode()) % int(self.section["chunks"])
+
+    def chunks(self, study: str) -> dict[int, list[str]]:
+        """A chunked study's jobs (those with points), each with its points in grid order."""
+        out: dict[int, list[str]] = {}
+        for name in self.points(study):
+            out.setdefault(self.chunk_of(name), []).append(name)
+        return dict(sorted(out.items()))
+
+    def chunk_points(self, study: str, chunk: int) -> dict[str, dict[str, Any]]:
+        """The points of one job of a chunked study, by name, in grid order."""
+        names = self.chunks(study).get(int(chunk))
+        if not names:
+            raise KeyError(f"study {study!r} has no points in chunk {chunk}")
+        return {name: self.point(study, name) for name in names}
+
+    def chunk_file(self, study: str, chunk: int) -> str:
+        """The records of one job of a chunked study."""
+        return paths.fill(paths.STUDY_CHUNK, study=study, chunk=chunk)
+
+    def result_files(self, study: str) -> list[str]:
+        """The files holding a study's point records: one per job of a chunked study, one
+        per point of the others."""
+        if STUDIES[study].chunked:
+            return [self.chunk_file(study, chunk) for chunk in self.chunks(study)]
+        return self.point_files(study)
+
+    def chunk_settings(self, study: str, chunk: int) -> dict[str, Any]:
+        """What one job of a chunked study depends on: its points' settings (the same for
+        every point of a study without a model axis) and their grid values."""
+        points = self.chunk_points(study, chunk)
+        settings = {name: self.settings(study, name) for name in points}
+        shared = next(iter(settings.values()))
+        if any(value != shared for value in settings.values()):
+            raise ValueError(f"the points of chunked study {study!r} differ in their settings")
+        return shared
 
     def settings(self, study: str, name: str) -> dict[str, Any]:
         """What a point's job depends on besides its grid values: the study's own keys (not

@@ -45,6 +45,7 @@ class Study:
     maximise: bool = False
     group: str | None = None  # an axis chosen within (one choice per value)
     gpu: bool = False  # trains on CUDA where the device setting allows
+    chunked: bool = False  # a point costs far less than a job's start: points share jobs
     figure: str = ""  # "module:function" drawing its figure (mlhep.studies.generalization)
     figure_size: tuple[float, float] = (16, 6.5)  # inches
     findings: str | None = None  # "module:function": (table, points) -> summary entries,
@@ -80,6 +81,7 @@ STUDIES: dict[str, Study] = {
         figure="figures:draw_polynomial_degree",
         figure_size=(18, 11),
         findings="__init__:kfold_findings",
+        chunked=True,
     ),
     "polynomial_ridge": Study(
         "polynomial:ridge_point",
@@ -88,6 +90,7 @@ STUDIES: dict[str, Study] = {
         "Ridge penalty",
         select="validation_mse",
         figure="figures:draw_polynomial_ridge",
+        chunked=True,
     ),
     "polynomial_lasso": Study(
         "polynomial:lasso_point",
@@ -96,6 +99,7 @@ STUDIES: dict[str, Study] = {
         "Lasso penalty",
         select="validation_mse",
         figure="figures:draw_polynomial_lasso",
+        chunked=True,
     ),
     "double_descent": Study(
         "double_descent:isotropic_point",
@@ -105,6 +109,7 @@ STUDIES: dict[str, Study] = {
         figure="figures:draw_double_descent",
         figure_size=(10, 7),
         findings="__init__:double_descent_findings",
+        chunked=True,
     ),
     "random_features": Study(
         "dimuon:random_features_point",
@@ -113,6 +118,7 @@ STUDIES: dict[str, Study] = {
         "Double descent (random ReLU features)",
         select="validation_mse",
         figure="figures:draw_random_features",
+        chunked=True,
     ),
     "bdt_capacity": Study(
         "dimuon:bdt_capacity",

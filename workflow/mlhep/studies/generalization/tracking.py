@@ -56,3 +56,48 @@ def log_study(
     for child in children:
         client.set_tag(child, "mlflow.parentRunId", parent)
     return parent
+
+
+def run_and_log(
+    spec: RunSpec,
+    study: str,
+    name: str,
+    point: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    splits: Mapping[str, Any] | None,
+    context: Any,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Run one grid point and log it as its own MLflow run; return its record (what a
+    point's file holds: study, name, grid values, result, run id)."""
+    from mlhep.studies.generalization import run_point
+
+    if log is not None:
+        log.info("%s, point %s on %s", study, name, context.device)
+    result = run_point(study, settings, point, splits, context)
+    if log is not None:
+        log.info("%s", {k: v for k, v in result.items() if isinstance(v, int | float)})
+    run_id = log_point(spec, study, name, point, result)
+    return {
+        "study": study,
+        "name": name,
+        "point": dict(point),
+        "result": result,
+        "mlflow_run_id": run_id,
+    }
+
+
+def point_records(files: Iterable[str | os.PathLike[str]], order: Iterable[str]) -> list[Any]:
+    """The point records of a study from its files (a point's file holds one record, a
+    chunk's file a list of them), in the grid's ``order`` of point names."""
+    from mlhep import io
+
+    records = {}
+    for path in files:
+        content = io.read_json(path)
+        for record in content.get("points", [content]):
+            records[record["name"]] = record
+    missing = [name for name in order if name not in records]
+    if missing:
+        raise LookupError(f"no record of the point(s) {missing} in {list(map(str, files))}")
+    return [records[name] for name in order]

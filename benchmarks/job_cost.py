@@ -1,0 +1,165 @@
+"""Benchmark of a job's fixed cost (prints its numbers; not a test).
+
+The workflow's cheapest real job, one point of the polynomial-degree study (its fit takes
+a fraction of a second), is timed as Snakemake runs it (``--forcerun`` of that one job)
+against a no-op ``run:`` job and a bare ``python -c pass``, in the same run, repeated and
+interleaved. Its fixed cost is its wall time less the no-op job's share that any job pays
+(Snakemake's start and DAG) and less the point's own computation; where that goes is
+broken down: the heaviest imports of the job's script (``python -X importtime``), and the
+MLflow store opened and one run logged.
+
+Usage: python benchmarks/job_cost.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+POINT = "results/studies/generalization/polynomial_degree/points/degree~3.json"
+NOOP_SNAKEFILE = """
+rule noop:
+    output: "noop.txt"
+    run:
+        with open(output[0], "w") as f:
+            f.write("done")
+"""
+#: What the point's script imports before its first line of work.
+SCRIPT_IMPORTS = """
+import pandas
+from mlhep import io
+from mlhep.core import GENERALIZATION_EXPERIMENT
+from mlhep.models.base import FitContext, resolve_device
+from mlhep.runlog import script_log
+from mlhep.studies.generalization import STUDIES, run_point
+from mlhep.studies.generalization.tracking import log_point
+from mlhep.tracking import RunSpec
+import mlhep.studies.generalization.polynomial
+"""
+#: In the bench's work directory: the point computed alone, then the store opened and one
+#: run logged, each timed (after the imports it needs).
+PROBE = """
+import json, sys, time
+t0 = time.perf_counter()
+from mlhep.studies.generalization import run_point
+from mlhep.models.base import FitContext
+from mlhep.config import load_config
+from mlhep.plan import Plan
+plan = Plan(load_config(sys.argv[1])).stage("generalization")
+name = "degree~3"
+settings, point = plan.settings("polynomial_degree", name), plan.point("polynomial_degree", name)
+t1 = time.perf_counter()
+run_point("polynomial_degree", settings, point, None, FitContext(1, "cpu", 1))
+t2 = time.perf_counter()
+from mlhep.tracking import RunSpec, mlflow_module, start_run
+mlflow = mlflow_module()
+t3 = time.perf_counter()
+spec = RunSpec.for_job("results/mlflow/experiments.json", "generalization", "bench",
+                       "benchmarks/job_cost.py", {"x": 1})
+with start_run(spec, "bench"):
+    t4 = time.perf_counter()
+    mlflow.log_metric("m", 1.0)
+t5 = time.perf_counter()
+print(json.dumps({"imports_and_plan_s": t1 - t0, "point_s": t2 - t1, "mlflow_import_s": t3 - t2,
+                  "store_open_and_run_start_s": t4 - t3, "run_log_and_end_s": t5 - t4}))
+"""
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    """Wall time of one command (which must succeed)."""
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def config(workdir: Path) -> Path:
+    """A config whose only stage past the splits is one point of the polynomial study."""
+    cfg = yaml.safe_load((REPO / "config" / "test-minimal.yaml").read_text())
+    cfg["report"] = {"activate": False}
+    section = {"activate": True, "dataset": None}
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    studies = schema["properties"]["studies"]["properties"]["generalization"]["properties"]
+    for study, entry in studies.items():
+        if entry.get("type") == "object" and "activate" in entry.get("properties", {}):
+            section[study] = {"activate": False}
+    section["polynomial_degree"] = {"activate": True, "degree": [3]}
+    cfg["studies"]["generalization"] = section
+    path = workdir / "bench.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def import_breakdown(top: int = 8) -> list[tuple[str, float]]:
+    """The script's heaviest top-level imports (cumulative seconds)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", SCRIPT_IMPORTS],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2]
+            if len(name) - len(name.lstrip()) == 1:  # imported by the script itself
+                rows.append((name.strip(), int(parts[1]) / 1e6))
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    snakemake = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        cfg = config(work)
+        base = [*snakemake, "--directory", str(work), "--configfile", str(cfg)]
+        subprocess.run([*base, "--cores", "2", POINT], check=True, capture_output=True)
+        (work / "noop").mkdir()
+        (work / "noop" / "Snakefile").write_text(NOOP_SNAKEFILE)
+        noop = [sys.executable, "-m", "snakemake", "--cores", "1", "--forceall", "--quiet"]
+        times: dict[str, list[float]] = {"python -c pass": [], "no-op run: job": [], "point": []}
+        for _ in range(args.repeats):  # interleaved: the machine's load hits all alike
+            times["python -c pass"].append(timed([sys.executable, "-c", "pass"], work))
+            times["no-op run: job"].append(timed(noop, work / "noop"))
+            force = [*base, "--cores", "1", "--quiet", "--forcerun", "generalization_point"]
+            times["point"].append(timed([*force, POINT], work))
+        probe = subprocess.run(
+            [sys.executable, "-c", PROBE, str(cfg)],
+            cwd=work,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        parts = json.loads(probe.stdout.strip().splitlines()[-1])
+    median = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{'command':<22}{'median [s]':>12}{'min':>8}{'max':>8}")
+    for name, values in times.items():
+        print(f"{name:<22}{median[name]:>12.2f}{min(values):>8.2f}{max(values):>8.2f}")
+    fixed = median["point"] - median["no-op run: job"] - parts["point_s"]
+    print(
+        f"\nthe point's job / the no-op job: {median['point'] / median['no-op run: job']:.2f}"
+        f"\nits fixed cost beyond any job's (less its {parts['point_s']:.2f} s of work): "
+        f"{fixed:.2f} s (target 1.5 s)"
+    )
+    print("\nwhere it goes (one process, after the point's job has run):")
+    for key, value in parts.items():
+        print(f"  {key:<28}{value:>8.2f} s")
+    print("\nthe script's heaviest imports (cumulative, python -X importtime):")
+    for name, seconds in import_breakdown():
+        print(f"  {name:<48}{seconds:>8.2f} s")
+
+
+if __name__ == "__main__":
+    main()
