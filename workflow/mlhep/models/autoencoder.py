@@ -124,15 +124,7 @@ def train(
             "the autoencoder's validation error is not finite: does the "
             "validation split hold background events?"
         )
-    return net, {
-        "history": {
-            "train": result.curves["train_loss"],
-            "validation": result.curves["validation_loss"],
-        },
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "train_seconds": result.seconds,
-    }
+    return net, result.info()
 
 
 class AutoencoderTrainer(Trainer):

@@ -177,13 +177,7 @@ def train(
         name=body,
     )
     info = {
-        "history": {
-            "train": result.curves["train_loss"],
-            "validation": result.curves["validation_loss"],
-        },
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "train_seconds": result.seconds,
+        **result.info(),
         "pulses_per_second": len(x) * result.epochs_run / result.seconds,
     }
     return net, info

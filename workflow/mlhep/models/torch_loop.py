@@ -99,6 +99,19 @@ class LoopResult:
     seconds: float
     best_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
+    def info(self) -> dict[str, Any]:
+        """The training record's facts: the train and validation loss per epoch, the kept
+        epoch, the epochs run and the seconds."""
+        return {
+            "history": {
+                "train": self.curves["train_loss"],
+                "validation": self.curves["validation_loss"],
+            },
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epochs_run,
+            "train_seconds": self.seconds,
+        }
+
 
 class TorchLoop:
     """Seeded, deterministic (on the CPU) training of one network: make it first, build
