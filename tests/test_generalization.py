@@ -352,6 +352,9 @@ def test_a_new_grid_value_of_a_cheap_study_changes_one_job_only(repo) -> None:
     )
     # a chunked study's points start from no model's settings (they would differ by point)
     assert all(e.model is None and "model" not in e.axes for e in STUDIES.values() if e.chunked)
+    # a study's points share jobs (cheap, on CPUs) or have one each (on a GPU where there
+    # is one): the two rules that run points
+    assert all(e.chunked != e.gpu for e in STUDIES.values())
 
 
 def test_point_records_come_back_in_grid_order_from_points_and_chunks(tmp_path) -> None:

@@ -49,7 +49,6 @@ RULES = (
     "plot_features",
     "training_curves",
     "render_report",
-    "generalization_point",
     "generalization_point_gpu",
     "generalization_chunk",
     "generalization_summary",
@@ -765,16 +764,15 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
 
 
 def generalization_jobs(studies: list[str]) -> dict[str, int]:
-    """The jobs that re-run every point of ``studies`` (GPU studies: ``..._gpu``; the cheap
-    studies' points: their chunks)."""
-    jobs = {"generalization_point": 0, "generalization_point_gpu": 0, "generalization_chunk": 0}
+    """The jobs that re-run every point of ``studies`` (one per point of a study that trains
+    a BDT or an MLP; the cheap studies' chunks)."""
+    jobs = {"generalization_point_gpu": 0, "generalization_chunk": 0}
     stage = TINY.stage("generalization")
     for study in studies:
         if GENERALIZATION[study].chunked:
             jobs["generalization_chunk"] += len(stage.chunks(study))
-            continue
-        rule = "generalization_point_gpu" if GENERALIZATION[study].gpu else "generalization_point"
-        jobs[rule] += len(stage.points(study))
+        else:
+            jobs["generalization_point_gpu"] += len(stage.points(study))
     jobs = {rule: n for rule, n in jobs.items() if n}
     if jobs:
         jobs.update({"generalization_summary": len(studies), "generalization_selection": 1})

@@ -3,40 +3,12 @@ from mlhep.studies.generalization import STUDIES as GENERALIZATION_STUDIES
 STUDIES_ON = GENERALIZATION.studies()
 GPU_STUDIES = [s for s in STUDIES_ON if GENERALIZATION_STUDIES[s].gpu]
 CHUNKED_STUDIES = [s for s in STUDIES_ON if GENERALIZATION_STUDIES[s].chunked]
-CPU_STUDIES = [s for s in STUDIES_ON if s not in GPU_STUDIES + CHUNKED_STUDIES]
 
 
 wildcard_constraints:
     study="|".join(STUDIES_ON) or "no-study",
     point="[^/]+",
     chunk="[0-9]+",
-
-
-rule generalization_point:
-    """One grid point of a generalization study (its own MLflow run)."""
-    input:
-        unpack(lambda wildcards: GENERALIZATION.inputs(wildcards.study)),
-    output:
-        paths.STUDY_POINT,
-    log:
-        "results/logs/generalization_point/{study}/{point}.log",
-    benchmark:
-        "results/benchmarks/generalization_point/{study}/{point}.tsv"
-    wildcard_constraints:
-        study="|".join(CPU_STUDIES) or "no-study",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        point=lambda wildcards: GENERALIZATION.point(wildcards.study, wildcards.point),
-        settings=lambda wildcards: GENERALIZATION.settings(wildcards.study, wildcards.point),
-        device="cpu",
-        seed=config["seed"],
-    script:
-        "../scripts/generalization_point.py"
 
 
 rule generalization_chunk:
@@ -66,15 +38,22 @@ rule generalization_chunk:
         "../scripts/generalization_chunk.py"
 
 
-# The same rule for the studies that train on a GPU where there is one (BDT, MLP), apart
-# only so that a cluster profile can give these jobs a GPU (set-resources).
-use rule generalization_point as generalization_point_gpu with:
+rule generalization_point_gpu:
+    """One grid point of a study that trains a BDT or an MLP (its own MLflow run), on a GPU
+    where there is one (a cluster profile gives these jobs a GPU: set-resources)."""
+    input:
+        unpack(lambda wildcards: GENERALIZATION.inputs(wildcards.study)),
+    output:
+        paths.STUDY_POINT,
     log:
         "results/logs/generalization_point_gpu/{study}/{point}.log",
     benchmark:
         "results/benchmarks/generalization_point_gpu/{study}/{point}.tsv"
     wildcard_constraints:
         study="|".join(GPU_STUDIES) or "no-study",
+    conda:
+        CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -84,6 +63,8 @@ use rule generalization_point as generalization_point_gpu with:
         settings=lambda wildcards: GENERALIZATION.settings(wildcards.study, wildcards.point),
         device=config["device"],
         seed=config["seed"],
+    script:
+        "../scripts/generalization_point.py"
 
 
 rule generalization_summary:
