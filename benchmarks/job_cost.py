@@ -4,9 +4,9 @@ The workflow's cheapest real job, one point of the polynomial-degree study (its 
 a fraction of a second), is timed as Snakemake runs it (``--forcerun`` of that one job)
 against a no-op ``run:`` job and a bare ``python -c pass``, in the same run, repeated and
 interleaved. Its fixed cost is its wall time less the no-op job's share that any job pays
-(Snakemake's start and DAG) and less the point's own computation; where that goes is
-broken down: the heaviest imports of the job's script (``python -X importtime``), and the
-MLflow store opened and one run logged.
+(Snakemake's start) and less the point's own computation; where that goes is broken down:
+the workflow's parse and DAG (a dry run of the same job), the heaviest imports of the
+job's script (``python -X importtime``), and the MLflow store opened and one run logged.
 
 Usage: python benchmarks/job_cost.py [--repeats 5]
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-POINT = "results/studies/generalization/polynomial_degree/points/degree~3.json"
+#: The job of one polynomial point (a chunk of the study holding that one point).
+POINT = "results/studies/generalization/polynomial_degree/chunks/0.json"
 NOOP_SNAKEFILE = """
 rule noop:
     output: "noop.txt"
@@ -38,10 +39,10 @@ SCRIPT_IMPORTS = """
 import pandas
 from mlhep import io
 from mlhep.core import GENERALIZATION_EXPERIMENT
-from mlhep.models.base import FitContext, resolve_device
+from mlhep.models.base import FitContext
 from mlhep.runlog import script_log
-from mlhep.studies.generalization import STUDIES, run_point
-from mlhep.studies.generalization.tracking import log_point
+from mlhep.studies.generalization import STUDIES, StudyData
+from mlhep.studies.generalization.tracking import run_and_log
 from mlhep.tracking import RunSpec
 import mlhep.studies.generalization.polynomial
 """
@@ -85,7 +86,7 @@ def config(workdir: Path) -> Path:
     """A config whose only stage past the splits is one point of the polynomial study."""
     cfg = yaml.safe_load((REPO / "config" / "test-minimal.yaml").read_text())
     cfg["report"] = {"activate": False}
-    section = {"activate": True, "dataset": None}
+    section = {"activate": True, "dataset": None, "chunks": 1}
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     studies = schema["properties"]["studies"]["properties"]["generalization"]["properties"]
     for study, entry in studies.items():
@@ -129,12 +130,29 @@ def main() -> None:
         (work / "noop").mkdir()
         (work / "noop" / "Snakefile").write_text(NOOP_SNAKEFILE)
         noop = [sys.executable, "-m", "snakemake", "--cores", "1", "--forceall", "--quiet"]
-        times: dict[str, list[float]] = {"python -c pass": [], "no-op run: job": [], "point": []}
+        times: dict[str, list[float]] = {
+            "python -c pass": [],
+            "no-op run: job": [],
+            "workflow dry run": [],
+            "point": [],
+        }
         for _ in range(args.repeats):  # interleaved: the machine's load hits all alike
             times["python -c pass"].append(timed([sys.executable, "-c", "pass"], work))
             times["no-op run: job"].append(timed(noop, work / "noop"))
-            force = [*base, "--cores", "1", "--quiet", "--forcerun", "generalization_point"]
-            times["point"].append(timed([*force, POINT], work))
+            # the target between one-value options: --configfile, --quiet and --forcerun take
+            # lists that would swallow it
+            force = [
+                *base,
+                "--cores",
+                "1",
+                POINT,
+                "--quiet",
+                "all",
+                "--forcerun",
+                "generalization_chunk",
+            ]
+            times["workflow dry run"].append(timed([*force, "--dry-run"], work))
+            times["point"].append(timed(force, work))
         probe = subprocess.run(
             [sys.executable, "-c", PROBE, str(cfg)],
             cwd=work,
@@ -153,7 +171,12 @@ def main() -> None:
         f"\nits fixed cost beyond any job's (less its {parts['point_s']:.2f} s of work): "
         f"{fixed:.2f} s (target 1.5 s)"
     )
-    print("\nwhere it goes (one process, after the point's job has run):")
+    run = median["point"] - median["workflow dry run"]
+    print(
+        f"the workflow's parse and DAG (its dry run) {median['workflow dry run']:.2f} s; "
+        f"running the job adds {run:.2f} s"
+    )
+    print("\nwhere the job's own process spends it (one process, after the job has run):")
     for key, value in parts.items():
         print(f"  {key:<28}{value:>8.2f} s")
     print("\nthe script's heaviest imports (cumulative, python -X importtime):")
