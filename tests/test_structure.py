@@ -200,3 +200,14 @@ def test_parsing_the_workflow_imports_no_heavy_library() -> None:
     assert "mlhep" in loaded  # the probe ran
     heavy = {"torch", "mlflow", "xgboost", "sklearn", "matplotlib", "mplhep", "shap"}
     assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_stage_manifests_merge_into_each_other_but_never_overwrite() -> None:
+    from mlhep.stages import merge, off_reason
+
+    merged = merge({"datasets": {"d": {"gd": None}}}, {"datasets": {"d": {"roc": {}}}})
+    assert merged == {"datasets": {"d": {"gd": None, "roc": {}}}}
+    with pytest.raises(ValueError, match="'summary'"):
+        merge({"summary": "a.csv"}, {"summary": "b.csv"})
+    assert off_reason(["off (`a`)", None]) is None
+    assert off_reason(["off (`a`)", "off (`b`)"]) == "off (`a`) and off (`b`)"

@@ -25,14 +25,17 @@ class GeneralizationStage(Stage):
     key = KEY
     sections = ("generalization",)
 
-    def dataset(self) -> str | None:
-        """The dataset the dataset studies train on (``studies.generalization.dataset``, or
-        the first active classification dataset); ``None`` if it is not active."""
-        name = self.section["dataset"]
+    def dataset_name(self) -> str | None:
+        """The dataset the dataset studies name: ``studies.generalization.dataset``, or the
+        first active classification dataset (``None`` if there is none)."""
         datasets = self.analysis.classification_datasets
-        if name is None:
-            return datasets[0] if datasets else None
-        return name if name in datasets else None
+        name = self.section["dataset"]
+        return name if name is not None else (datasets[0] if datasets else None)
+
+    def dataset(self) -> str | None:
+        """The dataset the dataset studies train on; ``None`` if it is not active."""
+        name = self.dataset_name()
+        return name if name in self.analysis.classification_datasets else None
 
     def studies(self) -> list[str]:
         """The switched-on studies, in registry order (a dataset study only when its dataset
@@ -57,10 +60,7 @@ class GeneralizationStage(Stage):
                 f"config key 'datasets.{GENERALIZATION_EXPERIMENT}': the name is taken by the "
                 "MLflow experiment of the generalization studies"
             )
-        name = section["dataset"]
-        if name is None:
-            datasets = self.analysis.classification_datasets
-            name = datasets[0] if datasets else None
+        name = self.dataset_name()
         dataset = config["datasets"].get(name) if name is not None else None
         wanted = [
             s for s, e in STUDIES.items() if e.data is StudyData.DATASET and section[s]["activate"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlhep import paths
+from mlhep.core import canonical
 from mlhep.stages import Stage
 
 
@@ -199,8 +200,6 @@ class ModelStudiesStage(Stage):
 
     def settings(self, name: str) -> dict[str, Any]:
         """A study's config section (``studies.<switch>``)."""
-        from mlhep.core import canonical
-
         switch = MODEL_STUDIES[name].switch
         return canonical(self.config["studies"][switch]) if switch else {}
 
