@@ -104,6 +104,20 @@ def test_ridge_shrinks_and_lasso_sparsifies() -> None:
     assert poly.kfold_mse(poly.pooled(data.train, data.validation), 5, data.window, 5, 0) > 0
 
 
+@pytest.mark.parametrize(("n", "folds", "seed"), [(10, 2, 0), (37, 5, 3), (120, 7, 11), (5, 5, 1)])
+def test_kfold_splits_are_scikit_learns(n: int, folds: int, seed: int) -> None:
+    from sklearn.model_selection import KFold
+
+    ours = list(poly.kfold_splits(n, folds, seed))
+    theirs = list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+    assert len(ours) == len(theirs) == folds
+    for (fit, held), (fit_ref, held_ref) in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(fit, fit_ref)
+        np.testing.assert_array_equal(held, held_ref)
+    with pytest.raises(ValueError, match="cannot split 3 samples into 4 folds"):
+        list(poly.kfold_splits(3, 4, seed))
+
+
 def test_polynomial_points_share_their_samples() -> None:
     settings = {"pulse": PULSE, "folds": 3, "degree": 20}
     a = poly.degree_point(settings, {"degree": 4}, None, FitContext(5))

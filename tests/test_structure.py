@@ -202,6 +202,34 @@ def test_parsing_the_workflow_imports_no_heavy_library() -> None:
     assert not loaded & heavy, sorted(loaded & heavy)
 
 
+def test_a_cheap_job_imports_only_what_its_work_needs() -> None:
+    """The cheapest job (a chunk of polynomial-degree points) computes its points with NumPy
+    alone: its script's imports and the point itself load no scikit-learn, numba, uproot,
+    PyTorch, XGBoost or matplotlib (MLflow, for its runs, is imported when it logs)."""
+    import subprocess
+    import sys
+
+    script = (REPO / "workflow/scripts/generalization_chunk.py").read_text()
+    lines = script.splitlines()
+    imports = "\n".join(line for line in lines if line.startswith(("import ", "from ")))
+    code = (
+        f"{imports}\n"
+        "import sys\n"
+        "from mlhep.studies.generalization import run_point\n"
+        "settings = {'pulse': {'n_train': 40, 'n_validation': 20, 'n_test': 20, 'amplitude': 1.0,"
+        " 't0': 10.0, 'peaking_time': 25.0, 'order': 2, 'noise': 0.05, 'window': [0.0, 150.0]},"
+        " 'folds': 3}\n"
+        "run_point('polynomial_degree', settings, {'degree': 3}, None, FitContext(1))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+    assert "mlhep" in loaded and "numpy" in loaded  # the probe ran
+    heavy = {"sklearn", "numba", "uproot", "awkward", "torch", "xgboost", "matplotlib", "mlflow"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
 def test_stage_manifests_merge_into_each_other_but_never_overwrite() -> None:
     from mlhep.stages import merge, off_reason
 

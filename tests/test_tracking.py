@@ -21,6 +21,7 @@ from mlhep.config import validate_config
 from mlhep.tracking import (
     INVOCATION_ENV,
     RunSpec,
+    add_to_run,
     close_unfinished_runs,
     create_store,
     experiment_name,
@@ -128,6 +129,30 @@ def test_run_tags_source_digest_invocation_and_dataset_inputs(
         "train",
         "test",
     }
+
+
+def test_a_later_job_adds_to_a_run_without_reopening_it(config: dict, tmp_path: Path) -> None:
+    """An evaluation adds metrics, a tag and plots to the training's finished run; the run
+    keeps its status and end time, so its duration in the UI is the training job's."""
+    record = store(config, tmp_path)
+    spec = RunSpec.for_job(record, "dimuon", "train", "workflow/scripts/train.py", {})
+    with start_run(spec, "m-a") as run:
+        pass
+    client = MlflowClient(spec.uri)
+    trained = client.get_run(run.info.run_id).info
+    time.sleep(0.05)
+    plot = tmp_path / "roc.png"
+    plot.write_bytes(b"png")
+    later = add_to_run(record, run.info.run_id)
+    later.log_metrics({"auc": 0.75, "gap": 0.01})
+    later.set_tag("limit_verdict", "consistent")
+    later.log_artifact(plot, "plots")
+    later.log_dict({"ranking": [1]}, "ranking.json")
+    got = client.get_run(run.info.run_id)
+    assert got.data.metrics == {"auc": 0.75, "gap": 0.01}
+    assert got.data.tags["limit_verdict"] == "consistent"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"plots", "ranking.json"}
+    assert (got.info.status, got.info.end_time) == ("FINISHED", trained.end_time)
 
 
 def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> None:

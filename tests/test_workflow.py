@@ -3,6 +3,7 @@ reproducible, bad configs stopped before any job, lint and format clean."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import sqlite3
@@ -135,6 +136,25 @@ def test_bayes_auc_file_and_mlflow_store(tiny: Path) -> None:
     )
     assert run.data.tags["git_commit"]
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["bayes_optimal.json"]
+
+
+def test_a_training_run_lasts_its_training_job(tiny: Path) -> None:
+    """The evaluation adds its metrics to the training's run without reopening it: the run
+    ended before the evaluation job began (the UI's Duration is the training's)."""
+    experiments = json.loads((tiny / "results/mlflow/experiments.json").read_text())
+    client = MlflowClient(experiments["tracking_uri"])
+    checked = 0
+    for metrics_file in sorted(tiny.glob("results/evaluation/dimuon/*/*/metrics.json")):
+        metrics = json.loads(metrics_file.read_text())
+        run = client.get_run(metrics["mlflow_run_id"])
+        logs = tiny / "results/logs/evaluate/dimuon"
+        log = logs / metrics["model"] / f"{metrics['features']}.log"
+        first = log.read_text().split(",", 1)[0]  # "YYYY-mm-dd HH:MM:SS" of its first line
+        began = datetime.datetime.strptime(first, "%Y-%m-%d %H:%M:%S").timestamp()
+        assert run.info.status == "FINISHED" and run.info.end_time / 1000 < began + 1, log
+        assert run.data.metrics["auc"] == pytest.approx(metrics["auc"])
+        checked += 1
+    assert checked > 0
 
 
 def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(

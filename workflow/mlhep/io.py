@@ -13,18 +13,28 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import uproot
+
+if TYPE_CHECKING:  # pandas and uproot are imported where used: most jobs need neither
+    import pandas as pd
 
 TREE_NAME = "events"
-#: Compression of every tree written: ZSTD level 1 writes the toy's columns about 9 times
-#: faster than uproot's default ZLIB level 1 (5.3M against 0.58M events/s here), reads them
-#: twice as fast and is slightly smaller (LZ4 writes faster still but 13% larger); ROOT
-#: reads it from 6.20 on. ``benchmarks/ntuple_io.py`` measures all three.
-COMPRESSION = uproot.ZSTD(1)
+
+
+def __getattr__(name: str) -> Any:
+    """``COMPRESSION``, the codec of every tree written, made on first use (it needs uproot):
+    ZSTD level 1 writes the toy's columns about 9 times faster than uproot's default ZLIB
+    level 1 (5.3M against 0.58M events/s here), reads them twice as fast and is slightly
+    smaller (LZ4 writes faster still but 13% larger); ROOT reads it from 6.20 on.
+    ``benchmarks/ntuple_io.py`` measures all three (and may set another)."""
+    if name == "COMPRESSION":
+        import uproot
+
+        globals()[name] = codec = uproot.ZSTD(1)
+        return codec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def current_umask() -> int:
@@ -98,8 +108,11 @@ def write_root_tree(
     explicitly with ``mktree`` and filled chunk by chunk with ``extend`` (one basket per
     chunk, bounded memory), compressed with :data:`COMPRESSION`.
     """
+    import uproot
+
+    codec = globals().get("COMPRESSION") or __getattr__("COMPRESSION")
     entries = 0
-    with atomic_path(path) as tmp, uproot.recreate(tmp, compression=COMPRESSION) as file:
+    with atomic_path(path) as tmp, uproot.recreate(tmp, compression=codec) as file:
         tree = file.mktree(TREE_NAME, dict(branch_types), title=title)
         for chunk in chunks:
             missing = set(branch_types) - set(chunk)
@@ -114,6 +127,8 @@ def read_root_tree(
     path: str | os.PathLike[str], branches: Iterable[str] | None = None, tree: str = TREE_NAME
 ) -> pd.DataFrame:
     """Read branches of a flat TTree into a DataFrame; errors name the file and the tree."""
+    import uproot
+
     with uproot.open(path) as file:
         if tree not in file:
             raise KeyError(f"{path}: no object {tree!r} (has {sorted(file.keys(cycle=False))})")

@@ -1,13 +1,12 @@
 """Rule ann_importance: permutation importance of the ANN inputs on test events."""
 
-import mlflow
 import pandas as pd
 import torch
 
 from mlhep import io, plotting, studies
 from mlhep.models import get_trainer
 from mlhep.runlog import script_log
-from mlhep.tracking import resume_run
+from mlhep.tracking import add_to_run
 
 with script_log(snakemake.log[0]) as log:
     p = snakemake.params
@@ -28,6 +27,6 @@ with script_log(snakemake.log[0]) as log:
     io.write_json(
         snakemake.output.table, {"n_events": len(events), "importance": table.to_dict("records")}
     )
-    with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
-        mlflow.log_artifact(snakemake.output.plot, "plots")
-        mlflow.log_dict(table.to_dict("records"), "permutation_importance.json")
+    run = add_to_run(snakemake.input.experiments, record["mlflow_run_id"])
+    run.log_artifact(snakemake.output.plot, "plots")
+    run.log_dict(table.to_dict("records"), "permutation_importance.json")

@@ -1,12 +1,11 @@
 """Rule bdt_shap: TreeSHAP values of the BDT on test events; summary plot and ranking."""
 
-import mlflow
 import pandas as pd
 
 from mlhep import io, plotting, studies
 from mlhep.models import get_trainer
 from mlhep.runlog import script_log
-from mlhep.tracking import resume_run
+from mlhep.tracking import add_to_run
 
 with script_log(snakemake.log[0]) as log:
     p = snakemake.params
@@ -27,6 +26,6 @@ with script_log(snakemake.log[0]) as log:
         snakemake.output.ranking,
         {"base_value": base, "n_events": len(events), "ranking": ranking.to_dict("records")},
     )
-    with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
-        mlflow.log_artifact(snakemake.output.plot, "plots")
-        mlflow.log_dict(ranking.to_dict("records"), "shap_ranking.json")
+    run = add_to_run(snakemake.input.experiments, record["mlflow_run_id"])
+    run.log_artifact(snakemake.output.plot, "plots")
+    run.log_dict(ranking.to_dict("records"), "shap_ranking.json")

@@ -2,7 +2,6 @@
 set (where the dataset has one), its ROC and score-distribution plots, logged into the
 classifier's MLflow run."""
 
-import mlflow
 import pandas as pd
 
 from mlhep import io, plotting
@@ -11,7 +10,7 @@ from mlhep.evaluation.classification import evaluate
 from mlhep.evaluation.limit import join_limit, limit_scores
 from mlhep.models.training import record_prior_log_odds
 from mlhep.runlog import script_log
-from mlhep.tracking import resume_run
+from mlhep.tracking import add_to_run
 
 with script_log(snakemake.log[0]) as log:
     p = snakemake.params
@@ -65,10 +64,10 @@ with script_log(snakemake.log[0]) as log:
         title=title,
     )
     plotting.save_figure(fig, snakemake.output.scores)
-    with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
-        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
-        if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?
-            mlflow.set_tag("limit_verdict", metrics["limit_verdict"])
-        mlflow.log_artifact(snakemake.output.roc, "plots")
-        mlflow.log_artifact(snakemake.output.scores, "plots")
+    run = add_to_run(snakemake.input.experiments, record["mlflow_run_id"])
+    run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
+    if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?
+        run.set_tag("limit_verdict", metrics["limit_verdict"])
+    run.log_artifact(snakemake.output.roc, "plots")
+    run.log_artifact(snakemake.output.scores, "plots")
     io.write_json(snakemake.output.metrics, metrics)

@@ -1,13 +1,12 @@
 """Rule evaluate_regression: every pulse regressor of a dataset against the Cramer-Rao
 bound (tables, figures), its metrics logged into each regressor's MLflow run."""
 
-import mlflow
 import pandas as pd
 
 from mlhep import io
 from mlhep.evaluation.regression_report import evaluate_dataset
 from mlhep.runlog import script_log
-from mlhep.tracking import resume_run
+from mlhep.tracking import add_to_run
 
 with script_log(snakemake.log[0]) as log:
     p = snakemake.params
@@ -24,9 +23,9 @@ with script_log(snakemake.log[0]) as log:
         snakemake.wildcards.dataset,
     )
     for record, metrics in zip(records, result["metrics"], strict=True):
-        with resume_run(snakemake.input.experiments, record["mlflow_run_id"]):
-            mlflow.log_metrics(metrics)
-            mlflow.log_artifact(snakemake.output.resolution, "plots")
+        run = add_to_run(snakemake.input.experiments, record["mlflow_run_id"])
+        run.log_metrics(metrics)
+        run.log_artifact(snakemake.output.resolution, "plots")
         log.info(
             "%s: %s",
             record["model"],

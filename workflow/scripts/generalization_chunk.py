@@ -1,8 +1,6 @@
 """Rule generalization_chunk: the points of a cheap generalization study that one job runs
 together (each point its own MLflow run and record), so that their start-up is paid once."""
 
-import pandas as pd
-
 from mlhep import io
 from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.models.base import FitContext
@@ -15,6 +13,8 @@ with script_log(snakemake.log[0]) as log:
     w, p = snakemake.wildcards, snakemake.params
     splits = None
     if STUDIES[w.study].data is StudyData.DATASET:
+        import pandas as pd  # only these studies read the splits
+
         splits = {s: pd.read_parquet(snakemake.input[s]) for s in ("train", "validation", "test")}
     context = FitContext(p.seed, "cpu", snakemake.threads)
     spec = RunSpec.for_job(

@@ -290,17 +290,14 @@ def judge_generator(
         figures.two_sample_figure(rocs, f"{name}: generated against real"), outputs["roc"]
     )
     if run_id and experiments:
-        from mlhep.tracking import mlflow_module, resume_run
+        from mlhep.tracking import add_to_run
 
-        with resume_run(experiments, run_id):
-            mlflow = mlflow_module()
-            mlflow.log_metrics({f"fidelity_{k}": v for k, v in scalars.items() if np.isfinite(v)})
-            mlflow.log_metrics({f"tstr_auc_{m}": v["auc"] for m, v in tstr.items()})
-            mlflow.log_metrics(
-                {"generator_events_per_second": speed["generator_events_per_second"]}
-            )
-            for key in ("features", "roc"):
-                mlflow.log_artifact(os.fspath(outputs[key]))
+        run = add_to_run(experiments, run_id)
+        run.log_metrics({f"fidelity_{k}": v for k, v in scalars.items() if np.isfinite(v)})
+        run.log_metrics({f"tstr_auc_{m}": v["auc"] for m, v in tstr.items()})
+        run.log_metrics({"generator_events_per_second": speed["generator_events_per_second"]})
+        for key in ("features", "roc"):
+            run.log_artifact(outputs[key])
     return out
 
 

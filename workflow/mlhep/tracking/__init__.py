@@ -230,13 +230,41 @@ def start_run(spec: RunSpec, run_name: str, tags: Mapping[str, str] | None = Non
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def resume_run(experiments_file: str | os.PathLike[str], run_id: str) -> Iterator[Any]:
-    """Reopen a finished run (to add a study's metrics and plots to a training's run)."""
-    mlflow = mlflow_module()
-    mlflow.set_tracking_uri(json.loads(Path(experiments_file).read_text())["tracking_uri"])
-    with mlflow.start_run(run_id=run_id) as run:
-        yield run
+class RunAddition:
+    """What a later job adds to a finished run (an evaluation's metrics and plots, a study's
+    ranking), through the client: the run keeps its status and its end time, so the UI's
+    Duration stays the training job's own."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Log scalar metrics (step 0, now)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        for start in range(0, len(batch), 1000):  # MLflow's batch limit
+            self.client.log_batch(self.run_id, metrics=batch[start : start + 1000])
+
+    def set_tag(self, key: str, value: str) -> None:
+        """Set one tag."""
+        self.client.set_tag(self.run_id, key, value)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Copy a file into the run's artifacts (under ``artifact_path``)."""
+        self.client.log_artifact(self.run_id, os.fspath(path), artifact_path)
+
+    def log_dict(self, data: Any, artifact_file: str) -> None:
+        """Save ``data`` as a JSON artifact."""
+        self.client.log_dict(self.run_id, data, artifact_file)
+
+
+def add_to_run(experiments_file: str | os.PathLike[str], run_id: str) -> RunAddition:
+    """The finished run ``run_id`` (in the store of the :func:`init_store` record), to add
+    to without reopening it."""
+    uri = json.loads(Path(experiments_file).read_text())["tracking_uri"]
+    return RunAddition(mlflow_module().MlflowClient(tracking_uri=uri), run_id)
 
 
 def log_params(params: Mapping[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Polynomial regression of a noisy readout pulse: the lecture's under- and over-fitting.
 
 A polynomial of degree d is a linear model in the features P_1(u), ..., P_d(u), fitted
-by the library's normal equations (:func:`mlhep.models.linear.normal_equations`, the bias
+by the library's normal equations (:func:`mlhep.models.least_squares.normal_equations`, the bias
 as the extended weight w_0). The time is first scaled to u in [-1, 1] and expanded in
 Legendre polynomials P_k, which span the same functions as the monomials u^k but are
 orthogonal on [-1, 1]: for 30 pulse samples the Gram matrix X^T X of the monomials up to
@@ -16,18 +16,15 @@ coordinate descent on the same features.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.polynomial import legendre
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso
-from sklearn.model_selection import KFold
 
 from mlhep.data.pulse import PulseSamples, crrc_pulse, noisy_pulse
-from mlhep.models.linear import extend, normal_equations
+from mlhep.models.least_squares import extend, normal_equations
 
 #: Points on which a fitted curve is drawn.
 CURVE_POINTS = 400
@@ -88,6 +85,10 @@ def fit_lasso(
 ) -> np.ndarray:
     """Weights (w_0 the bias) of the lasso fit, minimising |y - Xw|^2 / (2n) + alpha |w|_1
     (scikit-learn's objective; the bias unpenalised)."""
+    # imported here: scikit-learn is most of the cost of a job of cheap degree or ridge fits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
     model = Lasso(alpha=alpha, max_iter=200_000, tol=1e-8, random_state=seed)
     with warnings.catch_warnings():
         # at tiny alpha coordinate descent may not reach tol: recorded, not fatal
@@ -101,6 +102,25 @@ def mse(weights: np.ndarray, samples: PulseSamples, window: tuple[float, float])
     return float(np.mean((predict(weights, samples.t, window) - samples.y) ** 2))
 
 
+def kfold_splits(n: int, folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(fit, held-out) indices of a shuffled ``folds``-fold split of ``n`` samples: the
+    splits of scikit-learn's ``KFold(folds, shuffle=True, random_state=seed)`` (a
+    ``RandomState(seed)`` shuffle, the first ``n % folds`` folds one larger, both index sets
+    in ascending order; the test checks them equal), without importing scikit-learn."""
+    if not 2 <= folds <= n:
+        raise ValueError(f"cannot split {n} samples into {folds} folds")
+    order = np.arange(n)
+    np.random.RandomState(seed).shuffle(order)
+    sizes = np.full(folds, n // folds)
+    sizes[: n % folds] += 1
+    start = 0
+    for size in sizes:
+        held = np.zeros(n, dtype=bool)
+        held[order[start : start + size]] = True
+        start += size
+        yield np.flatnonzero(~held), np.flatnonzero(held)
+
+
 def kfold_mse(
     samples: PulseSamples,
     degree: int,
@@ -111,7 +131,7 @@ def kfold_mse(
 ) -> float:
     """Mean held-out MSE of a ``folds``-fold cross-validation of the ridge fit."""
     errors = []
-    for fit_idx, held_idx in KFold(folds, shuffle=True, random_state=seed).split(samples.t):
+    for fit_idx, held_idx in kfold_splits(len(samples.t), folds, seed):
         part = PulseSamples(samples.t[fit_idx], samples.y[fit_idx], samples.truth[fit_idx])
         held = PulseSamples(samples.t[held_idx], samples.y[held_idx], samples.truth[held_idx])
         errors.append(mse(fit_ridge(part, degree, window, ridge), held, window))
