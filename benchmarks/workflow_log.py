@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
     jobs = parse(args.log)
+    if not jobs:
+        raise SystemExit(f"{args.log}: no job ran in this invocation (a dry run, or nothing to do)")
     by_rule: dict[str, list[float]] = {}
     for job in jobs.values():
         by_rule.setdefault(job.rule, []).append(job.seconds)

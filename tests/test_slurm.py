@@ -83,14 +83,15 @@ def test_job_environment_names_slurm_job_and_gpus(monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[slurmcluster.LocalSlurm]:
-    """A one-node SLURM with one device-less GRES GPU, stopped (by PID) after the module."""
+    """A one-node SLURM with two device-less GRES GPUs (so that GPU jobs, one GPU each, run
+    side by side as on a real GPU node), stopped (by PID) after the module."""
     reason = slurmcluster.missing_prerequisites()
     require(
         reason is None,
         f"a local SLURM cluster cannot start: {reason}. On a Debian/Ubuntu machine where "
         f"you are root: apt-get install {slurmcluster.PACKAGES}; then pytest -m slurm",
     )
-    cluster = slurmcluster.start(tmp_path_factory.mktemp("slurm"))
+    cluster = slurmcluster.start(tmp_path_factory.mktemp("slurm"), gpus=2)
     try:
         yield cluster
     finally:
@@ -166,7 +167,8 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         assert match, log
         job_id, devices = match.groups()
         assert job_id in jobs and _rule_of(jobs[job_id]["Comment"]) == rule, (log, job_id)
-        assert devices == ("0" if rule in GPU_RULES else "unset"), (log, devices)
+        # a GPU job sees the one GPU that SLURM gave it (of the node's two), no other job any
+        assert devices in ({"0", "1"} if rule in GPU_RULES else {"unset"}), (log, devices)
         seen[job_id] = rule
     assert set(seen.values()) >= GPU_RULES
 
