@@ -323,7 +323,21 @@ def test_missing_tree_and_branch_name_the_file(settings: dict, tmp_path: Path) -
         ),
         (("cut",), "MET_pt * 2", "the cut 'MET_pt * 2' gives float64 values, not true/false"),
         (("signal", "weight"), "Muon_charge - MET_pt", "gives a jagged (per-object) value"),
-        (("signal", "weight"), "MET_pt - 'x'", "\"MET_pt - 'x'\" does not evaluate: "),
+        (("signal", "weight"), "~MET_pt", "'~MET_pt' does not evaluate: TypeError: "),
+        (
+            ("features", "met"),
+            "sum(MET_pt)",
+            "expression 'sum(MET_pt)': sum reduces a jagged (per-object) branch to one value "
+            "per event; its argument is already one value per event",
+        ),
+        (
+            ("features", "met"),
+            "max(Jet_pt)",
+            "expression 'max(Jet_pt)' has no value for",
+        ),
+        (("cut",), "not MET_pt", "'not' needs true/false values (comparisons), not float"),
+        (("features", "met"), "where(nJet, 1, 2)", "where needs a true/false condition"),
+        (("cut",), "MET_pt == 'x'", "compares float"),
         (
             ("background", "event_id"),
             "event * 0",
@@ -358,10 +372,131 @@ def test_cms_open_data_through_the_root_kind(tmp_path: Path) -> None:
     assert record["sources"]["background"]["read"] == 2304
     assert len(table) == record["entries"] > 1000
     z = table[table.label == 0]
-    # one row per Z candidate: the Type selection keeps one muon-type combination per event
+    # one row per event: the GG pairs of opposite charge, and of the one event with two such
+    # pairs (run 148031, event 425778251: M = 94.2 and 77.5 GeV) the one whose M is closer to
+    # the Z mass
+    background = record["sources"]["background"]
+    assert record["n_background"] == len(z) == 500
+    assert (background["multiple_candidate_events"], background["dropped_candidates"]) == (1, 1)
+    assert record["sources"]["signal"]["multiple_candidate_events"] == 0
     assert z["m_mumu"].between(60, 120).mean() > 0.9
     assert abs(np.median(z["m_mumu"]) - 91.0) < 1.5
     assert set(config["datasets"]["cms_dimuon"]["feature_sets"]) == {"low", "high", "all"}
+
+
+def _zmumu(tmp_path: Path, name: str, one_per_event: dict | None, step_size: int | str) -> dict:
+    """The cms_dimuon dataset's background read with ``one_per_event`` (and, with it, an
+    event id from the run and event numbers): the record and the background rows."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["datasets"]["cms_dimuon"]["background"]["one_per_event"] = one_per_event
+    if one_per_event is not None:
+        config["datasets"]["cms_dimuon"]["background"]["event_id"] = "Run * 10000000000 + Event"
+    config["datasets"]["cms_dimuon"]["step_size"] = step_size
+    validate_config(config)
+    settings = config["datasets"]["cms_dimuon"]
+    record = produce(tmp_path / name, settings, 0, dataset="cms_dimuon", progress=False)
+    table = build_features(tmp_path / name)
+    return {"record": record, "z": table[table.label == 0].set_index("event_id")}
+
+
+def test_one_candidate_per_event_by_a_stated_criterion_on_real_zmumu(tmp_path: Path) -> None:
+    event = 148031 * 10000000000 + 425778251  # the event with two passing GG pairs
+    every = _zmumu(tmp_path, "every.root", None, "100 MB")
+    assert every["record"]["n_background"] == len(every["z"]) == 501
+    closest = {"event": ["Run", "Event"], "best": "abs(M - 91.1876)"}
+    one = _zmumu(tmp_path, "one.root", closest, "100 MB")
+    background = one["record"]["sources"]["background"]
+    assert one["record"]["n_background"] == len(one["z"]) == 500
+    assert one["z"].index.is_unique
+    assert (background["multiple_candidate_events"], background["dropped_candidates"]) == (1, 1)
+    assert one["z"].loc[event, "m_mumu"] == pytest.approx(94.4, abs=0.05)
+    # the rows are those without the rule but the other pair of that event (its M is 77.5
+    # GeV; its m_mumu, from the file's pt1 branch, which for this muon disagrees with px1 and
+    # py1, is 92.2)
+    [dropped] = set(every["z"]["m_mumu"]) - set(one["z"]["m_mumu"])
+    assert dropped == pytest.approx(92.24, abs=0.01)
+    kept = every["z"][every["z"]["m_mumu"] != dropped]
+    pd.testing.assert_frame_equal(  # the event ids differ: compared in mass order
+        kept.sort_values("m_mumu").reset_index(drop=True),
+        one["z"].sort_values("m_mumu").reset_index(drop=True),
+    )
+    # chunks of 50 entries (an event's pairs split across chunks): the same rows
+    small = _zmumu(tmp_path, "small.root", closest, 50)
+    pd.testing.assert_frame_equal(small["z"], one["z"])
+    assert small["record"]["sources"]["background"] == background
+    highest = _zmumu(tmp_path, "highest.root", {**closest, "keep": "highest"}, 50)
+    assert highest["z"].loc[event, "m_mumu"] == pytest.approx(dropped)  # M = 77.5 GeV
+
+
+def _write_pairs(path: Path, run: list[int], event: list[int]) -> Path:
+    """A small flat ROOT tree of candidates: run and event numbers and a mass."""
+    with uproot.recreate(path) as file:
+        tree = file.mktree("events", {"Run": np.int32, "Event": np.int64, "M": np.float64})
+        tree.extend(
+            {
+                "Run": np.array(run, dtype=np.int32),
+                "Event": np.array(event, dtype=np.int64),
+                "M": np.linspace(80.0, 100.0, len(run)),
+            }
+        )
+    return path
+
+
+def test_one_per_event_refuses_non_adjacent_candidates_and_float_keys(tmp_path: Path) -> None:
+    adjacent = _write_pairs(tmp_path / "sig.root", [1, 1, 1], [1, 2, 3])
+    scattered = _write_pairs(tmp_path / "bkg.root", [1, 1, 1], [1, 2, 1])
+    settings = {
+        "kind": "root",
+        "signal": {"files": [str(adjacent)]},
+        "background": {
+            "files": [str(scattered)],
+            "one_per_event": {"event": ["Run", "Event"], "best": "abs(M - 91)"},
+        },
+        "features": ["M"],
+    }
+    assert check_settings(settings) == []
+    with pytest.raises(NtupleError) as info:
+        produce(tmp_path / "events.root", settings, 0, dataset="pairs", progress=False)
+    assert str(info.value).startswith("config key 'datasets.pairs.background.one_per_event.event'")
+    assert "1 event(s) have candidates that are not adjacent in the files (e.g. the event " in str(
+        info.value
+    )
+    assert not (tmp_path / "events.root").exists()
+    settings["background"]["files"] = [str(adjacent)]
+    settings["background"]["one_per_event"]["event"] = ["Run", "Event * 0.5"]
+    with pytest.raises(
+        NtupleError,
+        match=r"'datasets.pairs.background.one_per_event.event\[1\]': gives float64 values, "
+        "not integers",
+    ):
+        produce(tmp_path / "events.root", settings, 0, dataset="pairs", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("log(MET_pt, MET_phi)", "log takes 1 argument, got 2"),
+        ("hypot(MET_pt, MET_pt, MET_phi)", "hypot takes 2 arguments, got 3"),
+        ("MET_pt * 2**2**40", "the constant power '2 ** 2 ** 40' is beyond 64 bits"),
+        ("MET_pt + len('a' * 10**10)", "unknown function 'len'"),
+        ("'a' * 10**10 == Type", "the string 'a' may only be compared with == or !="),
+        ("-" * 5000 + "MET_pt", "too long (at most 2000 characters)"),
+        ("+".join(["MET_pt"] * 200), "nested too deeply (200 levels, at most 64)"),
+        ("not MET_pt + 1", "'not' needs true/false values (comparisons), not the number"),
+        ("sum(count(Jet_pt))", "'count(Jet_pt)' is already one value per event"),
+    ],
+)
+def test_expressions_that_would_corrupt_or_hang_are_refused_by_the_config(
+    settings: dict, text: str, message: str
+) -> None:
+    bad = copy.deepcopy(settings)
+    bad["features"]["met"] = text
+    [(key, problem)] = check_settings(bad)
+    assert key == "features.met"
+    assert problem.startswith("expression ")
+    assert message in problem
+    with pytest.raises(ConfigError, match=r"'datasets.user.features.met': expression "):
+        validate_config({"datasets": {"user": bad}})
 
 
 # ---------------------------------------------------------------- the plug-in contract

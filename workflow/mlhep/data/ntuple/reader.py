@@ -44,6 +44,8 @@ from mlhep.data.ntuple.files import NtupleError, check_branches, open_tree, reso
 SOURCES = {"signal": 1, "background": 0}
 #: Internal names of a source's weight, cuts and id (not identifiers: no feature is named so).
 WEIGHT, CUT, DATASET_CUT, EVENT_ID = ":weight", ":cut", ":dataset_cut", ":event_id"
+#: Internal names of the one-per-event setting's ranking and event keys (``:event_key<i>``).
+BEST, EVENT_KEY = ":best", ":event_key"
 _EXPRESSION = {"type": "string", "minLength": 1}
 _COLLECTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -139,6 +141,42 @@ _SOURCE_SCHEMA: dict[str, Any] = {
                 "Unique integer id of each event (an expression); null: numbered in reading "
                 "order, signal first."
             ),
+        },
+        "one_per_event": {
+            "type": ["object", "null"],
+            "default": None,
+            "description": (
+                "For a tree with one entry per candidate (a pair, say): keep one candidate per "
+                "event, the one with the lowest (or highest) `best` among the entries of the "
+                "event that pass the cuts; null: keep every entry. The record counts the events "
+                "that had more than one candidate."
+            ),
+            "properties": {
+                "event": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _EXPRESSION,
+                    "description": (
+                        "Integer expressions that together identify an event (e.g. [Run, "
+                        "Event]); its entries must be adjacent in the files."
+                    ),
+                },
+                "best": {
+                    **_EXPRESSION,
+                    "description": (
+                        "The expression that ranks an event's candidates, e.g. "
+                        "'abs(M - 91.1876)' (the mass closest to the Z's) or 'pt1 + pt2'; a tie "
+                        "keeps the first in the file."
+                    ),
+                },
+                "keep": {
+                    "enum": ["lowest", "highest"],
+                    "default": "lowest",
+                    "description": "Keep the candidate with the lowest or the highest `best`.",
+                },
+            },
+            "required": ["event", "best"],
+            "additionalProperties": False,
         },
     },
     "required": ["files"],
@@ -263,13 +301,29 @@ class SourcePlan:
     aliases: list[Step]
     finals: list[Step]
     step_size: str | int
-    #: What reading gave: events read, dropped by the collection rules, failing the cuts,
-    #: selected, and the selected events' summed weight.
+    #: The one-per-event setting (``None``: every entry is kept).
+    one_per_event: Mapping[str, Any] | None = None
+    #: What reading gave: entries read, dropped by the collection rules, failing the cuts,
+    #: events with more than one candidate and the candidates dropped for them (the
+    #: one-per-event setting), selected, and the selected entries' summed weight.
     counts: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
-            ("read", "dropped_by_collections", "failed_cuts", "selected", "weight_sum"), 0
+            (
+                "read",
+                "dropped_by_collections",
+                "failed_cuts",
+                "multiple_candidate_events",
+                "dropped_candidates",
+                "selected",
+                "weight_sum",
+            ),
+            0,
         )
     )
+    #: The last event's candidates of the chunk read last (its next entries may follow in
+    #: the next chunk), and the event keys of the candidates kept so far.
+    pending: dict[str, np.ndarray] | None = None
+    kept_keys: list[np.ndarray] = field(default_factory=list)
 
     def branches(self) -> list[tuple[str, str, str]]:
         """The tree branches the expressions read, as (branch, expression, config key):
@@ -328,6 +382,16 @@ def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> Sourc
     ):
         if text is not None:
             finals.append(Step(where, name, _parse(where, text)))
+    one = conf.get("one_per_event")
+    if one is not None:
+        finals.append(
+            Step(
+                f"{key}.one_per_event.best", BEST, _parse(f"{key}.one_per_event.best", one["best"])
+            )
+        )
+        for i, text in enumerate(one["event"]):
+            where = f"{key}.one_per_event.event[{i}]"
+            finals.append(Step(where, f"{EVENT_KEY}{i}", _parse(where, text)))
     files = resolve_files(conf["files"], f"{key}.files")
     return SourcePlan(
         name=source,
@@ -339,6 +403,7 @@ def plan_source(dataset: str, source: str, settings: Mapping[str, Any]) -> Sourc
         aliases=aliases,
         finals=finals,
         step_size=settings.get("step_size", "100 MB"),
+        one_per_event=one,
     )
 
 
@@ -408,13 +473,24 @@ def _expressions(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         for key in ("cut", "weight", "event_id"):
             if conf.get(key) is not None:
                 yield f"{source}.{key}", conf[key]
+        one = conf.get("one_per_event")
+        if one is not None:
+            yield f"{source}.one_per_event.best", one["best"]
+            yield from (
+                (f"{source}.one_per_event.event[{i}]", t) for i, t in enumerate(one["event"])
+            )
 
 
 def _numpy_if_flat(array: ak.Array) -> Any:
-    """Flat numeric branches as NumPy (faster arithmetic); jagged and strings stay awkward."""
+    """Flat numeric branches as NumPy (faster arithmetic), integers widened to 64 bits (so
+    that ``Run * 100000 + Event`` does not wrap around in 32); jagged and strings stay
+    awkward."""
     layout = array.layout
     if isinstance(layout, ak.contents.NumpyArray) and layout.data.ndim == 1:
-        return ak.to_numpy(array)
+        values = ak.to_numpy(array)
+        if values.dtype.kind in "iu" and values.dtype.itemsize < 8:
+            return values.astype(np.int64)
+        return values
     return array
 
 
@@ -494,9 +570,80 @@ def _read_source(plan: SourcePlan, progress: tqdm) -> Iterator[dict[str, np.ndar
                 progress.update(len(arrays))
                 selected = {name: values[keep] for name, values in out.items()}
                 _finite(plan, selected, f"{path}:{plan.tree}")
+                if plan.one_per_event is not None:
+                    selected = _one_per_event(plan, selected, final=False)
                 yield selected
+            last = _one_per_event(plan, {}, final=True) if plan.one_per_event else {}
+            if last:  # the file's last event
+                yield last
         finally:
             tree.file.close()
+    if plan.one_per_event is not None:
+        _adjacent(plan)
+
+
+def _one_per_event(
+    plan: SourcePlan, chunk: dict[str, np.ndarray], *, final: bool
+) -> dict[str, np.ndarray]:
+    """The chunk's selected entries with one candidate per event: the lowest (or highest)
+    ``best`` of each run of adjacent entries with the same event keys (the first of equals).
+    The chunk's last event waits for the next chunk (its entries may go on there) unless
+    ``final``; the events with several candidates and the candidates dropped are counted."""
+    settings = plan.one_per_event or {}
+    if plan.pending is not None:
+        chunk = {
+            k: np.concatenate([plan.pending[k], chunk[k]]) if chunk else plan.pending[k]
+            for k in plan.pending
+        }
+        plan.pending = None
+    n_keys = len(settings["event"])
+    names = [f"{EVENT_KEY}{i}" for i in range(n_keys)]
+    if not chunk or len(chunk[BEST]) == 0:
+        return {k: v for k, v in chunk.items() if k not in (BEST, *names)}
+    for i, name in enumerate(names):
+        if chunk[name].dtype.kind not in "iu":
+            raise NtupleError(
+                f"gives {chunk[name].dtype} values, not integers (an event's identity)",
+                f"{plan.key}.one_per_event.event[{i}]",
+            )
+    keys = np.stack([chunk[name].astype(np.int64) for name in names], axis=1)
+    n = len(keys)
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
+    if not final:  # the last event's entries may go on in the next chunk
+        plan.pending = {k: v[starts[-1] :] for k, v in chunk.items()}
+        chunk = {k: v[: starts[-1]] for k, v in chunk.items()}
+        keys, n, starts = keys[: starts[-1]], starts[-1], starts[:-1]
+        if n == 0:
+            return {k: v for k, v in chunk.items() if k not in (BEST, *names)}
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))
+    best = chunk[BEST].astype(np.float64)
+    if settings.get("keep", "lowest") == "highest":
+        best = -best
+    order = np.lexsort((np.arange(n), best, group))  # by event, then best, then position
+    chosen = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    sizes = np.diff(np.r_[starts, n])
+    plan.counts["multiple_candidate_events"] += int((sizes > 1).sum())
+    plan.counts["dropped_candidates"] += int((sizes - 1).sum())
+    plan.kept_keys.append(keys[chosen])
+    return {k: v[chosen] for k, v in chunk.items() if k not in (BEST, *names)}
+
+
+def _adjacent(plan: SourcePlan) -> None:
+    """Refuse an event whose candidates were not adjacent (one per event would keep it
+    twice): its keys among those kept more than once."""
+    if not plan.kept_keys:
+        return
+    keys = np.concatenate(plan.kept_keys)
+    plan.kept_keys.clear()
+    keys = keys[np.lexsort(keys.T[::-1])]
+    repeated = np.flatnonzero((keys[1:] == keys[:-1]).all(axis=1))
+    if len(repeated):
+        example = tuple(int(k) for k in keys[repeated[0]])
+        raise NtupleError(
+            f"{len(repeated)} event(s) have candidates that are not adjacent in the files "
+            f"(e.g. the event {example}); one per event needs an event's entries together",
+            f"{plan.key}.one_per_event.event",
+        )
 
 
 def _finite(plan: SourcePlan, chunk: Mapping[str, np.ndarray], where: str) -> None:
