@@ -59,6 +59,8 @@ def test_bdt_stops_early_and_shap_adds_up(settings: dict) -> None:
     )
     ranking = studies.shap_ranking(values, COLUMNS)
     assert ranking["feature"].iloc[-1] == "noise"
+    # each event's values are its own: the job's thread count does not change them
+    np.testing.assert_array_equal(bdt.shap_values(booster, val, COLUMNS, threads=2)[0], values)
     again, _ = bdt.train(train, val, COLUMNS, s, threads=1, seed=0)
     np.testing.assert_array_equal(
         bdt.scores(again, val, COLUMNS), bdt.scores(booster, val, COLUMNS)

@@ -42,6 +42,7 @@ rule bdt_shap:
         "results/logs/bdt_shap/{dataset}/{features}.log",
     conda:
         CONDA_ENV
+    threads: config["studies"]["shap"]["threads"]
     resources:
         mem_mb=2000,
         runtime=10,

@@ -16,7 +16,7 @@ with script_log(snakemake.log[0]) as log:
     events = studies.sample_rows(
         pd.read_parquet(snakemake.input.test), p.settings["n_events"], p.seed
     )
-    values, base = trainer.shap_values(fitted, events, columns)
+    values, base = trainer.shap_values(fitted, events, columns, snakemake.threads)
     ranking = studies.shap_ranking(values, columns)
     log.info("SHAP ranking:\n%s", ranking)
     figure, ax = plotting.new_figure(figsize=(9, 6))

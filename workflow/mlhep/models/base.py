@@ -137,11 +137,12 @@ class Trainer(ABC):
         return FittedClassifier(self, fitted, columns).fit(None, None)
 
     def shap_values(
-        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str], threads: int = 1
     ) -> tuple[np.ndarray, float]:
         """Each row's per-feature contributions to its score (SHAP values, ``(n, features)``)
-        and the base value: the base plus a row's sum is its score. Only for a family with
-        :attr:`has_shap`; ``NotImplementedError`` otherwise."""
+        and the base value: the base plus a row's sum is its score (computed on ``threads``
+        threads). Only for a family with :attr:`has_shap`; ``NotImplementedError``
+        otherwise."""
         raise NotImplementedError(f"{type(self).__name__} has no per-feature contributions")
 
     @abstractmethod

@@ -111,10 +111,13 @@ def scores(booster: xgb.Booster, frame: pd.DataFrame, columns: Sequence[str]) ->
 
 
 def shap_values(
-    booster: xgb.Booster, frame: pd.DataFrame, columns: Sequence[str]
+    booster: xgb.Booster, frame: pd.DataFrame, columns: Sequence[str], threads: int = 1
 ) -> tuple[np.ndarray, float]:
     """Exact TreeSHAP values of each event and feature (log-odds units) and the base value;
-    per event, the base value plus the row's sum is the event's margin."""
+    per event, the base value plus the row's sum is the event's margin. ``threads`` is set
+    on the booster (a loaded one would take every core); each event's values are its own,
+    so they do not depend on it."""
+    booster.set_param({"nthread": threads})
     contributions = booster.predict(dmatrix(frame, columns), pred_contribs=True)
     return contributions[:, :-1], float(contributions[0, -1])
 
@@ -160,10 +163,10 @@ class BdtTrainer(Trainer):
         return fitted.model.predict(dmatrix(frame, columns))
 
     def shap_values(
-        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]
+        self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str], threads: int = 1
     ) -> tuple[np.ndarray, float]:
         """Exact TreeSHAP values (log-odds units) and the base value (:func:`shap_values`)."""
-        return shap_values(fitted.model, frame, columns)
+        return shap_values(fitted.model, frame, columns, threads)
 
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """XGBoost's own format (UBJSON by the file's suffix)."""

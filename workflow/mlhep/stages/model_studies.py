@@ -199,9 +199,13 @@ class ModelStudiesStage(Stage):
         }
 
     def settings(self, name: str) -> dict[str, Any]:
-        """A study's config section (``studies.<switch>``)."""
+        """A study's config section (``studies.<switch>``) less its ``threads``, which do not
+        change its results (so a new thread count re-runs nothing)."""
         switch = MODEL_STUDIES[name].switch
-        return canonical(self.config["studies"][switch]) if switch else {}
+        if not switch:
+            return {}
+        section = {k: v for k, v in self.config["studies"][switch].items() if k != "threads"}
+        return canonical(section)
 
 
 STAGE = ModelStudiesStage
