@@ -34,44 +34,44 @@ rule noop:
         with open(output[0], "w") as f:
             f.write("done")
 """
-#: What the point's script imports before its first line of work.
-SCRIPT_IMPORTS = """
-import pandas
-from mlhep import io
-from mlhep.core import GENERALIZATION_EXPERIMENT
-from mlhep.models.base import FitContext
-from mlhep.runlog import script_log
-from mlhep.studies.generalization import STUDIES, StudyData
-from mlhep.studies.generalization.tracking import run_and_log
-from mlhep.tracking import RunSpec
-import mlhep.studies.generalization.polynomial
-"""
-#: In the bench's work directory: the point computed alone, then the store opened and one
-#: run logged, each timed (after the imports it needs).
+SCRIPT = REPO / "workflow" / "scripts" / "generalization_chunk.py"
+
+
+def script_imports() -> str:
+    """The import lines of the point's script (what it runs before its first line of work)."""
+    lines = SCRIPT.read_text().splitlines()
+    return "\n".join(line for line in lines if line.startswith(("import ", "from ")))
+
+
+#: In the bench's work directory: the script's imports, the point computed alone, then
+#: MLflow imported, the store opened with a run started, and one metric logged, each timed.
+#: The point's settings come from the plan, outside the timings (the job gets them as
+#: params from Snakemake).
 PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
+{imports}
 from mlhep.studies.generalization import run_point
-from mlhep.models.base import FitContext
+t1 = time.perf_counter()
 from mlhep.config import load_config
 from mlhep.plan import Plan
 plan = Plan(load_config(sys.argv[1])).stage("generalization")
 name = "degree~3"
 settings, point = plan.settings("polynomial_degree", name), plan.point("polynomial_degree", name)
-t1 = time.perf_counter()
-run_point("polynomial_degree", settings, point, None, FitContext(1, "cpu", 1))
 t2 = time.perf_counter()
+run_point("polynomial_degree", settings, point, None, FitContext(1, "cpu", 1))
+t3 = time.perf_counter()
 from mlhep.tracking import RunSpec, mlflow_module, start_run
 mlflow = mlflow_module()
-t3 = time.perf_counter()
+t4 = time.perf_counter()
 spec = RunSpec.for_job("results/mlflow/experiments.json", "generalization", "bench",
-                       "benchmarks/job_cost.py", {"x": 1})
+                       "benchmarks/job_cost.py", {{"x": 1}})
 with start_run(spec, "bench"):
-    t4 = time.perf_counter()
+    t5 = time.perf_counter()
     mlflow.log_metric("m", 1.0)
-t5 = time.perf_counter()
-print(json.dumps({"imports_and_plan_s": t1 - t0, "point_s": t2 - t1, "mlflow_import_s": t3 - t2,
-                  "store_open_and_run_start_s": t4 - t3, "run_log_and_end_s": t5 - t4}))
+t6 = time.perf_counter()
+print(json.dumps({{"script_imports_s": t1 - t0, "point_s": t3 - t2, "mlflow_import_s": t4 - t3,
+                  "store_open_and_run_start_s": t5 - t4, "run_log_and_end_s": t6 - t5}}))
 """
 
 
@@ -102,7 +102,7 @@ def config(workdir: Path) -> Path:
 def import_breakdown(top: int = 8) -> list[tuple[str, float]]:
     """The script's heaviest top-level imports (cumulative seconds)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", SCRIPT_IMPORTS],
+        [sys.executable, "-X", "importtime", "-c", script_imports()],
         capture_output=True,
         text=True,
         check=True,
@@ -154,7 +154,7 @@ def main() -> None:
             times["workflow dry run"].append(timed([*force, "--dry-run"], work))
             times["point"].append(timed(force, work))
         probe = subprocess.run(
-            [sys.executable, "-c", PROBE, str(cfg)],
+            [sys.executable, "-c", PROBE.format(imports=script_imports()), str(cfg)],
             cwd=work,
             check=True,
             capture_output=True,
