@@ -165,7 +165,10 @@ def ams_validated(
     y, s, w = test
     selected = s >= chosen["ams_cut"]
     ws, wb = w * ((y == 1) & selected), w * ((y == 0) & selected)
-    reps = [float(ams(c @ ws, c @ wb, b_reg)) for c in resampled_counts(len(y), n_resamples, seed)]
+    reps: list[float] = []
+    for counts in resampled_counts(len(y), n_resamples, seed):
+        drawn = counts.astype(np.float64)  # converted once for both sums (``@`` converts per use)
+        reps.append(float(ams(drawn @ ws, drawn @ wb, b_reg)))
     low, high = percentile_interval(np.array(reps), level)
     return {
         "ams": float(ams(ws.sum(), wb.sum(), b_reg)),

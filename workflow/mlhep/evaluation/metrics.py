@@ -17,6 +17,7 @@ References: B. Efron and R. Tibshirani, An Introduction to the Bootstrap (1993),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -43,6 +44,13 @@ class TieGroups:
         new = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.ones(0, bool)
         return TieGroups(order, None if new.all() else np.cumsum(new) - 1)
 
+    @functools.cached_property
+    def ends(self) -> NDArray[np.intp]:
+        """Position of the last event of each tie group in score order: found once, not per
+        resample (it does not depend on the weights)."""
+        assert self.group is not None
+        return np.r_[np.flatnonzero(np.diff(self.group)), len(self.group) - 1]
+
     def auc(
         self, signal_weight: NDArray[np.floating], background_weight: NDArray[np.floating]
     ) -> float:
@@ -50,16 +58,25 @@ class TieGroups:
         each event's weight split into its signal and background parts (original order)."""
         return self.sorted_auc(signal_weight[self.order], background_weight[self.order])
 
-    def sorted_auc(self, signal: NDArray[np.floating], background: NDArray[np.floating]) -> float:
-        """:meth:`auc` of weights already in ascending score order."""
-        through = np.cumsum(background)  # background weight at or below each event
+    def sorted_auc(
+        self,
+        signal: NDArray[np.floating],
+        background: NDArray[np.floating],
+        work: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> float:
+        """:meth:`auc` of weights already in ascending score order; ``work``, two float
+        arrays of the events' length, takes the intermediate sums (a bootstrap reuses them
+        rather than allocating them per resample)."""
+        through, below_half = (
+            (np.empty(len(signal)), np.empty(len(signal))) if work is None else work
+        )
+        np.cumsum(background, out=through)  # background weight at or below each event
         if self.group is None:
-            below_half = through - 0.5 * background
+            np.subtract(through, np.multiply(0.5, background, out=below_half), out=below_half)
         else:  # an event sees its whole tie group at one half
-            ends = np.r_[np.flatnonzero(np.diff(self.group)), len(self.group) - 1]
-            group_end = through[ends]
+            group_end = through[self.ends]
             group_start = np.r_[0.0, group_end[:-1]]
-            below_half = (0.5 * (group_start + group_end))[self.group]
+            np.take(0.5 * (group_start + group_end), self.group, out=below_half)
         return float(signal @ below_half / (signal.sum() * through[-1]))
 
 
@@ -95,10 +112,18 @@ def paired_bootstrap(
     groups = {name: TieGroups.of(s) for name, s in scores.items()}
     ordered = {name: (ws[g.order], wb[g.order]) for name, g in groups.items()}
     out = {name: np.empty(n_resamples) for name in scores}
+    # per resample the same arrays: allocated once (fresh ones cost page faults at 1e6+)
+    signal, background, through, below_half = (np.empty(n) for _ in range(4))
     for r, counts in enumerate(resampled_counts(n, n_resamples, seed)):
+        # the counts in the narrowest integer type that holds them (uint8 in practice): the
+        # gather into each score's order, random access that leaves the cache from about 1e5
+        # events, then moves an eighth of the bytes; the products are the same numbers
+        narrow = counts.astype(np.min_scalar_type(counts.max(initial=0)))
         for name, g in groups.items():
-            c = counts[g.order]
-            out[name][r] = g.sorted_auc(ordered[name][0] * c, ordered[name][1] * c)
+            c = narrow[g.order]
+            np.multiply(ordered[name][0], c, out=signal)
+            np.multiply(ordered[name][1], c, out=background)
+            out[name][r] = g.sorted_auc(signal, background, (through, below_half))
     return out
 
 
