@@ -102,23 +102,38 @@ def reliability(
 Calibrator = Callable[[NDArray], NDArray]
 
 
-def _isotonic(p: NDArray, y: NDArray) -> Calibrator:
+def _isotonic(p: NDArray, y: NDArray, model_prior_log_odds: float) -> Calibrator:
     model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
     return lambda q: np.asarray(model.predict(q), dtype=float)
 
 
-def _platt(p: NDArray, y: NDArray) -> Calibrator:
+def _platt(p: NDArray, y: NDArray, model_prior_log_odds: float) -> Calibrator:
     model = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
     return lambda q: model.predict_proba(_logit(q)[:, None])[:, 1]
 
 
-def _temperature(p: NDArray, y: NDArray) -> Calibrator:
-    model = LogisticRegression(C=1e6, fit_intercept=False).fit(_logit(p)[:, None], y)
-    return lambda q: model.predict_proba(_logit(q)[:, None])[:, 1]
+def _temperature(p: NDArray, y: NDArray, model_prior_log_odds: float) -> Calibrator:
+    """logit q = (logit p - model prior) / T + validation prior: the temperature scales the
+    model's log-likelihood ratio and the prior becomes the validation sample's, as the
+    truth it is judged against is taken there (Guo et al.'s logit / T, which has no
+    intercept, would charge a perfect model trained at another prior for the shift). T by
+    maximum likelihood on the validation labels."""
+    from scipy.optimize import minimize_scalar
+
+    ratio = _logit(p) - model_prior_log_odds
+    prior = prior_log_odds(y)
+    sign = np.where(np.asarray(y) == 1, -1.0, 1.0)
+
+    def nll(log_inverse_t: float) -> float:
+        return float(np.mean(np.logaddexp(0.0, sign * (np.exp(log_inverse_t) * ratio + prior))))
+
+    inverse_t = float(np.exp(minimize_scalar(nll, bounds=(-7.0, 7.0), method="bounded").x))
+    return lambda q: special.expit((_logit(q) - model_prior_log_odds) * inverse_t + prior)
 
 
-#: Recalibration maps fitted on (probability, label) pairs of the validation split.
-CALIBRATORS: dict[str, Callable[[NDArray, NDArray], Calibrator]] = {
+#: Recalibration maps fitted on (probability, label) pairs of the validation split, given
+#: the prior log-odds the model was trained at.
+CALIBRATORS: dict[str, Callable[[NDArray, NDArray, float], Calibrator]] = {
     "isotonic": _isotonic,
     "platt": _platt,
     "temperature": _temperature,
@@ -130,17 +145,19 @@ def recalibrated_metrics(
     validation: tuple[NDArray, NDArray],
     test_p: NDArray,
     test_logit_star: NDArray,
+    model_prior_log_odds: float = 0.0,
 ) -> dict[str, Any]:
     """For each method: fit it on the validation (probability, label) pairs, apply it to the
     test probabilities and measure them against the truth, whose logit ``test_logit_star``
     is taken at the validation sample's prior (the recalibrated probabilities are
-    posteriors at that prior); keys ``<metric>_<method>``."""
+    posteriors at that prior; temperature scaling is given the prior log-odds the model
+    was trained at); keys ``<metric>_<method>``."""
     unknown = sorted(set(methods) - set(CALIBRATORS))
     if unknown:
         raise ValueError(f"unknown calibration method(s) {unknown}; known: {sorted(CALIBRATORS)}")
     out: dict[str, Any] = {}
     for method in methods:
-        calibrate = CALIBRATORS[method](*validation)
+        calibrate = CALIBRATORS[method](*validation, model_prior_log_odds)
         for key, value in truth_metrics(calibrate(test_p), test_logit_star).items():
             out[f"{key}_{method}"] = value
     return out

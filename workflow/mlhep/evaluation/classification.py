@@ -272,6 +272,7 @@ def evaluate(
                 (val["proba"].to_numpy(dtype=float), val_labels),
                 p,
                 ref + prior_log_odds_of(val_labels),
+                prior_log_odds,
             )
         )
     return out
