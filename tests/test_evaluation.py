@@ -9,12 +9,14 @@ from sklearn.metrics import roc_auc_score
 
 from mlhep.evaluation.classification import (
     SUMMARY_COLUMNS,
+    VERDICT_NOTE,
     ams,
     bayes_rows,
     best_ams,
     efficiency_at,
     evaluate,
     ks_overtraining,
+    member_spreads,
     model_loss,
     separation,
     summary_markdown,
@@ -177,12 +179,19 @@ def test_summary_table_and_markdown() -> None:
     rows = [{**m, "dataset": "d", "model": "logistic", "features": "low"}]
     bayes = evaluate(frame, "bce", _limit_of(frame), n_resamples=20)
     rows += bayes_rows({"dataset": "d", "feature_sets": {"low": {**bayes, "auc": 0.99}}})
-    table = summary_table(rows)
+    # an ensemble of the logistic's configuration: its members' spread on that row only
+    members = [0.70, 0.72, 0.74]
+    about = {"dataset": "d", "model": "logistic", "features": "low", "study": "e"}
+    spreads = member_spreads([{**about, "member_auc": members}])
+    table = summary_table(rows, spreads)
     assert list(table.columns[: len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
     assert table["model"].tolist() == ["bayes_optimal", "logistic"]  # sorted by AUC
+    assert table["member_auc_std"].iloc[1] == pytest.approx(0.02)  # ddof 1
+    assert np.isnan(table["member_auc_std"].iloc[0]) and table["member_study"].iloc[1] == "e"
     md = summary_markdown(table)
-    assert md.count("\n") == 4 and "| d | logistic | low |" in md
+    assert md.count("\n") == 6 and "| d | logistic | low |" in md
     assert "consistent with the limit" in md and "+0.00000 [+0.00000, +0.00000]" in md
+    assert "| 0.02000 |" in md and md.endswith(VERDICT_NOTE + "\n")
 
 
 def _unequal_classes(mu: float = 0.8, seed: int = 12) -> tuple[pd.DataFrame, pd.Series]:

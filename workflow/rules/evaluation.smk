@@ -106,6 +106,7 @@ rule summary:
     input:
         metrics=CLASSIFICATION.summary_inputs()["metrics"],
         bayes=CLASSIFICATION.summary_inputs()["bayes"],
+        ensembles=list(MODEL_STUDIES.ensemble_results()),
     output:
         csv=report(
             paths.SUMMARY_CSV,
@@ -122,6 +123,8 @@ rule summary:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        ensembles=MODEL_STUDIES.ensemble_results(),
     script:
         "../scripts/summary.py"
 

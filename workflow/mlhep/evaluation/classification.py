@@ -21,7 +21,7 @@ check); C. Adam-Bourdarios et al., The Higgs boson machine learning challenge, J
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,8 @@ SUMMARY_COLUMNS = (
     "gap_high",
     "limit_verdict",
     "delong_p",
+    "member_auc_std",
+    "member_study",
     "eff_at_b01",
     "eff_at_b10",
     "eff_at_b30",
@@ -278,8 +280,31 @@ def evaluate(
     return out
 
 
-def summary_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (dataset, model, feature set), the :data:`SUMMARY_COLUMNS` first, sorted."""
+def member_spreads(ensembles: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], Any]:
+    """(dataset, model, features) -> the standard deviation of an ensemble's members' test
+    AUCs and the study that measured it: the training randomness (seeds; for the BDT
+    bootstrap also the resampled training events) that a verdict's interval, over the test
+    events of one trained model, leaves out."""
+    return {
+        (e["dataset"], e["model"], e["features"]): {
+            "member_auc_std": float(np.std(e["member_auc"], ddof=1)),
+            "member_study": e["study"],
+        }
+        for e in ensembles
+        if len(e["member_auc"]) > 1
+    }
+
+
+def summary_table(
+    rows: Sequence[dict[str, Any]],
+    spreads: Mapping[tuple[str, str, str], Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """One row per (dataset, model, feature set), the :data:`SUMMARY_COLUMNS` first, sorted;
+    ``spreads`` (:func:`member_spreads`) fill ``member_auc_std`` where an ensemble of that
+    model was trained."""
+    rows = [
+        {**r, **(spreads or {}).get((r["dataset"], r["model"], r["features"]), {})} for r in rows
+    ]
     frame = pd.DataFrame(list(rows))
     for column in SUMMARY_COLUMNS:
         if column not in frame:
@@ -297,9 +322,9 @@ def summary_markdown(frame: pd.DataFrame) -> str:
     probabilities against the exact posterior."""
     lines = [
         "| dataset | model | features | AUC [CI] | gap to limit [paired CI] | verdict "
-        "| eff@B=1% | eff@B=10% | eff@B=30% | separation | KS D (S/B) | KS p (S/B) "
-        "| gen. gap | AMS [CI] | excess log-loss | E abs(p-p*) | logit slope |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| member AUC spread | eff@B=1% | eff@B=10% | eff@B=30% | separation | KS D (S/B) "
+        "| KS p (S/B) | gen. gap | AMS [CI] | excess log-loss | E abs(p-p*) | logit slope |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def f(value: Any, fmt: str) -> str:
@@ -320,6 +345,7 @@ def summary_markdown(frame: pd.DataFrame) -> str:
             f"| {r['dataset']} | {r['model']} | {r['features']} "
             f"| {f(r['auc'], '.4f')} [{f(r['auc_low'], '.4f')}, {f(r['auc_high'], '.4f')}] "
             f"| {gap} | {f(r['limit_verdict'], 's')} "
+            f"| {f(r.get('member_auc_std'), '.5f')} "
             f"| {f(r['eff_at_b01'], '.3f')} | {f(r['eff_at_b10'], '.3f')} "
             f"| {f(r['eff_at_b30'], '.3f')} "
             f"| {f(r['separation'], '.3f')} "
@@ -330,7 +356,20 @@ def summary_markdown(frame: pd.DataFrame) -> str:
             f"| {f(r['excess_log_loss'], '.2e')} | {f(r['mean_abs_dp'], '.4f')} "
             f"| {f(r['logit_slope'], '.3f')} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + VERDICT_NOTE + "\n"
+
+
+#: What a verdict says and does not say (under the summary table and in the report).
+VERDICT_NOTE = (
+    "The verdict reads the paired bootstrap interval of (limit AUC - model AUC) over the "
+    "test events: *consistent with the limit* means only that the interval contains zero. "
+    "For a model at the limit each row reads *above the limit* with probability 2.5% by "
+    "chance (at the 95% level), so one such row among many is expected. The interval is "
+    "that of one trained model on one test sample: it leaves out training randomness, "
+    "which the member AUC spread shows where an ensemble was trained (the standard "
+    "deviation of its members' test AUCs: seeds for the ANN ensemble, bootstrap resamples "
+    "of the training events for the BDT ensemble)."
+)
 
 
 def bayes_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -333,6 +333,7 @@ def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd
         "gap_low": "gap CI low",
         "gap_high": "gap CI high",
         "limit_verdict": "verdict",
+        "member_auc_std": "member AUC spread",
         "eff_at_b01": "eff_S @ eff_B 1%",
         "eff_at_b10": "eff_S @ 10%",
         "eff_at_b30": "eff_S @ 30%",

@@ -135,6 +135,23 @@ class ModelStudiesStage(Stage):
         on = a.model_on(study.model) and features in a.feature_sets(dataset)
         return [features] if on else []
 
+    def ensemble_results(self) -> dict[str, dict[str, str]]:
+        """Every ensemble's result file -> what its members are trained as (dataset, model,
+        feature set, study): the summary shows their AUC spread beside the single model's."""
+        out = {}
+        for dataset in self.analysis.classification_datasets:
+            for name in ENSEMBLE_STUDIES:
+                for features in self.feature_sets(dataset, name):
+                    path = study_file(dataset, name, features, MODEL_STUDIES[name].result)
+                    model = MODEL_STUDIES[name].model
+                    out[path] = {
+                        "dataset": dataset,
+                        "model": model,
+                        "features": features,
+                        "study": name,
+                    }
+        return out
+
     def files(self, dataset: str) -> dict[str, dict[str, dict[str, str]]]:
         """study -> feature set -> its result and figure, for the studies that run."""
         out = {}
