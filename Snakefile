@@ -36,5 +36,9 @@ rule all:
         PLAN.outputs(),
 
 
+onstart:
+    close_orphaned_runs()
+
+
 onerror:
     close_unfinished_runs()

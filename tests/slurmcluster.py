@@ -5,7 +5,7 @@ on install and containers have no systemd, so the daemons are started here by ha
 the foreground, each as a child process whose PID is kept: ``stop`` ends exactly those.
 The config must live at ``/etc/slurm/slurm.conf`` (the executor plugin's job step drops
 ``SLURM_CONF``), so this needs root; a machine whose ``/etc/slurm`` holds a real cluster's
-config is left alone. The node declares ``gpus`` GRES GPUs without a device: SLURM sets
+config is left alone. The node declares ``gpus`` GRES GPUs on stand-in device files: SLURM sets
 ``CUDA_VISIBLE_DEVICES`` in jobs that ask for one, which is what the tests check.
 """
 
@@ -173,6 +173,10 @@ class LocalSlurm:
                 path.unlink()
 
 
+#: Stand-ins for GPU device files: character devices every Linux has.
+GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")
+
+
 def write_config(root: Path, node: str, *, cpus: int, memory_mb: int, gpus: int) -> None:
     """Write slurm.conf and gres.conf for a one-node cluster kept under ``root``."""
     values = {
@@ -183,7 +187,8 @@ def write_config(root: Path, node: str, *, cpus: int, memory_mb: int, gpus: int)
         "cpus": cpus,
         "memory_mb": memory_mb,
         "gpus": gpus,
-        "gres_lines": "\n".join(f"NodeName={node} Name=gpu File=/dev/null" for _ in range(gpus)),
+        # one character device per GPU (SLURM refuses two GPUs on one file)
+        "gres_lines": "\n".join(f"NodeName={node} Name=gpu File={f}" for f in GPU_FILES[:gpus]),
     }
     SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
     for template, target in (("slurm.conf.in", SLURM_CONF), ("gres.conf.in", GRES_CONF)):

@@ -303,3 +303,34 @@ def test_make_splits_records_hashes_and_rescales_weights() -> None:
 def test_bad_fractions_are_refused(fractions: dict, error: type) -> None:
     with pytest.raises(error):
         split_indices(np.zeros(10), fractions, seed=0)
+
+
+def test_a_full_disk_stops_a_writer_naming_the_file_and_keeps_nothing(tmp_path: Path) -> None:
+    """On a file system with no space left (a real 32 KiB tmpfs), every writer fails with an
+    error naming the file it could not write, and leaves no half-written file behind."""
+    import os
+    import subprocess
+
+    from helpers import require
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = os.geteuid() == 0 and (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(full)]).returncode
+        == 0
+    )
+    require(mounted, "mounting a small tmpfs needs root (and mount in this container)")
+    try:
+        big = np.random.default_rng(0).random(100_000)
+        writers = {
+            "events.root": lambda p: io.write_root_tree(p, [{"x": big}], {"x": np.float64}),
+            "train.parquet": lambda p: io.write_parquet(p, pd.DataFrame({"x": big})),
+            "metrics.json": lambda p: io.write_json(p, {"x": big}),
+        }
+        for name, write in writers.items():
+            target = full / "results" / name
+            with pytest.raises(OSError, match=f"cannot write {target}: .*No space left"):
+                write(target)
+        assert list((full / "results").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(full)], check=True)

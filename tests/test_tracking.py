@@ -22,6 +22,7 @@ from mlhep.tracking import (
     INVOCATION_ENV,
     RunSpec,
     add_to_run,
+    close_orphaned_runs,
     close_unfinished_runs,
     create_store,
     experiment_name,
@@ -172,6 +173,44 @@ def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> 
     client = MlflowClient(tracking_uri(config["tracking"], tmp_path))
     (run,) = client.search_runs([client.get_experiment_by_name("mlhep-dimuon").experiment_id])
     assert run.info.status == "KILLED"
+
+
+def test_runs_of_killed_processes_are_closed_and_live_ones_kept(
+    config: dict, tmp_path: Path
+) -> None:
+    """A job killed with its invocation (SIGKILL: no handler runs) leaves its run RUNNING;
+    the next invocation ends it as KILLED, and leaves the run of a live job alone."""
+    record = store(config, tmp_path)
+    uri = tracking_uri(config["tracking"], tmp_path)
+    assert close_orphaned_runs(uri) == []  # nothing running: answered without MLflow
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(record), str(k), "1", "120"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k in (0, 1)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "logging"
+        workers[0].kill()
+        workers[0].wait(timeout=30)
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name("mlhep-dimuon").experiment_id
+        runs = {r.data.tags["mlflow.runName"]: r for r in client.search_runs([experiment])}
+        assert {r.info.status for r in runs.values()} == {"RUNNING"}
+        closed = close_orphaned_runs(uri)
+        assert closed == [runs["worker-0"].info.run_id]
+        assert client.get_run(closed[0]).info.status == "KILLED"
+        assert client.get_run(runs["worker-1"].info.run_id).info.status == "RUNNING"
+        # a run of another host is never touched, whatever its pid
+        assert close_orphaned_runs(uri, host="elsewhere") == []
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.communicate(timeout=30)
 
 
 def test_unfinished_runs_of_an_invocation_are_closed(config: dict, tmp_path: Path) -> None:

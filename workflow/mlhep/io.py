@@ -8,6 +8,7 @@ leaves a file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -61,10 +62,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     (0666 less the umask), so a group sharing the results can read them.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+    except OSError as error:
+        raise _unwritable(target, error) from error
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -72,8 +76,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if tmp.exists():
             tmp.chmod(0o666 & ~current_umask())
         os.replace(tmp, target)
+    except OSError as error:
+        if error.errno in _STORAGE_ERRORS:
+            raise _unwritable(target, error) from error
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Errors of the file system rather than of the data: a full disk or quota, a read-only or
+#: forbidden directory.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _unwritable(target: Path, error: OSError) -> OSError:
+    """The error of a result that cannot be written, naming the file (the system's own
+    message for a write names none) and what to do."""
+    return OSError(
+        error.errno,
+        f"cannot write {target}: {error.strerror or error}; free space on its file system or "
+        f"make {target.parent} writable, then run again (nothing half-written was kept)",
+    )
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

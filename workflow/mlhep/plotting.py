@@ -312,16 +312,17 @@ def draw_decision_tree(ax: Axes, model: object, columns: Sequence[str]) -> list[
 
 
 @styled
-def draw_shap_summary(ax: Axes, values: np.ndarray, inputs: object) -> list[Any]:
+def draw_shap_summary(ax: Axes, values: np.ndarray, inputs: object, seed: int = 0) -> list[Any]:
     """SHAP's beeswarm summary on ``ax`` (its figure made current: SHAP draws on pyplot's
     current axes, adds a colour bar and tightens the layout): each event's contribution
-    per feature, coloured by value. The points drawn."""
+    per feature, coloured by value, the points' jitter drawn from ``seed`` (never from
+    NumPy's global generator). The points drawn."""
     import matplotlib.pyplot as plt
     import shap
 
     plt.sca(ax)
     before = len(ax.collections)
-    shap.summary_plot(values, inputs, show=False, plot_size=None)
+    shap.summary_plot(values, inputs, show=False, plot_size=None, rng=np.random.default_rng(seed))
     ax.set_xlabel("SHAP value (contribution to the log-odds)")
     return list(ax.collections[before:])
 

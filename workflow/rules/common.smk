@@ -107,6 +107,19 @@ def study_model(name, output):
     return paths.fill(template, model=STUDY_REGISTRY[name].model)
 
 
+def close_orphaned_runs():
+    """When an invocation starts: end the MLflow runs that jobs of an earlier invocation,
+    killed with it (SIGKILL, power cut), left RUNNING."""
+    from mlhep.tracking import close_orphaned_runs as close
+
+    if os.path.exists(paths.MLFLOW_READY):
+        with open(paths.MLFLOW_READY) as f:
+            uri = json.load(f)["tracking_uri"]
+        closed = close(uri)
+        if closed:
+            print(f"MLflow: ended {len(closed)} run(s) of killed jobs as KILLED: {closed}")
+
+
 def close_unfinished_runs():
     """After a failed invocation: end its MLflow runs that a killed job left RUNNING."""
     from mlhep.tracking import close_unfinished_runs as close, invocation

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import warnings
@@ -188,11 +189,20 @@ class RunSpec:
             "snakemake_rule": self.rule,
             "dataset": self.dataset,
             "workflow_invocation": invocation(),
+            # which process owns the run while it is RUNNING (see close_orphaned_runs)
+            "mlhep.host": socket.gethostname(),
+            "mlhep.pid": str(os.getpid()),
         }
 
 
 def _user() -> str:
-    """The user a run belongs to, as MLflow's own context would record it."""
+    """The user a run belongs to, as MLflow's own context records it: the tracking server's
+    login (``MLFLOW_TRACKING_USERNAME`` or the credentials file), else the system user."""
+    from mlflow.utils.credentials import read_mlflow_creds
+
+    login = read_mlflow_creds().username
+    if login:
+        return login
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -373,3 +383,57 @@ def close_unfinished_runs(uri: str, invocation_id: str, status: str = "KILLED") 
     for run in runs:
         client.set_terminated(run.info.run_id, status)
     return [run.info.run_id for run in runs]
+
+
+def _alive_since(pid: int, start_ms: int) -> bool:
+    """Whether process ``pid`` runs on this host and began before ``start_ms`` (a process
+    that began later reuses the number of a dead one)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time() * 1000 <= start_ms + 1000
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def _any_running(uri: str) -> bool:
+    """Whether the store may hold a RUNNING run: for a SQLite file, one query on MLflow's
+    ``runs`` table (no MLflow import at the start of every invocation); otherwise True."""
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return True
+    path = uri.removeprefix("sqlite:///")
+    if not os.path.exists(path):
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            (count,) = db.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING'").fetchone()
+    except sqlite3.Error:
+        return True  # another schema: let MLflow look
+    return count > 0
+
+
+def close_orphaned_runs(uri: str, host: str | None = None) -> list[str]:
+    """End as KILLED every RUNNING run whose process on this host is gone (a job killed with
+    the whole invocation, by SIGKILL or a power cut, never ends its run, and no onerror
+    handler ran); return their ids. Runs of other hosts (cluster nodes, colleagues on a
+    shared server) and of live processes are left alone. Called when an invocation starts."""
+    if not _any_running(uri):
+        return []
+    host = host or socket.gethostname()
+    mlflow = mlflow_module()
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments, filter_string=f"attributes.status = 'RUNNING' and tags.`mlhep.host` = '{host}'"
+    )
+    closed = []
+    for run in runs:
+        pid = run.data.tags.get("mlhep.pid", "")
+        if pid.isdigit() and not _alive_since(int(pid), run.info.start_time):
+            client.set_terminated(run.info.run_id, "KILLED")
+            closed.append(run.info.run_id)
+    return closed
