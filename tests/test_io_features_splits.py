@@ -307,7 +307,8 @@ def test_bad_fractions_are_refused(fractions: dict, error: type) -> None:
 
 def test_a_full_disk_stops_a_writer_naming_the_file_and_keeps_nothing(tmp_path: Path) -> None:
     """On a file system with no space left (a real 32 KiB tmpfs), every writer fails with an
-    error naming the file it could not write, and leaves no half-written file behind."""
+    error naming the file it could not write, and leaves no half-written file behind; on a
+    read-only one too."""
     import os
     import subprocess
 
@@ -332,5 +333,10 @@ def test_a_full_disk_stops_a_writer_naming_the_file_and_keeps_nothing(tmp_path: 
             with pytest.raises(OSError, match=f"cannot write {target}: .*No space left"):
                 write(target)
         assert list((full / "results").iterdir()) == []
+        # a read-only file system (root writes anywhere else): the same, naming the file
+        subprocess.run(["mount", "-o", "remount,ro", str(full)], check=True)
+        target = full / "results" / "summary.json"
+        with pytest.raises(OSError, match=f"cannot write {target}: Read-only file system"):
+            io.write_json(target, {"auc": 0.9})
     finally:
         subprocess.run(["umount", str(full)], check=True)
