@@ -126,10 +126,11 @@ def run_evaluate(model: str) -> Callable[[Path, dict[str, Any]], None]:
         """Every metric against the limit (bootstrap included), the ROC and score plots."""
         import pandas as pd
 
-        from mlhep import io, plotting
+        from mlhep import io
         from mlhep.data import get_kind
         from mlhep.evaluation.classification import evaluate
-        from mlhep.evaluation.limit import join_limit, limit_scores
+        from mlhep.evaluation.figures import save_evaluation_figures
+        from mlhep.evaluation.limit import limit_scores
         from mlhep.models.training import record_prior_log_odds
 
         out = model_dir(d, model)
@@ -150,33 +151,9 @@ def run_evaluate(model: str) -> Callable[[Path, dict[str, Any]], None]:
             e["calibration"],
         )
         metrics.update(dataset="dimuon", model=model, features="all", mlflow_run_id=None)
-        title = f"{model} on all"
-        part = {split: predictions[predictions["split"] == split] for split in ("train", "test")}
-        y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
-        fig, ax = plotting.new_figure()
-        plotting.draw_roc(
-            ax,
-            {title: (y, part["test"]["score"].to_numpy(), w)},
-            bayes=(y, join_limit(limit, part["test"]["event_id"]), w),
+        save_evaluation_figures(
+            predictions, limit, metrics, model, "all", out / "roc.png", out / "scores.png"
         )
-        plotting.save_figure(fig, out / "roc.png")
-        by_class = {
-            split: {
-                c: part[split].loc[part[split]["label"] == k, "score"].to_numpy()
-                for c, k in (("signal", 1), ("background", 0))
-            }
-            for split in part
-        }
-        fig, ax = plotting.new_figure()
-        plotting.draw_score_distributions(
-            ax,
-            by_class["train"],
-            by_class["test"],
-            {"signal": metrics["ks_p_signal"], "background": metrics["ks_p_background"]},
-            xlabel=f"{model} score",
-            title=title,
-        )
-        plotting.save_figure(fig, out / "scores.png")
         io.write_json(out / "metrics.json", metrics)
 
     return run

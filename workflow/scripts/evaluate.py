@@ -4,10 +4,11 @@ classifier's MLflow run."""
 
 import pandas as pd
 
-from mlhep import io, plotting
+from mlhep import io
 from mlhep.data import get_kind
 from mlhep.evaluation.classification import evaluate
-from mlhep.evaluation.limit import join_limit, limit_scores
+from mlhep.evaluation.figures import save_evaluation_figures
+from mlhep.evaluation.limit import limit_scores
 from mlhep.models.training import record_prior_log_odds
 from mlhep.runlog import script_log
 from mlhep.tracking import add_to_run
@@ -37,33 +38,15 @@ with script_log(snakemake.log[0]) as log:
         mlflow_run_id=record["mlflow_run_id"],
     )
     log.info("metrics %s", metrics)
-    title = f"{record['model']} on {record['features']}"
-    part = {s: predictions[predictions["split"] == s] for s in ("train", "test")}
-    y, w = part["test"]["label"].to_numpy(), part["test"]["weight"].to_numpy()
-    fig, ax = plotting.new_figure()
-    plotting.draw_roc(
-        ax,
-        {title: (y, part["test"]["score"].to_numpy(), w)},
-        bayes=(y, join_limit(limit, part["test"]["event_id"]), w) if limit is not None else None,
+    save_evaluation_figures(
+        predictions,
+        limit,
+        metrics,
+        record["model"],
+        record["features"],
+        snakemake.output.roc,
+        snakemake.output.scores,
     )
-    plotting.save_figure(fig, snakemake.output.roc)
-    by_class = {
-        s: {
-            c: part[s].loc[part[s]["label"] == k, "score"].to_numpy()
-            for c, k in (("signal", 1), ("background", 0))
-        }
-        for s in part
-    }
-    fig, ax = plotting.new_figure()
-    plotting.draw_score_distributions(
-        ax,
-        by_class["train"],
-        by_class["test"],
-        {"signal": metrics["ks_p_signal"], "background": metrics["ks_p_background"]},
-        xlabel=f"{record['model']} score",
-        title=title,
-    )
-    plotting.save_figure(fig, snakemake.output.scores)
     run = add_to_run(snakemake.input.experiments, record["mlflow_run_id"])
     run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
     if "limit_verdict" in metrics:  # shown in the run list: consistent with the limit?

@@ -137,7 +137,9 @@ class ModelStudiesStage(Stage):
 
     def ensemble_results(self) -> dict[str, dict[str, str]]:
         """Every ensemble's result file -> what its members are trained as (dataset, model,
-        feature set, study): the summary shows their AUC spread beside the single model's."""
+        feature set, study): the summary shows their AUC spread beside the single model's.
+        Sorted by file, so that the order of the datasets in the config (a params value of
+        the summary) re-runs nothing."""
         out = {}
         for dataset in self.analysis.classification_datasets:
             for name in ENSEMBLE_STUDIES:
@@ -150,7 +152,7 @@ class ModelStudiesStage(Stage):
                         "features": features,
                         "study": name,
                     }
-        return out
+        return dict(sorted(out.items()))
 
     def files(self, dataset: str) -> dict[str, dict[str, dict[str, str]]]:
         """study -> feature set -> its result and figure, for the studies that run."""

@@ -113,11 +113,16 @@ def create_store(
 
 def git_commit(path: str | os.PathLike[str] = ".") -> str:
     """The commit of the repository holding ``path`` (``-dirty`` if it has changes), or
-    ``unknown`` outside a git checkout."""
+    ``unknown`` outside a git checkout. Git takes no optional lock: ``git status`` would
+    otherwise refresh the index under ``.git/index.lock``, which a job killed meanwhile
+    leaves behind in the user's repository."""
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
+            ["git", "--no-optional-locks", "-C", str(path), *args],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
 
     try:
@@ -366,20 +371,20 @@ def log_curves(curves: Mapping[str, Iterable[float]], steps: Iterable[int] | Non
         client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
 
 
+def _running_runs(uri: str, condition: str) -> tuple[Any, list[Any]]:
+    """The store's client and its RUNNING runs (every experiment) that meet ``condition``."""
+    client = mlflow_module().MlflowClient(tracking_uri=uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return client, []
+    filter_string = f"attributes.status = 'RUNNING' and {condition}"
+    return client, list(client.search_runs(experiments, filter_string=filter_string))
+
+
 def close_unfinished_runs(uri: str, invocation_id: str, status: str = "KILLED") -> list[str]:
     """End every run of one workflow invocation that is still RUNNING (its job was killed
     without a chance to end it); return their ids. Called when an invocation fails."""
-    mlflow = mlflow_module()
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    if not experiments:
-        return []
-    runs = client.search_runs(
-        experiments,
-        filter_string=(
-            f"attributes.status = 'RUNNING' and tags.workflow_invocation = '{invocation_id}'"
-        ),
-    )
+    client, runs = _running_runs(uri, f"tags.workflow_invocation = '{invocation_id}'")
     for run in runs:
         client.set_terminated(run.info.run_id, status)
     return [run.info.run_id for run in runs]
@@ -422,14 +427,7 @@ def close_orphaned_runs(uri: str, host: str | None = None) -> list[str]:
     if not _any_running(uri):
         return []
     host = host or socket.gethostname()
-    mlflow = mlflow_module()
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    if not experiments:
-        return []
-    runs = client.search_runs(
-        experiments, filter_string=f"attributes.status = 'RUNNING' and tags.`mlhep.host` = '{host}'"
-    )
+    client, runs = _running_runs(uri, f"tags.`mlhep.host` = '{host}'")
     closed = []
     for run in runs:
         pid = run.data.tags.get("mlhep.pid", "")
