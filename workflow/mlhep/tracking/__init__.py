@@ -271,9 +271,9 @@ class RunAddition:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
-        for start in range(0, len(batch), 1000):  # MLflow's batch limit
-            self.client.log_batch(self.run_id, metrics=batch[start : start + 1000])
+        _log_in_batches(
+            self.client, self.run_id, [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
 
     def set_tag(self, key: str, value: str) -> None:
         """Set one tag."""
@@ -366,9 +366,13 @@ def log_curves(curves: Mapping[str, Iterable[float]], steps: Iterable[int] | Non
         for name, values in curves.items()
         for i, value in enumerate(values)
     ]
-    client = mlflow.MlflowClient()
+    _log_in_batches(mlflow.MlflowClient(), run.info.run_id, metrics)
+
+
+def _log_in_batches(client: Any, run_id: str, metrics: list[Any]) -> None:
+    """Log metrics to a run, 1000 to a request (MLflow's batch limit)."""
     for start in range(0, len(metrics), 1000):
-        client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
 def _running_runs(uri: str, condition: str) -> tuple[Any, list[Any]]:
