@@ -45,12 +45,12 @@ def _result_literals() -> dict[str, list[str]]:
 
 
 def test_every_result_template_is_written_once() -> None:
-    """A result path is a constant of mlhep.paths; a rule's log and benchmark, beside it."""
+    """A result path is a constant of mlhep.paths; a rule's log, beside it."""
     found = _result_literals()
     assert found, "the scan found no results/ literal at all: the pattern is broken"
     repeated = {k: v for k, v in found.items() if len(v) > 1}
     assert not repeated, f"templates written more than once: {repeated}"
-    beside_rules = ("results/logs/", "results/benchmarks/")
+    beside_rules = ("results/logs/",)
     outside = {
         k: v
         for k, v in found.items()

@@ -156,6 +156,48 @@ def test_a_later_job_adds_to_a_run_without_reopening_it(config: dict, tmp_path: 
     assert (got.info.status, got.info.end_time) == ("FINISHED", trained.end_time)
 
 
+# MLflow's serialisation of a DataFrame input example compares its columns with a range
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated")
+def test_models_log_pinned_requirements_without_inference_and_reload(
+    config: dict, tmp_path: Path
+) -> None:
+    """The XGBoost and PyTorch flavours get their requirements from the installed versions
+    (no subprocess inference), the network is pickled (no torch.export), and both load back
+    to the same outputs."""
+    import mlflow
+    import numpy as np
+    import torch
+    import xgboost as xgb
+    from mlflow.artifacts import download_artifacts
+
+    from mlhep.tracking.models import log_pytorch, log_xgboost
+
+    record = store(config, tmp_path)
+    spec = RunSpec.for_job(record, "dimuon", "train", "workflow/scripts/train.py", {})
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    booster = xgb.train({"max_depth": 2}, xgb.DMatrix(x, label=x["a"] > 0), 5)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    with start_run(spec, "m-a"):
+        uris = {"xgboost": log_xgboost(booster, x.head(5)), "torch": log_pytorch(net, x.head(5))}
+    for flavour, uri in uris.items():
+        folder = Path(download_artifacts(uri, dst_path=str(tmp_path / flavour)))
+        wanted = "xgboost" if flavour == "xgboost" else "torch"
+        pinned = (folder / "requirements.txt").read_text().split()
+        assert any(r.startswith(f"{wanted}==") for r in pinned), pinned
+    assert [p.name for p in (tmp_path / "torch/data").glob("model.*")] == ["model.pth"]
+    np.testing.assert_array_equal(
+        mlflow.xgboost.load_model(uris["xgboost"]).predict(xgb.DMatrix(x)),
+        booster.predict(xgb.DMatrix(x)),
+    )
+    features = torch.tensor(x.to_numpy(np.float32))
+    with torch.no_grad():
+        np.testing.assert_array_equal(
+            mlflow.pytorch.load_model(uris["torch"])(features).numpy(), net(features).numpy()
+        )
+
+
 def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> None:
     record = store(config, tmp_path)
     env = {**os.environ, INVOCATION_ENV: "inv-kill"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -372,7 +373,13 @@ def test_every_rule_logged(tiny: Path) -> None:
         for p in (tiny / "results/logs").rglob("*.log")
     }
     assert logs == set(RULES)
-    assert "done in" in (tiny / "results/logs/generate/dimuon.log").read_text()
+    # every job that ran a script says what it cost (the scheduler samples nothing)
+    done = re.search(
+        r"done in [\d.]+ s \(CPU ([\d.]+) s, peak memory (\d+) MB\)",
+        (tiny / "results/logs/generate/dimuon.log").read_text(),
+    )
+    assert done and float(done[1]) > 0 and int(done[2]) > 50, done
+    assert not (tiny / "results/benchmarks").exists()
 
 
 def test_noop_rerun_does_nothing(repo: Path, tiny: Path) -> None:

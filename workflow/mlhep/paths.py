@@ -4,7 +4,7 @@ Each constant is a template with Snakemake's wildcard names (``{dataset}``, ``{m
 ``{features}``, ...). The rules use them as they are in ``input:`` and ``output:``; the
 stages fill them in with :func:`fill` to name a job's files and the report's manifest. A
 renamed output is one edit here, and a test checks that no ``results/`` template is written
-anywhere else (logs and benchmarks stay beside their rule, each written once).
+anywhere else (logs stay beside their rule, each written once).
 """
 
 from __future__ import annotations

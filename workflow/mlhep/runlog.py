@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import socket
 import sys
 import time
@@ -25,6 +26,20 @@ def job_environment() -> str:
         name: os.environ.get(name, "unset") for name in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES")
     }
     return " ".join([f"host={socket.gethostname()}", *(f"{k}={v}" for k, v in values.items())])
+
+
+def job_usage() -> str:
+    """This process's CPU time and peak resident memory, its finished children's included.
+
+    Read from the kernel's accounting when the job ends (free, unlike Snakemake's
+    ``benchmark:`` directive, which samples every job's process tree from the scheduler's
+    own process twice a second); one line at the end of every rule's log.
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # kB on Linux
+    return f"CPU {cpu:.1f} s, peak memory {peak_mb:.0f} MB"
 
 
 @contextlib.contextmanager
@@ -47,7 +62,7 @@ def script_log(path: str | os.PathLike[str], name: str = "mlhep") -> Iterator[lo
             stream.write(traceback.format_exc())
             raise
         else:
-            logger.info("done in %.1f s", time.perf_counter() - start)
+            logger.info("done in %.1f s (%s)", time.perf_counter() - start, job_usage())
         finally:
             root.removeHandler(handler)
             sys.stderr.flush()

@@ -13,11 +13,14 @@ from mlhep.config import validate_config
 from mlhep.core import SPLITS, canonical
 from mlhep.models import MODELS, ModelKind
 from mlhep.plan import Plan, manifest_files
+from mlhep.scheduler import limit_rescheduling
 from mlhep.stages.model_studies import ENSEMBLE_STUDIES, MODEL_STUDIES as STUDY_REGISTRY
 from mlhep.tracking import INVOCATION_ENV
 
 # Stops the run before any job starts, naming every offending key.
 validate_config(config)
+# One pending re-scheduling timer, not one more per finished job (mlhep.scheduler).
+limit_rescheduling()
 PLAN = Plan(config)
 DATA = PLAN.stage("data")
 CLASSIFICATION = PLAN.stage("classification")

@@ -8,8 +8,6 @@ rule generate:
         record=paths.GENERATION,
     log:
         "results/logs/generate/{dataset}.log",
-    benchmark:
-        "results/benchmarks/generate/{dataset}.tsv"
     conda:
         CONDA_ENV
     resources:

@@ -6,8 +6,6 @@ rule features:
         paths.FEATURES,
     log:
         "results/logs/features/{dataset}.log",
-    benchmark:
-        "results/benchmarks/features/{dataset}.tsv"
     conda:
         CONDA_ENV
     resources:

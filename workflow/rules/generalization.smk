@@ -20,8 +20,6 @@ rule generalization_chunk:
         paths.STUDY_CHUNK,
     log:
         "results/logs/generalization_chunk/{study}/{chunk}.log",
-    benchmark:
-        "results/benchmarks/generalization_chunk/{study}/{chunk}.tsv"
     wildcard_constraints:
         study="|".join(CHUNKED_STUDIES) or "no-study",
     conda:
@@ -47,8 +45,6 @@ rule generalization_point_gpu:
         paths.STUDY_POINT,
     log:
         "results/logs/generalization_point_gpu/{study}/{point}.log",
-    benchmark:
-        "results/benchmarks/generalization_point_gpu/{study}/{point}.tsv"
     wildcard_constraints:
         study="|".join(GPU_STUDIES) or "no-study",
     conda:

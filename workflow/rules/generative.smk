@@ -26,8 +26,6 @@ rule train_generator:
         ),
     log:
         "results/logs/train_generator/{generator}.log",
-    benchmark:
-        "results/benchmarks/train_generator/{generator}.tsv"
     conda:
         CONDA_ENV
     threads: lambda wildcards: GENERATIVE.threads(wildcards.generator)
@@ -54,8 +52,6 @@ rule generative_floor:
         paths.FLOOR,
     log:
         "results/logs/generative_floor.log",
-    benchmark:
-        "results/benchmarks/generative_floor.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -98,8 +94,6 @@ rule generator_fidelity:
         ),
     log:
         "results/logs/generator_fidelity/{generator}.log",
-    benchmark:
-        "results/benchmarks/generator_fidelity/{generator}.tsv"
     conda:
         CONDA_ENV
     threads: 1

@@ -101,8 +101,6 @@ rule ensemble:
         summary=paths.fill(paths.STUDY_FILE, folder="{study}", file="ensemble.json"),
     log:
         "results/logs/ensemble/{study}/{dataset}/{features}.log",
-    benchmark:
-        "results/benchmarks/ensemble/{study}/{dataset}/{features}.tsv"
     wildcard_constraints:
         study="|".join(ENSEMBLE_STUDIES),
     conda:
@@ -148,8 +146,6 @@ rule z_peak:
         ),
     log:
         "results/logs/z_peak/{dataset}.log",
-    benchmark:
-        "results/benchmarks/z_peak/{dataset}.tsv"
     conda:
         CONDA_ENV
     resources:

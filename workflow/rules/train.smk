@@ -11,8 +11,6 @@ rule train:
         record=paths.RECORD,
     log:
         "results/logs/train/{dataset}/{model}/{features}.log",
-    benchmark:
-        "results/benchmarks/train/{dataset}/{model}/{features}.tsv"
     wildcard_constraints:
         model="|".join(CPU_MODELS),
     conda:
@@ -36,8 +34,6 @@ rule train:
 use rule train as train_gpu with:
     log:
         "results/logs/train_gpu/{dataset}/{model}/{features}.log",
-    benchmark:
-        "results/benchmarks/train_gpu/{dataset}/{model}/{features}.tsv"
     wildcard_constraints:
         model="|".join(GPU_MODELS),
     resources:

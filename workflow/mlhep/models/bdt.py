@@ -178,17 +178,9 @@ class BdtTrainer(Trainer):
 
     def log_model(self, fitted: Fitted, example: pd.DataFrame) -> str:
         """The xgboost flavour with a signature inferred from the example's margins."""
-        import mlflow
-        from mlflow.models import infer_signature
+        from mlhep.tracking.models import log_xgboost
 
-        output = fitted.model.predict(xgb.DMatrix(example, feature_names=list(example.columns)))
-        info = mlflow.xgboost.log_model(
-            fitted.model,
-            name="model",
-            input_example=example,
-            signature=infer_signature(example, output),
-        )
-        return info.model_uri
+        return log_xgboost(fitted.model, example)
 
 
 #: The trainers of this family by model name.
