@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+#: The longest a Snakemake run of a test may take (seconds; ``MLHEP_TEST_RUN_TIMEOUT``): six
+#: times the tiny run's 8 minutes on 2 cores, so that a slow machine is not an error in
+#: every test that shares the run, while a hung run still ends.
+RUN_TIMEOUT = int(os.environ.get("MLHEP_TEST_RUN_TIMEOUT", "3000"))
+
 
 def snakemake(
-    repo: Path, workdir: Path, *args: str, timeout: int = 900
+    repo: Path, workdir: Path, *args: str, timeout: int | None = None
 ) -> subprocess.CompletedProcess:
     """Run the real Snakemake CLI on the repository's Snakefile in ``workdir``."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
     cmd += ["--directory", str(workdir), *args]
-    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        cmd, cwd=repo, capture_output=True, text=True, timeout=timeout or RUN_TIMEOUT
+    )
 
 
 def run_config(repo: Path, workdir: Path, config: str) -> subprocess.CompletedProcess:
@@ -60,15 +68,19 @@ def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
 def require(condition: bool, reason: str) -> None:
     """Skip a test whose system prerequisites are missing, saying how to enable it.
 
-    In CI (``CI=true`` in the environment) the prerequisites are installed by ``.ci/run``,
-    so a missing one is a failure, never a silent skip.
+    In CI (``CI`` set in the environment, to ``true`` or ``1`` as CI services do; unset,
+    empty, ``0``, ``false`` or ``no`` is not CI) the prerequisites are installed by
+    ``.ci/run``, so a missing one is a failure, never a silent skip.
     """
     if condition:
         return
-    import os
-
     import pytest
 
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true, but this test's prerequisites are missing: {reason}")
+    if in_ci():
+        pytest.fail(f"running in CI, but this test's prerequisites are missing: {reason}")
     pytest.skip(reason)
+
+
+def in_ci() -> bool:
+    """Whether the environment says this is a CI run (``CI`` set, and not to a false value)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

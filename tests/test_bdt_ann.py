@@ -150,11 +150,15 @@ def test_permutation_importance_and_ensemble_summary(settings: dict) -> None:
         studies.importance_table(generic, test, COLUMNS, repeats=3, seed=0), table
     )
     rng = np.random.default_rng(0)
-    probs = np.clip(rng.normal(0.5, 0.1, (3, 100)), 0, 1)
+    centre = rng.uniform(0.2, 0.8, 100)
     labels = rng.integers(0, 2, 100)
+    # three members at centre - d, centre, centre + d: their sample standard deviation is d
+    # for every event, so the ensemble's spread is known without the formula
+    d = np.linspace(0.01, 0.1, 100)
+    probs = np.stack([centre - d, centre, centre + d])
     summary = studies.ensemble_summary(labels, probs)
     assert summary["members"] == 3 and len(summary["member_auc"]) == 3
-    assert summary["mean_spread"] == pytest.approx(probs.std(axis=0, ddof=1).mean())
+    assert summary["mean_spread"] == pytest.approx(0.055)  # the mean of d
 
 
 def test_bdt_through_the_trainer_contract(settings: dict) -> None:

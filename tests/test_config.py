@@ -211,3 +211,80 @@ def test_missing_or_non_mapping_config_file(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+
+
+#: Errors that need several keys at once: (changes, the key the error must name, a
+#: fragment of the reason); each written from the message a user should see.
+BAD_COMBINATIONS = [
+    (  # an ensemble on a feature set that no dataset has
+        {"studies.ensemble.feature_set": "pair"},
+        "'studies.ensemble.feature_set'",
+        "no active dataset has the feature set 'pair'",
+    ),
+    (
+        {"studies.z_peak.window": [120.0, 60.0]},
+        "'studies.z_peak.window'",
+        "needs low < high, got [120.0, 60.0]",
+    ),
+    (
+        {"studies.z_peak.dataset": "zmumu"},
+        "'studies.z_peak.dataset'",
+        "no dataset 'zmumu'",
+    ),
+    (  # the toy has no dimuon mass column named like this
+        {"studies.z_peak.dataset": "dimuon", "studies.z_peak.column": "mass"},
+        "'studies.z_peak.column'",
+        "dataset 'dimuon' has no column 'mass'",
+    ),
+    (  # a dataset may not take the generalization studies' experiment name
+        {"datasets.generalization": {"kind": "dimuon"}},
+        "'datasets.generalization'",
+        "the name is taken by the MLflow experiment",
+    ),
+    (  # a generated dataset needs the stage that trains its generator
+        {
+            "generative.activate": False,
+            "datasets.dimuon_gan": {"kind": "generated", "generator": "gan_blind"},
+        },
+        "'datasets.dimuon_gan.generator'",
+        "the generative stage is off",
+    ),
+    (
+        {"generative.train_on_synthetic.models": ["bdt", "pulse_mlp"]},
+        "'generative.train_on_synthetic.models'",
+        "'pulse_mlp' is not a classifier",
+    ),
+    (
+        {"generative.train_on_synthetic.features": "pair"},
+        "'generative.train_on_synthetic.features'",
+        "dataset 'dimuon' has no feature set 'pair'",
+    ),
+    (  # pulses have a bound, not an exact classification limit
+        {"datasets.pulse.limit": ["samples"]},
+        "'datasets.pulse.limit'",
+        "kind 'pulse' has no exact limit",
+    ),
+    (  # the generalization studies classify
+        {"studies.generalization.dataset": "pulse"},
+        "'studies.generalization.dataset'",
+        "'pulse' is a regression dataset",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "reason"),
+    BAD_COMBINATIONS,
+    ids=[next(iter(c[0])) for c in BAD_COMBINATIONS],
+)
+def test_inconsistent_config_is_refused_naming_the_key(
+    changes: dict[str, Any], key: str, reason: str
+) -> None:
+    config: dict[str, Any] = {}
+    for dotted, value in changes.items():
+        config = _set(config, dotted, value)
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    message = str(info.value)
+    assert f"config key {key}" in message, message
+    assert reason in message, message

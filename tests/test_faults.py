@@ -1,4 +1,5 @@
-"""Faults: a run killed with SIGKILL (the whole process group, as a crash or a power cut
+"""Faults: a job killed on its own (its run ended by the Snakefile's `onerror:`), and a run
+killed with SIGKILL (the whole process group, as a crash or a power cut
 would) at a training, an evaluation and the report resumes, by the README's two commands,
 to the results of an uninterrupted run; a second invocation on the same directory stops
 with a clear message. Real Snakemake, real jobs, a real MLflow store."""
@@ -46,6 +47,25 @@ def _running_training(workdir: Path) -> bool:
     except sqlite3.Error:  # the store being written or not yet created
         return False
     return n > 0
+
+
+def _training_process(workdir: Path) -> tuple[str, int] | None:
+    """The open training run and the pid of the job that holds it (its ``mlhep.pid`` tag)."""
+    store = workdir / "results/mlflow/mlflow.db"
+    if not store.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=0.1) as db:
+            row = db.execute(
+                "SELECT runs.run_uuid, pid.value FROM runs "
+                "JOIN tags AS rule ON runs.run_uuid = rule.run_uuid "
+                "JOIN tags AS pid ON runs.run_uuid = pid.run_uuid "
+                "WHERE runs.status = 'RUNNING' AND rule.key = 'snakemake_rule' "
+                "AND rule.value = 'train' AND pid.key = 'mlhep.pid'"
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else (row[0], int(row[1]))
 
 
 def _ready(point: str, workdir: Path) -> bool:
@@ -119,6 +139,26 @@ def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(
     assert done.returncode == 0, done.stdout + done.stderr
 
     work = tmp_path / "killed"
+    # a job killed on its own while the invocation lives: Snakemake's `onerror:` ends the
+    # run the job left open (a SIGKILL runs no handler in the job), before any new start
+    proc = subprocess.Popen(
+        _command(repo, work, config),
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while (held := _training_process(work)) is None:
+        assert proc.poll() is None and time.monotonic() < deadline, "no training run opened"
+        time.sleep(0.02)
+    run_id, pid = held
+    os.kill(pid, signal.SIGKILL)
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode != 0, output
+    store = json.loads((work / "results/mlflow/experiments.json").read_text())["tracking_uri"]
+    assert MlflowClient(store).get_run(run_id).info.status == "KILLED", output
+
     resume: tuple[str, ...] = ()
     left = {}
     for point in KILL_POINTS:
@@ -182,7 +222,23 @@ def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(
     statuses = {r.info.status for r in runs}
     assert "RUNNING" not in statuses, [(r.info.run_name, r.info.status) for r in runs]
     record = json.loads((work / "results/models/dimuon/logistic/low/train.json").read_text())
-    assert client.get_run(record["mlflow_run_id"]).info.status == "FINISHED"
+    resumed = client.get_run(record["mlflow_run_id"])
+    assert resumed.info.status == "FINISHED"
+    # the resumed run holds the uninterrupted run's metrics (its timings aside)
+    reference_record = json.loads(
+        (reference / "results/models/dimuon/logistic/low/train.json").read_text()
+    )
+    reference_uri = json.loads((reference / "results/mlflow/experiments.json").read_text())
+    uninterrupted = MlflowClient(reference_uri["tracking_uri"]).get_run(
+        reference_record["mlflow_run_id"]
+    )
+
+    def untimed(metrics: dict[str, float]) -> dict[str, float]:
+        return {k: v for k, v in metrics.items() if not k.endswith("seconds")}
+
+    assert untimed(resumed.data.metrics) == untimed(uninterrupted.data.metrics)
+    assert len(untimed(resumed.data.metrics)) > 10  # the evaluation's metrics among them
     trainings = [r for r in runs if r.data.tags.get("snakemake_rule") == "train"]
     assert {r.info.status for r in trainings} == {"KILLED", "FINISHED"}, left
+    assert len([r for r in trainings if r.info.status == "KILLED"]) >= 2  # onerror's among them
     print(f"left by each kill: {left}; training runs: {[r.info.status for r in trainings]}")

@@ -232,12 +232,17 @@ def test_two_real_samples_sit_on_the_floor_and_a_smeared_peak_does_not(toy: pd.D
         smeared[c] = 20 + (smeared[c] - 20) * factor
     smeared = engineer(smeared[[*LOW_LEVEL_FEATURES, "label"]])
     smeared = smeared[in_mass_range(smeared["m_mumu"].to_numpy())].reset_index(drop=True)
-    worse = fidelity.scalars(fidelity.compare(toy, smeared, 0, settings))
+    smeared_result = fidelity.compare(toy, smeared, 0, settings)
+    worse = fidelity.scalars(smeared_result)
     assert worse["fwhm_mass_signal"] > values["fwhm_mass_signal"] + 2
     assert worse["w1_mass_signal"] > 3 * values["w1_mass_signal"]
     assert worse["bayes_w1_signal"] > 2 * values["bayes_w1_signal"]
-    summary = fidelity.floor_summary([floor, floor])
-    assert summary["fpd"]["std"] == 0.0 and summary["fpd"]["mean"] == values["fpd"]
+    # over seeds: the floor and the smeared sample as two "seeds", whose FWHMs differ by
+    # more than 2 GeV: mean halfway, sample standard deviation |a - b| / sqrt(2)
+    summary = fidelity.floor_summary([floor, smeared_result])
+    a, b = values["fwhm_mass_signal"], worse["fwhm_mass_signal"]
+    assert summary["fwhm_mass_signal"]["mean"] == pytest.approx((a + b) / 2)
+    assert summary["fwhm_mass_signal"]["std"] == pytest.approx(abs(a - b) / np.sqrt(2))
 
 
 def test_generated_kind_writes_the_toys_branches(
@@ -343,3 +348,51 @@ def test_autoencoder_sees_only_background_and_flags_the_signal(toy: pd.DataFrame
 
     assert roc_auc_score(test["label"], scores) > 0.55
     assert fitted.curves["validation_loss"] and fitted.best_step >= 1
+
+
+def _cubic_kernel_mean(
+    mean_a: np.ndarray, var_a: np.ndarray, mean_b: np.ndarray, var_b: np.ndarray
+) -> float:
+    """E[(x.y/d + 1)^3] for independent x ~ N(mean_a, diag var_a), y ~ N(mean_b, diag var_b),
+    in closed form: S = sum_i x_i y_i is a sum of independent products whose raw moments
+    are products of Gaussian moments; its cumulants add, and (S/d + 1)^3 expands in them."""
+
+    def raw(mu: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return mu, mu**2 + var, mu**3 + 3 * mu * var
+
+    (a1, a2, a3), (b1, b2, b3) = raw(mean_a, var_a), raw(mean_b, var_b)
+    m1, m2, m3 = a1 * b1, a2 * b2, a3 * b3  # raw moments of each product x_i y_i
+    k1, k2, k3 = m1, m2 - m1**2, m3 - 3 * m2 * m1 + 2 * m1**3
+    c1, c2, c3 = k1.sum(), k2.sum(), k3.sum()  # cumulants of S
+    s1, s2, s3 = c1, c2 + c1**2, c3 + 3 * c2 * c1 + c1**3
+    d = len(mean_a)
+    return float(s3 / d**3 + 3 * s2 / d**2 + 3 * s1 / d + 1)
+
+
+def test_unbiased_cubic_mmd_matches_its_closed_form_for_gaussians() -> None:
+    """The KPD's statistic: the mean of the unbiased MMD^2 over independent batches equals
+    MMD^2 = E_PP k + E_QQ k - 2 E_PQ k of two Gaussians, within its standard error."""
+    mean_p, var_p = np.zeros(2), np.ones(2)
+    mean_q, var_q = np.array([0.5, 0.0]), np.array([1.44, 1.0])
+    exact = (
+        _cubic_kernel_mean(mean_p, var_p, mean_p, var_p)
+        + _cubic_kernel_mean(mean_q, var_q, mean_q, var_q)
+        - 2 * _cubic_kernel_mean(mean_p, var_p, mean_q, var_q)
+    )
+    rng = np.random.default_rng(11)
+    values = [
+        distances._mmd_cubic_unbiased(
+            rng.normal(mean_p, np.sqrt(var_p), size=(1000, 2)),
+            rng.normal(mean_q, np.sqrt(var_q), size=(1000, 2)),
+        )
+        for _ in range(30)
+    ]
+    error = np.std(values, ddof=1) / np.sqrt(len(values))
+    assert exact > 10 * error  # a difference the test can see
+    assert abs(np.mean(values) - exact) < 4 * error, (np.mean(values), exact, error)
+    # the same distribution: zero in expectation (unbiased), not a positive floor
+    same = [
+        distances._mmd_cubic_unbiased(rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)))
+        for _ in range(30)
+    ]
+    assert abs(np.mean(same)) < 4 * np.std(same, ddof=1) / np.sqrt(len(same))

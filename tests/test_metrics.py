@@ -91,6 +91,44 @@ def test_bootstrap_replicates_are_exactly_those_of_the_plain_computation() -> No
             assert got[name].tobytes() == np.array(expected).tobytes(), (n, name)
 
 
+def _delong_by_pairs(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """DeLong's difference and standard error straight from the definitions, O(m n): the
+    kernel psi(x, y) = 1, 1/2, 0 for x >, =, < y over every (signal, background) pair, its
+    structural components V10 (per signal event) and V01 (per background event), and
+    var = S10 / m + S01 / n of the two scores' covariance matrices (DeLong et al. 1988)."""
+    signal, background = labels == 1, labels == 0
+    m, n = signal.sum(), background.sum()
+    v10, v01, aucs = [], [], []
+    for s in (a, b):
+        x, y = s[signal][:, None], s[background][None, :]
+        psi = (x > y) + 0.5 * (x == y)
+        aucs.append(psi.mean())
+        v10.append(psi.mean(axis=1))
+        v01.append(psi.mean(axis=0))
+    s10, s01 = np.cov(v10), np.cov(v01)
+    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (
+        s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]
+    ) / n
+    return float(aucs[0] - aucs[1]), float(np.sqrt(variance))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_delong_equals_the_brute_force_pair_sums(seed: int) -> None:
+    """Small, unequal classes and heavy ties (scores rounded): the midrank shortcut must give
+    the pair-by-pair difference and standard error to rounding."""
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.ones(37, int), np.zeros(61, int)]
+    truth = rng.normal(size=labels.size) + 0.8 * labels
+    a = np.round(truth, 1)  # ties within and across classes
+    b = np.round(truth + rng.normal(scale=0.7, size=labels.size), 0)
+    difference, se = _delong_by_pairs(labels, a, b)
+    got = delong_test(labels, a, b)
+    assert got["difference"] == pytest.approx(difference, abs=1e-12)
+    assert got["se"] == pytest.approx(se, rel=1e-10)
+    assert got["auc_a"] == pytest.approx(roc_auc_score(labels, a), abs=1e-12)
+    assert got["p"] == pytest.approx(2 * stats.norm.sf(abs(difference / se)), rel=1e-9)
+
+
 def test_paired_gap_interval_and_delong_agree_on_correlated_scores() -> None:
     labels, truth = _gaussian_scores(20_000, 1.0, seed=12)
     model = truth + 0.5 * np.random.default_rng(13).normal(size=len(truth))

@@ -37,6 +37,40 @@ FAST = {
 }
 
 
+#: Each classifier's test AUC on `high` in this module's fixture (600 test events, FAST
+#: settings, seeds 5 and 3), measured once on the CPU. The test asks for the measured value
+#: less three standard errors of an AUC at this sample size (Hanley and McNeil 1982; about
+#: 0.02 here), so a model degraded by more than that fails: a BDT of one stump (0.695) or
+#: of three depth-2 trees (0.792) does (one depth-6 tree, 0.843, is nearly as good on the
+#: pair variables and passes). The linear models cannot see the mass peak (0.73-0.75); the
+#: MLP trains four epochs of one 16-unit layer; the exact limit on these events is 0.873.
+MEASURED_AUC = {
+    "perceptron": 0.733,
+    "logistic": 0.751,
+    "fisher": 0.748,
+    "linear_mse": 0.748,
+    "linear_bce": 0.751,
+    "decision_tree": 0.827,
+    "hist_gbdt": 0.847,
+    "bdt": 0.853,
+    "ann": 0.766,
+    "autoencoder": 0.565,
+}
+#: The autoencoder never sees a signal event and sits 2.7 standard errors above chance:
+#: two standard errors keep its floor (0.52) above 0.5.
+SE_MARGIN = {"autoencoder": 2.0}
+
+
+def hanley_mcneil_se(auc: float, n_signal: int, n_background: int) -> float:
+    """The standard error of an AUC estimated on n_signal and n_background events (Hanley
+    and McNeil, Radiology 143 (1982) 29, eq. 2)."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (n_signal - 1) * (q1 - auc**2) + (n_background - 1) * (q2 - auc**2)
+    ) / (n_signal * n_background)
+    return float(np.sqrt(variance))
+
+
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Small real dimuon splits, written as parquet files."""
@@ -138,7 +172,12 @@ def test_every_model_goes_through_the_one_training_path(
     test = predictions[predictions.split == "test"]
     from sklearn.metrics import roc_auc_score
 
-    assert roc_auc_score(test["label"], test["score"]) > (0.53 if name == "autoencoder" else 0.6)
+    auc = roc_auc_score(test["label"], test["score"])
+    n_signal = int(test["label"].sum())
+    floor = MEASURED_AUC[name] - SE_MARGIN.get(name, 3.0) * hanley_mcneil_se(
+        MEASURED_AUC[name], n_signal, len(test) - n_signal
+    )
+    assert auc > floor, (name, auc, floor)
     # the saved model loads back from its directory and record, and predicts the same
     fitted = trainer.load_fitted(out / "model", record)
     assert fitted.curves == record["curves"] and fitted.best_step == record["best_step"]

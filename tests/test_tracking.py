@@ -38,19 +38,22 @@ N_STEPS = 25
 
 WORKER = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import mlflow
     import pandas as pd
     from mlhep.tracking import RunSpec, log_splits, start_run
     experiments, k, n_steps, sleep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), """
     """float(sys.argv[4])
-    start_at = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    go = sys.argv[5] if len(sys.argv) > 5 else None
     spec = RunSpec.for_job(experiments, "dimuon", "worker", "tests/worker.py", {"k": k})
     # every worker logs the same split at once: one dataset row, linked to every run
     split = pd.DataFrame({"event_id": [1, 2], "label": [0, 1], "weight": """
     """[1.0, 1.0], "a": [0.5, 2.0]})
     with start_run(spec, f"worker-{k}"):
-        time.sleep(max(0.0, start_at - time.time()))  # all workers log the split together
+        if go:  # wait, run open, until every worker is: all then log the split together
+            print("ready", flush=True)
+            while not os.path.exists(go):
+                time.sleep(0.005)
         log_splits({"train": split}, {"train": "train.parquet"}, "dimuon", ["a"])
         mlflow.log_params({"k": k, "kind": "concurrency"})
         for step in range(n_steps):
@@ -198,6 +201,15 @@ def test_models_log_pinned_requirements_without_inference_and_reload(
         )
 
 
+def test_an_exception_ends_the_run_as_failed_and_propagates(config: dict, tmp_path: Path) -> None:
+    record = store(config, tmp_path)
+    spec = RunSpec.for_job(record, "dimuon", "train", "workflow/scripts/train.py", {})
+    with pytest.raises(ZeroDivisionError), start_run(spec, "m-a") as run:
+        1 / 0  # noqa: B018
+    got = MlflowClient(spec.uri).get_run(run.info.run_id).info
+    assert got.status == "FAILED" and got.end_time is not None
+
+
 def test_terminated_job_ends_its_run_as_killed(config: dict, tmp_path: Path) -> None:
     record = store(config, tmp_path)
     env = {**os.environ, INVOCATION_ENV: "inv-kill"}
@@ -271,10 +283,10 @@ def test_unfinished_runs_of_an_invocation_are_closed(config: dict, tmp_path: Pat
 
 def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path) -> None:
     record = store(config, tmp_path)
-    start_at = time.time() + 15  # after every worker has imported MLflow and opened its run
+    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(record), str(k), str(N_STEPS), "0", str(start_at)],
+            [sys.executable, "-c", WORKER, str(record), str(k), str(N_STEPS), "0", str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -282,6 +294,9 @@ def test_concurrent_processes_lose_no_run(config: dict, tmp_path: Path) -> None:
         for k in range(N_PROCESSES)
     ]
     start = time.time()
+    for p in procs:  # every worker has imported MLflow and opened its run ...
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    go.touch()  # ... before any logs: the writes overlap
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert time.time() - start < 300
     for p, out in zip(procs, outputs, strict=True):

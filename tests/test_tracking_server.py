@@ -258,6 +258,14 @@ def postgres() -> Iterator[Postgres]:
                 cursor.execute("CREATE DATABASE mlflow OWNER mlflow")
                 cursor.execute("CREATE DATABASE mlflow_auth OWNER mlflow")
         yield cluster
+        # after the module's last test, whatever the order: PostgreSQL stops, leaving nothing
+        processes = [p.pid for p in cluster.processes()]
+        assert len(processes) >= 2  # postmaster and its helpers
+        cluster.stop()
+        deadline = time.monotonic() + 30
+        while any(alive(p) for p in processes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in processes if alive(p)]
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -298,6 +306,13 @@ def shared(
         )
         assert status == 200, text
         yield SharedServer(server, base / "artifacts", log, admin_password, user_password)
+        # after the module's last test, whatever the order: the server's whole group stops
+        processes = group_members(server.pgid)
+        assert len(processes) >= 3  # launcher, uvicorn, its workers
+        stop_server(server)
+        assert group_members(server.pgid) == []
+        assert not [p for p in processes if alive(p)]
+        assert not is_healthy(server.url)
     finally:
         if group_members(server.pgid):
             stop_server(server)
@@ -443,21 +458,3 @@ def test_no_credentials_in_the_work_directory(logged: Path, shared: SharedServer
     secret = shared.user_password.encode()
     leaked = [p for p in logged.rglob("*") if p.is_file() and secret in p.read_bytes()]
     assert not leaked
-
-
-def test_server_and_postgres_stop_leaving_no_process(
-    shared: SharedServer, postgres: Postgres
-) -> None:
-    """Runs last in this module: the server's whole group, then PostgreSQL, are gone."""
-    server_processes = group_members(shared.server.pgid)
-    postgres_processes = [p.pid for p in postgres.processes()]
-    assert len(server_processes) >= 3  # launcher, uvicorn, its workers
-    assert len(postgres_processes) >= 2  # postmaster and its helpers
-    stop_server(shared.server)
-    postgres.stop()
-    deadline = time.monotonic() + 30
-    while any(alive(p) for p in postgres_processes) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert group_members(shared.server.pgid) == []
-    assert not [p for p in server_processes + postgres_processes if alive(p)]
-    assert not is_healthy(shared.url)

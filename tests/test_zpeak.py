@@ -115,8 +115,9 @@ def test_too_few_events_in_the_window() -> None:
 def cms_mass() -> np.ndarray:
     """m_mumu of the CMS 2010 Z->mumu sample: global-global pairs of opposite charge with
     both pT > 20 GeV, one pair per (Run, Event)."""
-    skhep_testdata = pytest.importorskip("skhep_testdata")
-    uproot = pytest.importorskip("uproot")
+    import skhep_testdata  # both are run-time dependencies: missing, the test must fail
+    import uproot
+
     with uproot.open(skhep_testdata.data_path("uproot-Zmumu.root")) as file:
         branches = ["Type", "Run", "Event", "Q1", "Q2", "pt1", "pt2", "M"]
         frame = pd.DataFrame(file["events"].arrays(branches, library="np"))
