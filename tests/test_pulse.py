@@ -296,11 +296,24 @@ def test_every_regressor_goes_through_the_one_training_path(
     truth = pd.read_parquet(splits["test"]).set_index("event_id").loc[test.index]
     clean = truth["pileup"].to_numpy() == 0
     error = (test["amplitude_hat"] - truth["amplitude"]).to_numpy()[clean]
-    # on pulses without pile-up the fits and the iterated filter are near the bound (0.91
-    # sigma); the peak sample is far from it; four epochs on 4800 pulses teach a network a little
+    # On pulses without pile-up the fits and the iterated filter are at the bound (0.91
+    # sigma); the peak sample is far from it; four epochs on 4800 pulses teach the networks
+    # a little, the CNN more than the MLP. Each method's robust width of the amplitude error
+    # (sigma units) was measured once here (1290 clean test pulses); the test allows three
+    # standard errors more: 0.963 w / sqrt(n) for a Gaussian (from the two quantiles'
+    # variances and covariance), 2.7% here.
     assert np.isfinite(test[["amplitude_hat", "t0_hat"]]).all().all()
-    limit = {"peak_sample": 30.0, "optimal_filter_fixed": 10.0, "pulse_mlp": 6.0, "pulse_cnn": 6.0}
-    assert regression.robust_width(error) < limit.get(name, 1.1)
+    measured = {
+        "peak_sample": 3.49,
+        "optimal_filter_fixed": 1.94,
+        "optimal_filter": 0.881,
+        "template_fit": 0.879,
+        "template_fit_pileup": 0.879,
+        "pulse_mlp": 2.71,
+        "pulse_cnn": 2.34,
+    }
+    ceiling = measured[name] * (1 + 3 * 0.963 / np.sqrt(len(error)))
+    assert regression.robust_width(error) < ceiling, (name, regression.robust_width(error))
     if name != "peak_sample":
         assert (test[["amplitude_sigma", "t0_sigma"]] > 0).all().all()
     # the logged model loads back and predicts the same from raw samples

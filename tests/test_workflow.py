@@ -230,7 +230,11 @@ def test_linear_classifiers_summary_and_plots(tiny: Path) -> None:
     assert set(zip(cms["model"], cms["features"], strict=True)) == set(TINY.trained("cms_dimuon"))
     assert cms[["auc", "auc_low", "auc_high", "ks_signal", "ams"]].notna().all().all()
     assert cms[["bayes_auc", "gap_to_bayes"]].isna().all().all()
-    assert (cms["auc"] > 0.6).all()  # the pair mass tells HZZ-like from Z-like events
+    # the pair mass tells HZZ-like from Z-like events: measured 0.842-0.854 for the three
+    # models (tiny run), each with a bootstrap standard error of 0.024 (250 signal and 100
+    # background test events); the floor is the lowest less three of those
+    assert (cms["auc"] > 0.842 - 3 * 0.024).all(), cms["auc"]
+    assert (cms["auc_std"] < 0.035).all()
     summary = table[table["dataset"] == "dimuon"]
     required = [
         "model",
