@@ -187,7 +187,17 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
     rows = table.set_index("metric")
     # two real samples: the two-sample BDT cannot tell them apart, the generators' it can
     floor_auc = rows.loc["two-sample AUC, all", "floor"]
-    assert abs(floor_auc - 0.5) < 0.1 and rows.loc["two-sample AUC, all", "floor_std"] > 0
+    floor_std = rows.loc["two-sample AUC, all", "floor_std"]
+    # two real samples: 0.5 within 0.03 (measured 0.489, spread over seeds 0.008) ...
+    assert abs(floor_auc - 0.5) < 0.03 and floor_std > 0
+    # ... and a few hundred steps leave every generator plain to see (measured >= 0.999)
+    auc = rows.loc["two-sample AUC, all", generators]
+    assert (auc > floor_auc + 20 * floor_std).all() and (auc <= 1).all(), auc
+    # The README's claim, at this budget already: the GAN whose critic sees the pair mass
+    # puts the mass where the toy has it (W1 of m_mumu measured 2.5 GeV, against 17.1 for
+    # the blind critic); the WGAN-GP's critic cannot see the peak (17.3 against 20.3)
+    w1 = rows.loc["W1 m_mumu", generators]
+    assert w1["gan_physics"] < w1["gan_blind"] / 3, w1
     assert rows.loc["FWHM m_mumu signal [GeV]", "floor"] == pytest.approx(7.4, abs=1.5)
     limit = rows.loc["Bayes limit AUC (same test events)", "floor"]
     assert 0.85 < limit < 0.95 and rows.loc["train-on-synthetic AUC, bdt", "floor"] <= limit + 0.03
