@@ -28,17 +28,33 @@ def job_environment() -> str:
     return " ".join([f"host={socket.gethostname()}", *(f"{k}={v}" for k, v in values.items())])
 
 
+def _own_peak_mb() -> float:
+    """This process image's peak resident memory: Linux's VmHWM, which starts afresh at
+    exec. ``ru_maxrss`` does not: it keeps the forking parent's size (a job would report at
+    least Snakemake's 250 MB), so it is only the fallback (kB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
 def job_usage() -> str:
     """This process's CPU time and peak resident memory, its finished children's included.
 
-    Read from the kernel's accounting when the job ends (free, unlike Snakemake's
-    ``benchmark:`` directive, which samples every job's process tree from the scheduler's
-    own process twice a second); one line at the end of every rule's log.
+    Read from the kernel when the job ends (free, unlike Snakemake's ``benchmark:``
+    directive, which samples every job's process tree from the scheduler's own process,
+    twice a second for a job's first 15 s); one line at the end of every rule's log.
     """
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # kB on Linux
+    # a child's own ru_maxrss starts at this process's size when forked: never above ours
+    peak_mb = max(_own_peak_mb(), children.ru_maxrss / 1024)
     return f"CPU {cpu:.1f} s, peak memory {peak_mb:.0f} MB"
 
 
