@@ -17,6 +17,7 @@ from mlhep import io
 from mlhep.config import validate_config
 from mlhep.data import get_kind
 from mlhep.features.splits import make_splits
+from mlhep.generative.flow import FlowTrainer
 from mlhep.generative.gan import GeneratorTrainer
 from mlhep.models import MODELS, get_trainer
 from mlhep.models.base import FitContext, Trainer, hyperparameters
@@ -108,7 +109,7 @@ def test_registry_names_a_trainer_for_every_model_and_config_section() -> None:
     validate_config(config)
     assert set(MODELS) == set(config["models"])
     for name, entry in MODELS.items():
-        expected = GeneratorTrainer if entry.kind == "generator" else Trainer
+        expected = (GeneratorTrainer, FlowTrainer) if entry.kind == "generator" else Trainer
         assert isinstance(get_trainer(name), expected), name
     with pytest.raises(KeyError, match="unknown model 'svm'"):
         get_trainer("svm")

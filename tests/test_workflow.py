@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from mlhep.config import load_config
 from mlhep.data.dimuon.features import ALL_FEATURES, bayes_scores
 from mlhep.data.dimuon.generate import DIMUON_BRANCHES
+from mlhep.generative.jobs import DENSITY_ROWS
 from mlhep.models import MODELS
 from mlhep.plan import Plan
 from mlhep.studies.generalization import STUDIES as GENERALIZATION
@@ -181,7 +182,7 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
     import mlflow
 
     generators = TINY.stage("generative").generators()
-    assert generators == ["gan_blind", "gan_physics", "wgan_gp_blind", "wgan_gp_physics"]
+    assert generators == ["flow", "gan_blind", "gan_physics", "wgan_gp_physics"]
     table = pd.read_csv(tiny / "results/generative/fidelity.csv")
     assert list(table.columns) == ["metric", "floor", "floor_std", *generators]
     rows = table.set_index("metric")
@@ -191,6 +192,7 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
     # two real samples: 0.5 within 0.03 (measured 0.489, spread over seeds 0.008) ...
     assert abs(floor_auc - 0.5) < 0.03 and floor_std > 0
     # ... and a few hundred steps leave every generator plain to see (measured >= 0.999)
+    gans = [g for g in generators if g != "flow"]
     auc = rows.loc["two-sample AUC, all", generators]
     assert (auc > floor_auc + 20 * floor_std).all() and (auc <= 1).all(), auc
     # The README's claim, at this budget already: the GAN whose critic sees the pair mass
@@ -201,7 +203,12 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
     assert rows.loc["FWHM m_mumu signal [GeV]", "floor"] == pytest.approx(7.4, abs=1.5)
     limit = rows.loc["Bayes limit AUC (same test events)", "floor"]
     assert 0.85 < limit < 0.95 and rows.loc["train-on-synthetic AUC, bdt", "floor"] <= limit + 0.03
-    assert rows[generators].notna().all().all()
+    density = [label for _, label in DENSITY_ROWS]
+    assert rows.drop(index=density)[generators].notna().all().all()
+    # the flow's exact density, put to use where no GAN can follow
+    assert rows.loc[density, "flow"].notna().all() and rows.loc[density, gans].isna().all().all()
+    assert 0.5 < rows.loc["density-ratio classifier AUC", "flow"] <= limit + 0.03
+    assert rows.loc["NLL above the exact density [nats]", "flow"] > 0
     experiments = json.loads((tiny / "results/mlflow/experiments.json").read_text())
     client = MlflowClient(experiments["tracking_uri"])
     for name in generators:
@@ -210,7 +217,8 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
         assert record["history"]["step"][-1] == settings["steps"] and record["device"] == "cpu"
         run = client.get_run(record["mlflow_run_id"])
         assert run.data.tags["generator"] == name and run.data.tags["kind"] == "generator"
-        history = client.get_metric_history(run.info.run_id, "critic_loss")
+        loss = "validation_nll" if settings["objective"] == "flow" else "critic_loss"
+        history = client.get_metric_history(run.info.run_id, loss)
         assert [m.step for m in history] == record["history"]["step"]
         assert "fidelity_fpd" in run.data.metrics and "tstr_auc_bdt" in run.data.metrics
     # the generator as a user loads it from MLflow: one event per label, in the mass range

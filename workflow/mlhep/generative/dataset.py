@@ -64,9 +64,9 @@ def produce(
 ) -> dict[str, Any]:
     """Sample the generator into the events tree (classes shuffled, the toy's weights)."""
     # imported here, so that reading the plug-in imports no torch
-    from mlhep.generative import gan
+    from mlhep.generative import sampling
 
-    generator = gan.load(generator_path(settings["generator"]))
+    generator = sampling.load(generator_path(settings["generator"]))
     n_signal, n_background = settings["n_signal"], settings["n_background"]
     rng = np.random.default_rng([seed, 3])  # not the sampler's stream
     labels = rng.permutation(np.r_[np.ones(n_signal, np.int64), np.zeros(n_background, np.int64)])

@@ -158,7 +158,9 @@ def per_feature(
 
 def fwhm(mass: np.ndarray, low: float = 100.0, high: float = 150.0, width: float = 0.5) -> float:
     """Full width at half maximum of a peak, from a histogram smoothed over three bins,
-    the half-maximum crossings interpolated linearly."""
+    the half-maximum crossings interpolated linearly; ``inf`` when a side stays above half
+    the maximum up to the window's edge (no peak inside the window: its width is at least
+    the window's, not a number to compare)."""
     counts, edges = np.histogram(mass, bins=round((high - low) / width), range=(low, high))
     smooth = np.convolve(counts, np.ones(3) / 3.0, mode="same")
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -172,6 +174,8 @@ def fwhm(mass: np.ndarray, low: float = 100.0, high: float = 150.0, width: float
     right = top
     while right < len(smooth) - 1 and smooth[right] > half:
         right += 1
+    if smooth[left] > half or smooth[right] > half:
+        return float("inf")
 
     def cross(i: int, j: int) -> float:
         if smooth[j] == smooth[i]:

@@ -9,7 +9,9 @@ equal size), repeated over several seeds for its spread. The comparison
 - per feature: the 1-D Wasserstein distance and the KS statistic, for the low-level
   features and the derived pair observables (quantities a blind generator never saw); the
   signal's pair mass separately, with the peak's FWHM;
-- FPD and KPD (:mod:`mlhep.generative.distances`);
+- FPD and KPD (:mod:`mlhep.generative.distances`) on the columns that carry information
+  (:data:`~mlhep.data.dimuon.representation.DISTANCE_COLUMNS`: the absolute azimuths,
+  uniform in every sample, replaced by the relative ones);
 - a classifier two-sample test: a BDT trained to tell the two samples apart, on the
   low-level features and on all, its AUC on held-out halves (0.5: indistinguishable);
 - the exact physics: W1 between the distributions of the exact Bayes discriminant
@@ -32,11 +34,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from mlhep.data.dimuon.features import ALL_FEATURES, bayes_scores, engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES, generate_chunks
-from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, MASS_COLUMN
+from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, MASS_COLUMN, distance_matrix
 from mlhep.evaluation.metrics import paired_gap
 from mlhep.generative import distances
 from mlhep.generative.distances import fwhm
-from mlhep.generative.gan import EventGenerator
+from mlhep.generative.sampling import Sampler
 
 #: Feature sets of the classifier two-sample test.
 TWO_SAMPLE_SETS: dict[str, tuple[str, ...]] = {
@@ -76,7 +78,7 @@ def toy_sample(labels: np.ndarray, seed: int) -> pd.DataFrame:
     return engineer(frame[[*LOW_LEVEL_FEATURES, "label"]])
 
 
-def generated_sample(generator: EventGenerator, labels: np.ndarray, seed: int) -> pd.DataFrame:
+def generated_sample(generator: Sampler, labels: np.ndarray, seed: int) -> pd.DataFrame:
     """Generated events, one per label, with the engineered columns."""
     frame, _ = generator.sample(labels, seed)
     return engineer(frame)
@@ -129,6 +131,7 @@ def compare(
     rng = np.random.default_rng(seed)
     cols = list(FIDELITY_COLUMNS)
     r, o = real[cols].to_numpy(float), other[cols].to_numpy(float)
+    dr, do = distance_matrix(real), distance_matrix(other)
     signal_real = real.loc[real["label"] == 1, MASS_COLUMN].to_numpy()
     signal_other = other.loc[other["label"] == 1, MASS_COLUMN].to_numpy()
     result: dict[str, Any] = {
@@ -138,8 +141,8 @@ def compare(
             "ks": distances.ks_statistic(signal_real, signal_other),
             "fwhm": fwhm(signal_other),
         },
-        "fpd": distances.fpd(r, o, rng, **settings["fpd"]).to_dict(),
-        "kpd": distances.kpd(r, o, rng, **settings["kpd"]).to_dict(),
+        "fpd": distances.fpd(dr, do, rng, **settings["fpd"]).to_dict(),
+        "kpd": distances.kpd(dr, do, rng, **settings["kpd"]).to_dict(),
         "two_sample": {
             name: two_sample_test(real, other, columns, seed, threads)
             for name, columns in TWO_SAMPLE_SETS.items()
@@ -220,7 +223,7 @@ def with_weights(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def generation_speed(generator: EventGenerator, labels: np.ndarray, seed: int) -> dict[str, float]:
+def generation_speed(generator: Sampler, labels: np.ndarray, seed: int) -> dict[str, float]:
     """Events per second of the generator (rejection and decoding included) and of the
     toy's own generator, for the same class counts, same process."""
     start = time.perf_counter()
@@ -236,4 +239,45 @@ def generation_speed(generator: EventGenerator, labels: np.ndarray, seed: int) -
         "generator_events_per_second": len(labels) / gen_seconds,
         "toy_events_per_second": len(labels) / toy_seconds,
         "speed_ratio": toy_seconds / gen_seconds,
+    }
+
+
+def density_metrics(
+    generator: Any, real: pd.DataFrame, prior_log_odds: float, seed: int, n_resamples: int = 200
+) -> dict[str, float]:
+    """What a generator with an exact density (the flow's :meth:`log_density`) gives on
+    real events that no GAN can:
+
+    - a classifier: its log-density ratio log p(x|S) - log p(x|B) scored like every model,
+      its AUC against the exact limit on the same events (paired bootstrap interval of the
+      gap) and its posterior sigmoid(ratio + ``prior_log_odds``) against the exact one
+      (excess log-loss and the rest of :func:`~mlhep.evaluation.calibration.truth_metrics`);
+    - an anomaly score: -log p(x|B), the background density alone, its AUC for signal;
+    - its distance to the truth: the negative log-likelihood per event of the real events
+      under the flow and under the toy's exact density, and their difference (an estimate
+      of KL(truth || flow) in nats per event) with its standard error.
+    """
+    from mlhep.data.dimuon.acceptance import accepted_log_density
+    from mlhep.evaluation.calibration import posterior, truth_metrics
+
+    labels = real["label"].to_numpy()
+    signal = labels == 1
+    log_p = generator.log_density(real, seed)
+    ratio = log_p[1] - log_p[0]
+    limit = bayes_scores(real, LOW_LEVEL_FEATURES)
+    gap = paired_gap(labels, limit, ratio, n_resamples=n_resamples, seed=seed)
+    truth = truth_metrics(posterior(ratio, prior_log_odds), limit + prior_log_odds)
+    obs = {c: real[c].to_numpy() for c in LOW_LEVEL_FEATURES}
+    exact = np.where(signal, accepted_log_density(obs, True), accepted_log_density(obs, False))
+    flow = np.where(signal, log_p[1], log_p[0])
+    excess = exact - flow
+    return {
+        **{f"classifier_{k}": v for k, v in gap.items()},
+        "classifier_limit_auc": float(roc_auc_score(labels, limit)),
+        **{f"classifier_{k}": v for k, v in truth.items()},
+        "anomaly_auc": float(roc_auc_score(labels, -log_p[0])),
+        "nll": float(-flow.mean()),
+        "nll_exact": float(-exact.mean()),
+        "nll_excess": float(excess.mean()),
+        "nll_excess_se": float(excess.std(ddof=1) / np.sqrt(len(excess))),
     }

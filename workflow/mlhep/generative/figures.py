@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from matplotlib.lines import Line2D
 
 REAL = "black"
+#: The loss curves of a training history, by key, and their legend labels.
+LOSSES = {
+    "critic_loss": "critic",
+    "generator_loss": "generator",
+    "train_nll": "training (mean since the last checkpoint)",
+    "validation_nll": "validation",
+}
 
 
 def _edges(values: np.ndarray, bins: int) -> np.ndarray:
@@ -128,15 +135,20 @@ def mass_figure(real: pd.DataFrame, generated: Mapping[str, pd.DataFrame]) -> Fi
 
 @styled
 def draw_history(ax_loss: Axes, ax_w1: Axes, history: Mapping[str, Sequence[float]]) -> list[Any]:
-    """Critic and generator losses on ``ax_loss`` and the monitored W1 distances on ``ax_w1``
+    """The losses on ``ax_loss`` (a GAN's critic and generator losses; a flow's training
+    and validation negative log-likelihoods) and the monitored W1 distances on ``ax_w1``
     per checkpoint, the kept checkpoint (``best_step``) marked on both."""
     step = np.asarray(history["step"])
-    artists = ax_loss.plot(step, history["critic_loss"], label="critic", color=CURVE_COLOURS[0])
-    artists += ax_loss.plot(
-        step, history["generator_loss"], label="generator", color=CURVE_COLOURS[1]
+    artists: list[Any] = []
+    for i, (key, label) in enumerate((k, v) for k, v in LOSSES.items() if k in history):
+        artists += ax_loss.plot(step, history[key], label=label, color=CURVE_COLOURS[i])
+    flow = "validation_nll" in history
+    ax_loss.set_xlabel("training step" if flow else "generator step")
+    ax_loss.set_ylabel(
+        "negative log-likelihood per event [nats]"
+        if flow
+        else "mean loss since the last checkpoint"
     )
-    ax_loss.set_xlabel("generator step")
-    ax_loss.set_ylabel("mean loss since the last checkpoint")
     ax_loss.legend()
     for i, key in enumerate(k for k in history if k.startswith("w1_")):
         colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
@@ -146,7 +158,7 @@ def draw_history(ax_loss: Axes, ax_w1: Axes, history: Mapping[str, Sequence[floa
         for ax in (ax_loss, ax_w1):
             artists.append(ax.axvline(best, color="0.5", ls=":", label="kept"))
     ax_w1.set_yscale("log")
-    ax_w1.set_xlabel("generator step")
+    ax_w1.set_xlabel("training step" if flow else "generator step")
     ax_w1.set_ylabel("W1 to validation events")
     ax_w1.legend(fontsize=10)
     return artists

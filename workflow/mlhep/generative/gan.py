@@ -26,7 +26,7 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +42,10 @@ from mlhep.data.dimuon.representation import (
     Standardiser,
     decode,
     encode,
-    in_mass_range,
     pair_mass,
     pair_mass_torch,
 )
+from mlhep.generative.sampling import Monitor, sample_events
 from mlhep.models.torch_loop import BestState, seed_torch
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,6 @@ OBJECTIVES = ("gan", "wgan_gp")
 CRITICS = ("blind", "physics")
 #: Events generated per forward pass when sampling (bounds the memory).
 SAMPLE_BATCH = 65536
-#: Candidates generated at most in one rejection round (bounds the memory).
-MAX_CANDIDATES = 2_000_000
 
 
 def _mlp(n_in: int, width: int, layers: int, n_out: int, spectral: bool = False) -> nn.Sequential:
@@ -158,43 +156,18 @@ class EventGenerator:
         as the toy's generator does; returns also the number tried per class. After
         ``max_rounds`` a ``strict`` call fails, otherwise the missing events are left out
         (for monitoring an early generator)."""
-        labels = np.asarray(labels, dtype=np.int64)
-        # a stream of its own: a caller that drew the labels from default_rng(seed) must not
-        # find the azimuths drawn from the same numbers (they would encode the label)
-        rng = np.random.default_rng([seed, 1])
-        torch_gen = torch.Generator(device=self.device).manual_seed(seed)
-        raw = np.zeros((len(labels), len(COORDINATES)))
-        missing = np.arange(len(labels))
-        tried = {0: 0, 1: 0}
-        copies = 1  # candidates per missing event, raised as the acceptance shows itself
-        for _ in range(max_rounds):
-            if len(missing) == 0:
-                break
-            coords = self.coordinates(np.repeat(labels[missing], copies), torch_gen)
-            ok = in_mass_range(pair_mass(coords)).reshape(len(missing), copies)
-            found = ok.any(axis=1)
-            first = np.argmax(ok, axis=1)  # the first candidate in range of each event
-            used = np.where(found, first + 1, copies)  # candidates tried, as the toy counts
-            for c in (0, 1):
-                tried[c] += int(used[labels[missing] == c].sum())
-            rows = np.arange(len(missing))[found] * copies + first[found]
-            raw[missing[found]] = coords[rows]
-            acceptance = max(found.sum(), 1) / max(used.sum(), 1)
-            missing = missing[~found]
-            copies = int(
-                min(np.ceil(2.0 / acceptance), max(1, MAX_CANDIDATES // max(len(missing), 1)))
-            )
-        if len(missing) and strict:
-            raise RuntimeError(
-                f"the generator puts too few events in the mass range: {len(missing)} of "
-                f"{len(labels)} still missing after {max_rounds} rounds (train it longer: "
-                f"models.{self.settings.get('objective', '<model>')}.steps)"
-            )
-        keep = np.ones(len(labels), bool)
-        keep[missing] = False
-        frame = pd.DataFrame(decode(raw[keep], rng))
-        frame["label"] = labels[keep]
-        return frame, {"signal": tried[1], "background": tried[0]}
+        return sample_events(
+            labels,
+            seed,
+            self.device,
+            len(COORDINATES),
+            self.coordinates,
+            pair_mass,
+            decode,
+            max_rounds,
+            strict,
+            f"train it longer: models.{self.settings.get('objective', '<model>')}.steps",
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """The weights, the standardiser and the settings in one torch file."""
@@ -230,11 +203,6 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         raise ValueError(f"objective {settings['objective']!r}: not one of {OBJECTIVES}")
     if settings["critic"] not in CRITICS:
         raise ValueError(f"critic {settings['critic']!r}: not one of {CRITICS}")
-
-
-#: A checkpoint's monitor: the generator in, its fidelity metrics out (lower is better for
-#: the entry ``selection``, which chooses the checkpoint kept).
-Monitor = Callable[[EventGenerator], dict[str, float]]
 
 
 def train(
@@ -379,9 +347,14 @@ class GeneratorTrainer:
     objective: str
 
     def train(
-        self, frame: pd.DataFrame, settings: Mapping[str, Any], **kwargs: Any
+        self,
+        frame: pd.DataFrame,
+        settings: Mapping[str, Any],
+        validation: pd.DataFrame | None = None,
+        **kwargs: Any,
     ) -> tuple[EventGenerator, dict[str, Any]]:
-        """:func:`train` with this model's objective."""
+        """:func:`train` with this model's objective (the validation events reach a GAN
+        through its monitor, which chooses the checkpoint)."""
         return train(frame, {**settings, "objective": self.objective}, **kwargs)
 
     @staticmethod

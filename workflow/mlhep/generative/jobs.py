@@ -17,16 +17,26 @@ from mlhep import io, plotting
 from mlhep.data.dimuon.features import engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
 from mlhep.data.dimuon.representation import FIDELITY_COLUMNS, KS_TABLE_COLUMNS, MASS_COLUMN
-from mlhep.generative import distances, fidelity, figures, gan
+from mlhep.evaluation.calibration import prior_log_odds
+from mlhep.generative import distances, fidelity, figures, sampling
+from mlhep.generative.sampling import Monitor, Sampler
 
 log = logging.getLogger(__name__)
 
 #: Seeds of the stage's samples, offset from the config's seed so that they differ from
 #: the training's and from each other.
 REFERENCE_SEED, GENERATED_SEED, TSTR_SEED, FLOOR_SEED, MONITOR_SEED = 101, 202, 303, 404, 505
+DENSITY_SEED = 606
 
 
-def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> gan.Monitor:
+def describe(settings: Mapping[str, Any], name: str) -> str:
+    """A generator in a few words: its name, model and (for a GAN) critic."""
+    if "critic" in settings:
+        return f"{name}: {settings['objective']}, {settings['critic']} critic"
+    return f"{name}: {settings['objective']}"
+
+
+def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> Monitor:
     """The checkpoint monitor: W1 of each low-level feature (in units of its standard
     deviation; their mean, ``w1_low``, chooses the checkpoint) and of the pair mass, between
     ``n_events`` validation events and as many generated ones, and the fraction generated
@@ -35,7 +45,7 @@ def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> gan.Moni
     scale = real[list(LOW_LEVEL_FEATURES)].std().to_numpy()
     signal = real["label"].to_numpy() == 1
 
-    def monitor(generator: gan.EventGenerator) -> dict[str, float]:
+    def monitor(generator: Sampler) -> dict[str, float]:
         frame, tried = generator.sample(real["label"].to_numpy(), seed, max_rounds=3, strict=False)
         generated = engineer(frame)
         g_signal = generated["label"].to_numpy() == 1
@@ -80,12 +90,20 @@ def train_generator(
     """Train generator ``name`` on the training split's low-level features (validation
     events monitor it), save it, draw its history, log an MLflow run (per-checkpoint losses
     and W1, the generator as a pyfunc model); return the record."""
+    from mlhep.models import get_trainer
+
     columns = [*LOW_LEVEL_FEATURES, "label"]
     train = pd.read_parquet(splits["train"], columns=columns)
     validation = pd.read_parquet(splits["validation"])
     monitor = make_monitor(validation, monitor_events, seed + MONITOR_SEED)
-    generator, info = gan.train(
-        train, settings, device=device, seed=seed, threads=threads, monitor=monitor
+    generator, info = get_trainer(settings["objective"]).train(
+        train,
+        settings,
+        validation=validation[columns],
+        device=device,
+        seed=seed,
+        threads=threads,
+        monitor=monitor,
     )
     history = info["history"]
     log.info(
@@ -100,7 +118,7 @@ def train_generator(
     plotting.save_figure(
         figures.history_figure(
             {**history, "best_step": info["best_step"]},
-            f"{name}: {settings['objective']}, {settings['critic']} critic",
+            describe(settings, name),
         ),
         outputs["history"],
     )
@@ -119,7 +137,7 @@ def train_generator(
         tags = {
             "model": settings["objective"],
             "generator": name,
-            "critic": settings["critic"],
+            "critic": settings.get("critic", "none"),
             "kind": "generator",
         }
         with mltracking.start_run(tracking, f"generator-{name}", tags=tags) as run:
@@ -145,7 +163,7 @@ def train_generator(
 
 
 def _tstr_samples(
-    generator: gan.EventGenerator, train_labels: np.ndarray, n_events: int, seed: int
+    generator: Sampler, train_labels: np.ndarray, n_events: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generated training and validation events (4:1) with the training split's class
     fraction, for train-on-synthetic."""
@@ -251,7 +269,7 @@ def judge_generator(
     events and test on real ones, its speed against the toy's; the features and two-sample
     figures; the sample itself (for the summary's figures); the numbers added to the
     generator's MLflow run."""
-    generator = gan.load(generator_path, device)
+    generator = sampling.load(generator_path, device)
     test = pd.read_parquet(splits["test"])
     reference = fidelity.reference_sample(test, settings["events"], seed + REFERENCE_SEED)
     labels = reference["label"].to_numpy()
@@ -271,10 +289,26 @@ def judge_generator(
         "train on %s, test on real: %s", name, {m: round(v["auc"], 4) for m, v in tstr.items()}
     )
     speed = fidelity.generation_speed(generator, labels, seed)
+    density = {}
+    if hasattr(generator, "log_density"):  # a flow: its exact density, put to use
+        density = fidelity.density_metrics(
+            generator, reference, prior_log_odds(train_labels), seed + DENSITY_SEED
+        )
+        log.info(
+            "%s density: classifier AUC %.4f (gap to the limit %.4f), excess log-loss %.2e, "
+            "anomaly AUC %.4f, %.4f nats per event from the exact density",
+            name,
+            density["classifier_auc"],
+            density["classifier_gap"],
+            density["classifier_excess_log_loss"],
+            density["anomaly_auc"],
+            density["nll_excess"],
+        )
     out = {
         "generator": name,
         "result": result,
         "scalars": scalars,
+        "density": density,
         "train_on_synthetic": tstr,
         "speed": speed,
         "in_mass_range": len(labels) / (tried["signal"] + tried["background"]),
@@ -294,6 +328,7 @@ def judge_generator(
 
         run = add_to_run(experiments, run_id)
         run.log_metrics({f"fidelity_{k}": v for k, v in scalars.items() if np.isfinite(v)})
+        run.log_metrics({f"density_{k}": v for k, v in density.items() if np.isfinite(v)})
         run.log_metrics({f"tstr_auc_{m}": v["auc"] for m, v in tstr.items()})
         run.log_metrics({"generator_events_per_second": speed["generator_events_per_second"]})
         for key in ("features", "roc"):
@@ -313,6 +348,20 @@ TABLE_ROWS = (
     ("two_sample_auc_all", "two-sample AUC, all"),
     ("bayes_w1_signal", "W1 Bayes LLR, signal"),
     ("bayes_w1_background", "W1 Bayes LLR, background"),
+)
+
+
+#: Rows of the summary table for generators with an exact density (a flow): (key in its
+#: density metrics, what it is).
+DENSITY_ROWS = (
+    ("classifier_auc", "density-ratio classifier AUC"),
+    ("classifier_gap", "density-ratio classifier gap to the limit"),
+    ("classifier_gap_std", "density-ratio classifier gap, bootstrap std"),
+    ("classifier_excess_log_loss", "density-ratio classifier excess log-loss [nats]"),
+    ("anomaly_auc", "background density as anomaly score, AUC"),
+    ("nll", "NLL per event [nats]"),
+    ("nll_exact", "NLL per event under the exact density [nats]"),
+    ("nll_excess", "NLL above the exact density [nats]"),
 )
 
 
@@ -359,6 +408,17 @@ def summary_table(
                 **{n: first["limit_auc"] for n in judged},
             }
         )
+    with_density = {n: e["density"] for n, e in judged.items() if e.get("density")}
+    for key, label in DENSITY_ROWS:
+        if with_density:
+            rows.append(
+                {
+                    "metric": label,
+                    "floor": np.nan,
+                    "floor_std": np.nan,
+                    **{n: d.get(key, np.nan) for n, d in with_density.items()},
+                }
+            )
     rows.append(
         {
             "metric": "generation speed / toy's",

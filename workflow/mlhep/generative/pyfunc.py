@@ -20,9 +20,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         """Load the generator's torch file (on the CPU)."""
-        from mlhep.generative import gan
+        from mlhep.generative import sampling
 
-        self.generator = gan.load(context.artifacts["generator"])
+        self.generator = sampling.load(context.artifacts["generator"])
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -36,16 +36,16 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
 
 def log_generator(path: str, name: str = "generator") -> str:
-    """Log a saved generator (:meth:`mlhep.generative.gan.EventGenerator.save`) as a pyfunc
+    """Log a saved generator (``save`` of a generator of :mod:`mlhep.generative`) as a pyfunc
     a user loads with ``mlflow.pyfunc.load_model(uri)`` and samples with ``.predict``;
     return its model URI."""
     import torch
 
-    from mlhep.generative import gan
+    from mlhep.generative import sampling
 
     example = pd.DataFrame({"label": [1, 0]})
     probe = GeneratorModel()
-    probe.generator = gan.load(path)
+    probe.generator = sampling.load(path)
     output = probe.predict(None, example)
     info = mlflow.pyfunc.log_model(
         name=name,
@@ -57,6 +57,7 @@ def log_generator(path: str, name: str = "generator") -> str:
         pip_requirements=[
             f"torch=={torch.__version__.split('+')[0]}",
             *requirements("numpy", "scipy", "pandas", "mlflow"),
+            *(requirements("zuko") if probe.generator.settings.get("objective") == "flow" else []),
         ],
     )
     return info.model_uri

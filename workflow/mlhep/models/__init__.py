@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mlhep.generative.flow import FlowTrainer
     from mlhep.generative.gan import GeneratorTrainer
     from mlhep.models.base import Trainer
 
@@ -64,19 +65,24 @@ MODELS: dict[str, ModelEntry] = {
     "pulse_cnn": ModelEntry(
         "mlhep.models.pulse_nn", kind=ModelKind.REGRESSOR, gpu=True, curves="epoch"
     ),
-    # generators of events (config section generative): trained by mlhep.generative.gan
+    # generators of events (config section generative): GANs trained by mlhep.generative.gan
     "gan": ModelEntry(
         "mlhep.generative.gan", kind=ModelKind.GENERATOR, gpu=True, curves="generator step"
     ),
     "wgan_gp": ModelEntry(
         "mlhep.generative.gan", kind=ModelKind.GENERATOR, gpu=True, curves="generator step"
     ),
+    # ... and a conditional normalizing flow, trained by maximum likelihood
+    "flow": ModelEntry(
+        "mlhep.generative.flow", kind=ModelKind.GENERATOR, gpu=True, curves="training step"
+    ),
 }
 
 
-def get_trainer(name: str) -> Trainer | GeneratorTrainer:
+def get_trainer(name: str) -> Trainer | GeneratorTrainer | FlowTrainer:
     """The trainer of model ``name`` (a :class:`~mlhep.models.base.Trainer`; for a
-    generator a :class:`~mlhep.generative.gan.GeneratorTrainer`); ``KeyError`` naming the
+    generator a :class:`~mlhep.generative.gan.GeneratorTrainer` or
+    :class:`~mlhep.generative.flow.FlowTrainer`); ``KeyError`` naming the
     known models."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")

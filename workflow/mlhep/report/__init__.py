@@ -295,8 +295,15 @@ def generative_table(table: pd.DataFrame) -> pd.DataFrame:
         for m, s in zip(table["floor"], table["floor_std"], strict=True)
     ]
     for name in generators:
-        out[name] = [f"{v:.4g}" if np.isfinite(v) else "" for v in table[name]]
+        out[name] = [_fidelity_cell(v) for v in table[name]]
     return out
+
+
+def _fidelity_cell(value: float) -> str:
+    """A generator's number as the table shows it: an infinite width is no peak at all."""
+    if np.isinf(value):
+        return "no peak (≥ window)"
+    return f"{value:.4g}" if np.isfinite(value) else ""
 
 
 def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, Any]]) -> str:
@@ -304,10 +311,11 @@ def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, A
     parts = []
     for name, record in records.items():
         settings = record["settings"]
+        critic = f", {settings['critic']} critic" if "critic" in settings else ""
         parts.append(
             f"<code>{html.escape(name)}</code> "
-            f"({settings['objective']}, {settings['critic']} critic: "
-            f"{settings['steps']} generator steps, {record['train_seconds']:.0f} s on "
+            f"({settings['objective']}{critic}: "
+            f"{settings['steps']} steps, {record['train_seconds']:.0f} s on "
             f"{html.escape(record['device'])}, kept step {record['best_step']})"
         )
     return (

@@ -12,6 +12,8 @@ from mlhep.models import MODELS, ModelKind
 from mlhep.stages import Stage
 
 KEY = "generative"
+#: The generator models trained against a critic (their entries name it).
+ADVERSARIAL = ("gan", "wgan_gp")
 
 
 class GenerativeStage(Stage):
@@ -86,6 +88,16 @@ class GenerativeStage(Stage):
             return messages
         for gen_name, entry in section["generators"].items():
             model = config["models"][entry["model"]]
+            adversarial = entry["model"] in ADVERSARIAL
+            if adversarial != ("critic" in entry):
+                messages.append(
+                    f"{key}.generators.{gen_name}.critic': "
+                    + (
+                        f"a {entry['model']} generator names its critic (blind or physics)"
+                        if adversarial
+                        else f"a {entry['model']} generator has no critic"
+                    )
+                )
             unknown = sorted(set(entry) - {"model", "critic"} - set(model))
             if unknown:
                 messages.append(
@@ -139,16 +151,17 @@ class GenerativeStage(Stage):
     # --- params of the rules ----------------------------------------------------------------
     def settings(self, name: str) -> dict[str, Any]:
         """A generator's training settings: its model's hyper-parameters, its overrides,
-        its objective (the model) and its critic."""
+        its objective (the model) and, for a GAN, its critic."""
         entry = self.section["generators"][name]
         overrides = {k: v for k, v in entry.items() if k not in ("model", "critic")}
         settings = {
             **self.analysis.hyperparameters(entry["model"]),
             **overrides,
             "objective": entry["model"],
-            "critic": entry["critic"],
         }
-        if entry["critic"] == "blind":  # what only the physics-informed critic reads
+        if "critic" in entry:
+            settings["critic"] = entry["critic"]
+        if entry.get("critic") == "blind":  # what only the physics-informed critic reads
             settings.pop("mass_scale", None)
         return canonical(settings)
 

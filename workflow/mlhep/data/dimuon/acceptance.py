@@ -39,6 +39,7 @@ from mlhep.data.dimuon.physics import (
     INFORMATIVE_LATENTS,
     M_HIGH,
     M_LOW,
+    MET_SIGMA,
     MUON_ABS_ETA_MAX,
     MUON_PT_MIN,
     PAIR_LATENTS,
@@ -282,3 +283,27 @@ def accepted_log_likelihood_ratio(
                 - acceptance_profile(pair[0], False).log(values)
             )
     return total
+
+
+def accepted_log_density(obs: Mapping[str, Array], signal: bool) -> Array:
+    """Exact log density of accepted events of one class in the low-level features less
+    the global azimuth: (pT, eta) of each muon, phi(mu+) - phi(mu-), n_jets (its
+    probability: the density of n_jets + u for uniform u), met and met_phi - phi(mu-).
+
+    The latents are independent at generation; the muons' (pT, eta, phi) map to the pair's
+    (m, pT, y, phi, cos theta*, phi*) with |d latents / d muons| = 2 pT1 pT2 / (m pT) (two
+    massless bodies: d3p1/E1 d3p2/E2 = m pT dm dpT dy dphi dOmega* / 2); phi, phi* and
+    met_phi are uniform over 2 pi; the acceptance divides by the class's efficiency and
+    the global azimuth, uniform, integrates out (a factor 2 pi).
+    """
+    lat = observed_to_latent(obs)
+    log_two_pi = np.log(2.0 * np.pi)
+    total = sum(log_pdf_latent(name, getattr(lat, name), signal) for name in INFORMATIVE_LATENTS)
+    met = np.asarray(obs["met"], dtype=float)
+    log_rayleigh = np.log(met / MET_SIGMA**2) - met**2 / (2.0 * MET_SIGMA**2)
+    jacobian = np.log(
+        2.0 * np.asarray(obs["mu_minus_pt"]) * np.asarray(obs["mu_plus_pt"]) / (lat.m * lat.pt)
+    )
+    efficiency = ACCEPTANCE_SIGNAL if signal else ACCEPTANCE_BACKGROUND
+    # phi, phi* and met_phi uniform (three 1 / 2 pi); the global azimuth integrated (2 pi)
+    return total + log_rayleigh + jacobian - np.log(efficiency) - 2.0 * log_two_pi

@@ -42,6 +42,16 @@ MASS_COLUMN = "m_mumu"
 #: The columns compared one by one: the low-level features every generator writes and the
 #: pair observables none outputs (a blind one never sees them).
 FIDELITY_COLUMNS = (*LOW_LEVEL_FEATURES, MASS_COLUMN, "pt_mumu", "cos_theta_star")
+#: The absolute azimuths: exactly uniform in every sample (each generator draws the global
+#: azimuth uniformly), so they only dilute a multivariate distance.
+GLOBAL_AZIMUTHS = ("mu_minus_phi", "mu_plus_phi", "met_phi")
+#: The columns FPD and KPD compare: the fidelity columns less the absolute azimuths, plus
+#: the azimuths relative to the mu-'s (which carry what the absolute ones do not).
+DISTANCE_COLUMNS = (
+    *(c for c in FIDELITY_COLUMNS if c not in GLOBAL_AZIMUTHS),
+    "dphi_plus",
+    "dphi_met",
+)
 #: The KS statistics the fidelity table shows (all are in each generator's record).
 KS_TABLE_COLUMNS = ("mu_minus_pt", "mu_plus_eta", "n_jets", "met", MASS_COLUMN)
 
@@ -69,6 +79,18 @@ _LOG_MAX = 12.0  # exp of a generated log-coordinate stays finite
 def _wrap(phi: Array) -> Array:
     """Angles in (-pi, pi]."""
     return np.pi - np.mod(np.pi - phi, 2.0 * np.pi)
+
+
+def distance_matrix(frame: pd.DataFrame) -> Array:
+    """The :data:`DISTANCE_COLUMNS` of events with the engineered columns, one row each."""
+    ref = frame["mu_minus_phi"].to_numpy(float)
+    relative = {
+        "dphi_plus": _wrap(frame["mu_plus_phi"].to_numpy(float) - ref),
+        "dphi_met": _wrap(frame["met_phi"].to_numpy(float) - ref),
+    }
+    return np.column_stack(
+        [relative[c] if c in relative else frame[c].to_numpy(float) for c in DISTANCE_COLUMNS]
+    )
 
 
 def encode(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) -> Array:
