@@ -18,9 +18,13 @@ from mlhep.data import get_kind
 from mlhep.data.dimuon.features import bayes_scores, engineer
 from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
 from mlhep.data.dimuon.representation import (
+    REPRESENTATIONS,
     Standardiser,
+    accept_pair,
     decode,
+    decode_pair,
     encode,
+    encode_pair,
     in_mass_range,
     pair_mass,
     pair_mass_torch,
@@ -98,17 +102,76 @@ def test_standardiser_and_the_differentiable_mass(toy: pd.DataFrame) -> None:
     ]
 
 
-@pytest.mark.parametrize(("objective", "critic"), [("gan", "blind"), ("wgan_gp", "physics")])
+def test_pair_representation_derives_the_muons_and_the_reflection_keeps_the_physics(
+    toy: pd.DataFrame,
+) -> None:
+    raw = encode_pair(toy, np.random.default_rng(1))
+    assert raw.shape == (len(toy), 10) and np.isfinite(raw).all()
+    np.testing.assert_allclose(raw[:, 0], toy["m_mumu"], rtol=1e-9)  # the mass is a coordinate
+    assert accept_pair(raw).all()  # every real event is one the toy could have made
+    back = decode_pair(raw, np.random.default_rng(2))
+    for column in ("mu_minus_pt", "mu_minus_eta", "mu_plus_pt", "mu_plus_eta", "met"):
+        np.testing.assert_allclose(back[column], toy[column], rtol=1e-7, atol=1e-7)
+    np.testing.assert_array_equal(back["n_jets"], toy["n_jets"])
+    for column in ("mu_plus_phi", "met_phi"):
+        diff = np.angle(np.exp(1j * (back[column] - back["mu_minus_phi"])))
+        true = np.angle(np.exp(1j * (toy[column] - toy["mu_minus_phi"])))
+        np.testing.assert_allclose(diff, true, atol=1e-7)
+    # mirrored at random: the same pT, eta and mass, the relative azimuths flipped in half
+    mirrored = engineer(pd.DataFrame(decode_pair(raw, np.random.default_rng(2), reflect=True)))
+    np.testing.assert_allclose(mirrored["m_mumu"], toy["m_mumu"], rtol=1e-7)
+    np.testing.assert_allclose(mirrored["mu_plus_eta"], toy["mu_plus_eta"], atol=1e-7)
+    d_true = np.sin(toy["mu_plus_phi"] - toy["mu_minus_phi"]).to_numpy()
+    d_back = np.sin(mirrored["mu_plus_phi"] - mirrored["mu_minus_phi"]).to_numpy()
+    flipped = np.isclose(d_back, -d_true, atol=1e-7) & ~np.isclose(d_true, 0.0, atol=1e-3)
+    assert 0.45 < flipped.mean() < 0.55
+    # a wild output: only what passes the acceptance and the mass range is accepted
+    wild = raw + np.random.default_rng(3).normal(0, [20, 1, 1, 1, 0, 0, 0, 0, 0, 0], raw.shape)
+    ok = accept_pair(wild)
+    assert 0.05 < ok.mean() < 0.95
+    out = decode_pair(wild[ok], np.random.default_rng(4))
+    assert (out["mu_minus_pt"] > 20).all() and (np.abs(out["mu_plus_eta"]) < 2.4).all()
+    assert in_mass_range(REPRESENTATIONS["pair"].mass(wild[ok])).all()
+    # the muon representation's rejection agrees with the pair mass of its coordinates
+    muon_raw = encode(toy, np.random.default_rng(1))
+    assert REPRESENTATIONS["muons"].accept(muon_raw).all()
+
+
+def test_the_mass_mmd_tells_a_smeared_peak_and_has_a_gradient(toy: pd.DataFrame) -> None:
+    mass = torch.tensor(toy.loc[toy["label"] == 1, "m_mumu"].to_numpy(), dtype=torch.float64)
+    real, same = mass[:500], mass[500:1000]
+    smeared = same + 4.0 * torch.randn(500, generator=torch.Generator().manual_seed(1))
+    smeared.requires_grad_(True)
+    alike = gan.mass_mmd(same, real, gan.MMD_WIDTHS)
+    unlike = gan.mass_mmd(smeared, real, gan.MMD_WIDTHS)
+    assert 0 <= float(alike) < 0.5 * float(unlike.detach())
+    unlike.backward()
+    assert torch.isfinite(smeared.grad).all() and smeared.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("objective", "critic", "physics_built"),
+    [("gan", "blind", False), ("wgan_gp", "physics", False), ("gan", "physics", True)],
+)
 def test_training_is_deterministic_and_the_saved_generator_samples_the_same(
-    objective: str, critic: str, toy: pd.DataFrame, tmp_path: Path
+    objective: str, critic: str, physics_built: bool, toy: pd.DataFrame, tmp_path: Path
 ) -> None:
     settings = tiny_settings(objective, critic)
+    if physics_built:  # the pair representation, mirrored, the MMD, EMA, the mass-aware pick
+        settings.update(
+            representation="pair",
+            reflect=True,
+            mmd_weight=10.0,
+            ema_decay=0.5,
+            select_on_mass=True,
+        )
     seen: list[dict] = []
 
     def monitor(generator: gan.EventGenerator) -> dict[str, float]:
         frame, _ = generator.sample(toy["label"].to_numpy()[:200], 1, max_rounds=2, strict=False)
         seen.append({"n": len(frame)})
-        return {"w1_low": float(len(seen)), "selection": -float(len(seen))}  # later is better
+        later = -float(len(seen))  # later is better
+        return {"w1_low": float(len(seen)), "w1_mass_signal_std": later, "selection": later}
 
     first, info = gan.train(toy, settings, seed=5, monitor=monitor)
     second, _ = get_trainer(objective).train(toy, settings, seed=5)
@@ -402,3 +465,48 @@ def test_unbiased_cubic_mmd_matches_its_closed_form_for_gaussians() -> None:
         for _ in range(30)
     ]
     assert abs(np.mean(same)) < 4 * np.std(same, ddof=1) / np.sqrt(len(same))
+
+
+def test_ablation_keeps_a_change_only_when_it_helps_on_validation(toy: pd.DataFrame) -> None:
+    from mlhep.generative import ablation
+
+    base = {"auc_all": 0.70, "w1_mass_signal": 1.0}
+    assert ablation.better({"auc_all": 0.69, "w1_mass_signal": 2.0}, base)  # clearly better
+    assert not ablation.better({"auc_all": 0.699, "w1_mass_signal": 1.5}, base)  # noise, worse m
+    assert ablation.better({"auc_all": 0.702, "w1_mass_signal": 0.5}, base)  # noise, better m
+    assert not ablation.better({"auc_all": 0.75, "w1_mass_signal": 0.1}, base)  # clearly worse
+
+    # the greedy chain on real (tiny) trainings: every candidate judged on validation
+    # events its monitor did not see; the kept settings are those of the best kept row
+    shuffled = toy.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    train, validation = shuffled.iloc[:3000], shuffled.iloc[3000:].reset_index(drop=True)
+    judged: list[dict] = []
+
+    def evaluate(settings: dict) -> dict:
+        judged.append(settings)
+        return ablation.judge(
+            settings,
+            train,
+            validation,
+            seed=3,
+            events=400,
+            monitor_events=200,
+            distances={
+                "fpd": {"min_samples": 100, "max_samples": 400, "num_points": 3, "num_batches": 2},
+                "kpd": {"batch_size": 100, "num_batches": 2},
+            },
+        )
+
+    # (the pair representation: an untrained generator of muons puts almost no event in the
+    # mass range, and its sampling would take minutes)
+    base = {**tiny_settings("gan", "physics"), "representation": "pair"}
+    changes = (("no-op", {"representation": "pair"}), ("EMA", {"ema_decay": lambda s: 0.5}))
+    rows, kept = ablation.chain(base, evaluate, changes)
+    assert [r["change"] for r in rows] == ["baseline", "EMA"]  # the no-op skipped
+    assert len(judged) == 2 and judged[1]["ema_decay"] == 0.5
+    assert kept["ema_decay"] == (0.5 if rows[1]["kept"] else 0.0)
+    assert rows[1]["kept"] == ablation.better(rows[1], rows[0])
+    for row in rows:
+        assert 0.0 <= row["auc_all"] <= 1.0 and row["train_s"] > 0 and row["events_per_s"] > 0
+    table = ablation.markdown("gan_physics", rows)
+    assert table.count("\n| ") == 3 and "| EMA |" in table

@@ -259,7 +259,7 @@ class FlowGenerator:
             self.device,
             len(COORDINATES),
             self.coordinates,
-            pair_mass,
+            lambda raw: in_mass_range(pair_mass(raw)),
             decode,
             max_rounds,
             strict,

@@ -8,16 +8,21 @@
   ``n_critic`` critic steps per generator step.
 
 Both are conditional on the class label (signal, background): the generator gets the label
-beside its noise, the critic beside the event. The generator writes the ten network
-coordinates of :mod:`mlhep.data.dimuon.representation`; the critic is ``blind`` (sees those
-coordinates only) or ``physics`` (also the pair mass, computed differentiably from the
-generated muons: the generator still outputs only low-level features; Butter, Plehn and
-Winterhalder, arXiv:1907.03764, add an MMD on resonance masses for the same reason).
+beside its noise, the critic beside the event. The generator writes the ten coordinates of
+a representation of :mod:`mlhep.data.dimuon.representation` (``muons``, or ``pair`` with the
+pair mass a coordinate and the muons derived analytically); the critic is ``blind`` (sees
+those coordinates only) or ``physics`` (also the pair mass as an input of its own, at
+``mass_scale`` GeV per unit, computed differentiably from the generated coordinates). The
+WGAN-GP's penalty is taken on interpolates of the critic's inputs, the mass included, so
+its slope in the mass is bounded per ``mass_scale`` GeV. Butter, Plehn and Winterhalder
+(arXiv:1907.03764) add an MMD on resonance masses to the generator's loss for the same
+reason: ``mmd_weight``.
 
 Training is deterministic on the CPU for a fixed seed; on CUDA the whole training set
 lives on the device. An exponential moving average (EMA) of the generator's weights may
 be kept (``ema_decay``, from step ``ema_start``); the checkpoint kept is the one whose
-generated low-level features are closest to the validation events.
+generated low-level features (with ``select_on_mass`` also the signal's pair mass) are
+closest to the validation events.
 """
 
 from __future__ import annotations
@@ -39,11 +44,9 @@ from torch.nn import functional as F
 from mlhep.data.dimuon.representation import (
     CIRCLES,
     COORDINATES,
+    REPRESENTATIONS,
+    Representation,
     Standardiser,
-    decode,
-    encode,
-    pair_mass,
-    pair_mass_torch,
 )
 from mlhep.generative.sampling import Monitor, sample_events
 from mlhep.models.torch_loop import BestState, seed_torch
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 N_CLASSES = 2
 OBJECTIVES = ("gan", "wgan_gp")
 CRITICS = ("blind", "physics")
+#: Gaussian kernel widths [GeV] of the MMD on the pair mass (about the peak's half width,
+#: its FWHM and the continuum's scale; Butter et al. use a width of the order of Gamma).
+MMD_WIDTHS = (1.0, 3.0, 10.0)
 #: Events generated per forward pass when sampling (bounds the memory).
 SAMPLE_BATCH = 65536
 
@@ -90,31 +96,41 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """Event coordinates, a one-hot label and, for the physics-informed critic, the
-    standardised pair mass in; one real number out (a logit for the GAN)."""
+    """Event coordinates, a one-hot label and, for the physics-informed critic, the pair
+    mass at ``mass_scale`` GeV per unit in; one real number out (a logit for the GAN)."""
 
     def __init__(
         self,
         width: int,
         layers: int,
         standardiser: Standardiser,
+        representation: Representation,
         mass_scaling: tuple[float, float] | None,
         spectral: bool = False,
     ) -> None:
         super().__init__()
         self.standardiser = standardiser
+        self.representation = representation
         self.mass_scaling = mass_scaling
         extra = 0 if mass_scaling is None else 1
         self.net = _mlp(len(COORDINATES) + N_CLASSES + extra, width, layers, 1, spectral)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the critic reads of standardised coordinates: the coordinates and, for the
+        physics-informed critic, the scaled pair mass as an input of its own."""
+        if self.mass_scaling is None:
+            return x
+        mass = self.representation.mass_torch(self.standardiser.inverse_torch(x))
+        mean, scale = self.mass_scaling
+        return torch.cat([x, ((mass - mean) / scale).unsqueeze(1)], dim=1)
+
+    def score(self, features: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """The critic's output per event from its :meth:`features`."""
+        return self.net(torch.cat([features, onehot], dim=1)).squeeze(1)
+
     def forward(self, x: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         """The critic's output per event."""
-        inputs = [x, onehot]
-        if self.mass_scaling is not None:
-            mass = pair_mass_torch(self.standardiser.inverse_torch(x))
-            mean, scale = self.mass_scaling
-            inputs.append(((mass - mean) / scale).unsqueeze(1))
-        return self.net(torch.cat(inputs, dim=1)).squeeze(1)
+        return self.score(self.features(x), onehot)
 
 
 def one_hot(labels: torch.Tensor) -> torch.Tensor:
@@ -136,6 +152,11 @@ class EventGenerator:
         """Where the network lives."""
         return next(self.net.parameters()).device
 
+    @property
+    def representation(self) -> Representation:
+        """The coordinates it writes (muons, or the pair with the muons derived)."""
+        return REPRESENTATIONS[self.settings.get("representation", "muons")]
+
     @torch.no_grad()
     def coordinates(self, labels: np.ndarray, generator: torch.Generator) -> np.ndarray:
         """Raw network coordinates of one generated event per label (no rejection)."""
@@ -152,18 +173,20 @@ class EventGenerator:
         self, labels: np.ndarray, seed: int, max_rounds: int = 100, strict: bool = True
     ) -> tuple[pd.DataFrame, dict[str, int]]:
         """One event per entry of ``labels`` (1 signal, 0 background), in order: the
-        low-level columns and ``label``. Events outside the mass range are regenerated,
-        as the toy's generator does; returns also the number tried per class. After
-        ``max_rounds`` a ``strict`` call fails, otherwise the missing events are left out
-        (for monitoring an early generator)."""
+        low-level columns and ``label``. Events outside the mass range or the acceptance
+        are regenerated, as the toy's generator does; returns also the number tried per
+        class. After ``max_rounds`` a ``strict`` call fails, otherwise the missing events
+        are left out (for monitoring an early generator). With the ``reflect`` setting the
+        relative azimuths are mirrored at random (phi -> -phi)."""
+        rep, reflect = self.representation, bool(self.settings.get("reflect", False))
         return sample_events(
             labels,
             seed,
             self.device,
             len(COORDINATES),
             self.coordinates,
-            pair_mass,
-            decode,
+            rep.accept,
+            lambda raw, rng: rep.decode(raw, rng, reflect=reflect),
             max_rounds,
             strict,
             f"train it longer: models.{self.settings.get('objective', '<model>')}.steps",
@@ -203,6 +226,26 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         raise ValueError(f"objective {settings['objective']!r}: not one of {OBJECTIVES}")
     if settings["critic"] not in CRITICS:
         raise ValueError(f"critic {settings['critic']!r}: not one of {CRITICS}")
+    if settings["representation"] not in REPRESENTATIONS:
+        raise ValueError(
+            f"representation {settings['representation']!r}: not one of {sorted(REPRESENTATIONS)}"
+        )
+
+
+def mass_mmd(
+    generated: torch.Tensor, real: torch.Tensor, widths: tuple[float, ...]
+) -> torch.Tensor:
+    """The squared maximum mean discrepancy between two batches of pair masses [GeV], a sum
+    of Gaussian kernels of the given widths (biased estimator, V-statistic; Gretton et al.,
+    JMLR 13 (2012) 723): zero when the two are alike, differentiable in ``generated``."""
+    if len(generated) == 0 or len(real) == 0:
+        return generated.sum() * 0.0
+
+    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        d2 = (a[:, None] - b[None, :]) ** 2
+        return sum(torch.exp(-d2 / (2.0 * w * w)) for w in widths).mean()
+
+    return kernel(generated, generated) + kernel(real, real) - 2.0 * kernel(generated, real)
 
 
 def train(
@@ -223,19 +266,27 @@ def train(
     # seeded and deterministic as the other networks; its stream draws batches and noise
     torch_gen = seed_torch(dev, threads, seed)
     rng = np.random.default_rng(seed)
-    raw = encode(frame, rng)
+    rep = REPRESENTATIONS[settings["representation"]]
+    raw = rep.encode(frame, rng)
     standardiser = Standardiser.fit(raw)
     x_all = torch.as_tensor(standardiser.forward(raw), dtype=torch.float32, device=dev)
     y_all = torch.as_tensor(frame["label"].to_numpy(np.int64), device=dev)
+    m_all = torch.as_tensor(rep.mass(raw), dtype=torch.float32, device=dev)
     mass_scaling = None
     if settings["critic"] == "physics":
         # the critic's resolution in mass: a few GeV per unit, so that a narrow peak is
         # a feature it can see (at the sample's standard deviation, 13 GeV, it is not)
-        mass_scaling = (float(pair_mass(raw).mean()), float(settings["mass_scale"]))
+        mass_scaling = (float(rep.mass(raw).mean()), float(settings["mass_scale"]))
     gen = Generator(settings["latent_dim"], settings["width"], settings["layers"]).to(dev)
     critic = Critic(
-        settings["width"], settings["layers"], standardiser, mass_scaling, settings["spectral_norm"]
+        settings["width"],
+        settings["layers"],
+        standardiser,
+        rep,
+        mass_scaling,
+        settings["spectral_norm"],
     ).to(dev)
+    mmd_weight = float(settings["mmd_weight"])
     wgan = settings["objective"] == "wgan_gp"
     betas = tuple(settings["betas"])
     opt_g = torch.optim.Adam(gen.parameters(), lr=settings["learning_rate_generator"], betas=betas)
@@ -265,12 +316,16 @@ def train(
         z = torch.randn(len(y), gen.latent_dim, generator=torch_gen, device=dev)
         with torch.no_grad():
             x_fake = gen(z, oh)
-        out_real, out_fake = critic(x_real, oh), critic(x_fake, oh)
+        f_real, f_fake = critic.features(x_real), critic.features(x_fake)
+        out_real, out_fake = critic.score(f_real, oh), critic.score(f_fake, oh)
         if not wgan:
             return F.softplus(-out_real).mean() + F.softplus(out_fake).mean()
+        # the penalty on interpolates of what the critic reads: the physics critic's mass is
+        # an input of its own, so its slope is bounded per mass_scale GeV, not per unit of
+        # the muon coordinates through which the mass varies slowly
         eps = torch.rand(len(y), 1, generator=torch_gen, device=dev)
-        mixed = (eps * x_real + (1 - eps) * x_fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(mixed, oh).sum(), mixed, create_graph=True)
+        mixed = (eps * f_real + (1 - eps) * f_fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic.score(mixed, oh).sum(), mixed, create_graph=True)
         penalty = ((grad.norm(2, dim=1) - 1.0) ** 2).mean()
         return out_fake.mean() - out_real.mean() + settings["gradient_penalty"] * penalty
 
@@ -285,13 +340,20 @@ def train(
         idx = torch.randint(n, (batch,), generator=torch_gen, device=dev)
         oh = one_hot(y_all[idx])
         z = torch.randn(batch, gen.latent_dim, generator=torch_gen, device=dev)
-        out = critic(gen(z, oh), oh)
+        x_fake = gen(z, oh)
+        out = critic(x_fake, oh)
         if wgan:
             loss_g = -out.mean()
         elif settings["non_saturating"]:
             loss_g = F.softplus(-out).mean()  # -log D(G(z))
         else:
             loss_g = -F.softplus(out).mean()  # log(1 - D(G(z)))
+        if mmd_weight > 0:  # the generated masses against the real ones, class by class
+            m_fake = rep.mass_torch(standardiser.inverse_torch(x_fake))
+            y = y_all[idx]
+            loss_g = loss_g + mmd_weight * sum(
+                mass_mmd(m_fake[y == c], m_all[idx][y == c], MMD_WIDTHS) for c in (0, 1)
+            )
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -315,7 +377,10 @@ def train(
                 metrics = monitor(EventGenerator(kept, standardiser, dict(settings)))
                 for key, value in metrics.items():
                     history.setdefault(key, []).append(float(value))
-                best.update(float(metrics["selection"]), step, kept)
+                selection = metrics["selection"]
+                if settings["select_on_mass"]:  # the signal mass as a tenth feature
+                    selection = (9.0 * selection + metrics["w1_mass_signal_std"]) / 10.0
+                best.update(float(selection), step, kept)
             history["seconds"].append(time.perf_counter() - start)
             log.info(
                 "step %5d  epoch %6.2f  critic %.4f  generator %.4f  %s  %.0f s",

@@ -38,12 +38,14 @@ def describe(settings: Mapping[str, Any], name: str) -> str:
 
 def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> Monitor:
     """The checkpoint monitor: W1 of each low-level feature (in units of its standard
-    deviation; their mean, ``w1_low``, chooses the checkpoint) and of the pair mass, between
-    ``n_events`` validation events and as many generated ones, and the fraction generated
-    inside the mass range."""
+    deviation; their mean, ``w1_low``, chooses the checkpoint) and of the pair mass (also
+    the signal's, in GeV and in units of its standard deviation, for a GAN that selects on
+    it), between ``n_events`` validation events and as many generated ones, and the
+    fraction generated inside the mass range."""
     real = fidelity.reference_sample(validation, n_events, seed)
     scale = real[list(LOW_LEVEL_FEATURES)].std().to_numpy()
     signal = real["label"].to_numpy() == 1
+    signal_scale = float(real.loc[signal, MASS_COLUMN].std())
 
     def monitor(generator: Sampler) -> dict[str, float]:
         frame, tried = generator.sample(real["label"].to_numpy(), seed, max_rounds=3, strict=False)
@@ -55,6 +57,7 @@ def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> Monitor:
                 "w1_low": nothing,
                 "w1_mass": nothing,
                 "w1_mass_signal": nothing,
+                "w1_mass_signal_std": nothing,
                 "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
                 "selection": nothing,
             }
@@ -70,6 +73,7 @@ def make_monitor(validation: pd.DataFrame, n_events: int, seed: int) -> Monitor:
             ),
             "in_mass_range": len(frame) / max(tried["signal"] + tried["background"], 1),
         }
+        out["w1_mass_signal_std"] = out["w1_mass_signal"] / signal_scale
         return {**out, "selection": out["w1_low"]}
 
     return monitor

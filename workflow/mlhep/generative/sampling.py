@@ -1,6 +1,6 @@
-"""What every generator of the stage shares when it makes events: the toy's mass-range
-rejection (a generated event outside the pair-mass range is drawn again, as the toy's own
-generator does), and loading a saved generator of any model by its settings."""
+"""What every generator of the stage shares when it makes events: the toy's rejection (a
+generated event outside the pair-mass range or the acceptance is drawn again, as the toy's
+own generator does), and loading a saved generator of any model by its settings."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-
-from mlhep.data.dimuon.representation import in_mass_range
 
 #: Candidates generated at most in one rejection round (bounds the memory).
 MAX_CANDIDATES = 2_000_000
@@ -42,13 +40,14 @@ def rejection_sample(
     labels: np.ndarray,
     width: int,
     draw: Callable[[np.ndarray], np.ndarray],
-    mass: Callable[[np.ndarray], np.ndarray],
+    accept: Callable[[np.ndarray], np.ndarray],
     max_rounds: int,
     strict: bool,
     hint: str,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """Raw coordinates (``width`` per event) of one in-range event per label: ``draw``
-    makes raw coordinates for a label array, ``mass`` gives their pair mass. Missing events
+    """Raw coordinates (``width`` per event) of one accepted event per label: ``draw``
+    makes raw coordinates for a label array, ``accept`` says which of them the toy could
+    have made (the pair mass in range, the muons in the acceptance). Missing events
     are drawn again, with more candidates per event as the acceptance shows itself. Returns
     the coordinates, the mask of the events found (all of them unless ``strict`` is off)
     and the candidates tried per class, counted as the toy counts them. ``hint`` says how
@@ -61,7 +60,7 @@ def rejection_sample(
         if len(missing) == 0:
             break
         coords = draw(np.repeat(labels[missing], copies))
-        ok = in_mass_range(mass(coords)).reshape(len(missing), copies)
+        ok = accept(coords).reshape(len(missing), copies)
         found = ok.any(axis=1)
         first = np.argmax(ok, axis=1)  # the first candidate in range of each event
         used = np.where(found, first + 1, copies)  # candidates tried, as the toy counts
@@ -74,8 +73,8 @@ def rejection_sample(
         copies = int(min(np.ceil(2.0 / acceptance), max(1, MAX_CANDIDATES // max(len(missing), 1))))
     if len(missing) and strict:
         raise RuntimeError(
-            f"the generator puts too few events in the mass range: {len(missing)} of "
-            f"{len(labels)} still missing after {max_rounds} rounds ({hint})"
+            "the generator puts too few events in the mass range and acceptance: "
+            f"{len(missing)} of {len(labels)} still missing after {max_rounds} rounds ({hint})"
         )
     keep = np.ones(len(labels), bool)
     keep[missing] = False
@@ -88,7 +87,7 @@ def sample_events(
     device: str,
     width: int,
     draw: Callable[[np.ndarray, Any], np.ndarray],
-    mass: Callable[[np.ndarray], np.ndarray],
+    accept: Callable[[np.ndarray], np.ndarray],
     decode: Callable[[np.ndarray, np.random.Generator], dict[str, np.ndarray]],
     max_rounds: int,
     strict: bool,
@@ -96,7 +95,7 @@ def sample_events(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One event per entry of ``labels`` (1 signal, 0 background), in order: the low-level
     columns and ``label``, decoded from raw coordinates that ``draw(labels, torch
-    generator)`` makes; events outside the mass range are drawn again (see
+    generator)`` makes; events the toy could not have made are drawn again (see
     :func:`rejection_sample`). Returns also the number tried per class."""
     import torch
 
@@ -106,7 +105,7 @@ def sample_events(
     rng = np.random.default_rng([seed, 1])
     torch_gen = torch.Generator(device=device).manual_seed(seed)
     raw, keep, tried = rejection_sample(
-        labels, width, lambda y: draw(y, torch_gen), mass, max_rounds, strict, hint
+        labels, width, lambda y: draw(y, torch_gen), accept, max_rounds, strict, hint
     )
     frame = pd.DataFrame(decode(raw[keep], rng))
     frame["label"] = labels[keep]

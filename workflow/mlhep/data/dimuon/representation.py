@@ -1,8 +1,9 @@
-"""The reversible, physics-aware representation of dimuon events the generators of
-:mod:`mlhep.generative` work in, and the columns their fidelity is measured on.
+"""The reversible, physics-aware representations of dimuon events the generators of
+:mod:`mlhep.generative` work in (:data:`REPRESENTATIONS`), and the columns their fidelity
+is measured on.
 
-An event's low-level features (the two muons' pT, eta, phi, n_jets, met, met_phi) map to
-ten network coordinates that build the physics in:
+``muons``: an event's low-level features (the two muons' pT, eta, phi, n_jets, met,
+met_phi) map to ten network coordinates that build the physics in:
 
 - the acceptance edges: log(pT - 20 GeV) and atanh(eta / 2.4), so that every generated
   muon passes pT > 20 GeV and |eta| < 2.4;
@@ -12,14 +13,20 @@ ten network coordinates that build the physics in:
 - the discrete n_jets dequantised by uniform noise (n + u, u in [0, 1)) and floored back;
 - log(met).
 
+``pair``: the latents the toy draws (the pair's mass, log pT, rapidity, atanh cos theta*,
+the decay and met azimuths relative to the pair's, n_jets, log met), the muons derived
+analytically by :func:`mlhep.data.dimuon.physics.latent_to_muons`: the peak is a
+coordinate, the acceptance is checked when sampling.
+
 The continuous coordinates are standardised with training statistics; the circle
-coordinates are left as they are. Events outside the toy's mass range are rejected when
-sampling (:func:`in_mass_range`), as the toy's own generator never makes them.
+coordinates are left as they are. Events the toy could not have made (outside the mass
+range, or the acceptance) are rejected when sampling, as the toy's own generator never
+makes them; ``reflect`` mirrors the relative azimuths at random (phi -> -phi).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +40,10 @@ from mlhep.data.dimuon.physics import (
     M_LOW,
     MUON_ABS_ETA_MAX,
     MUON_PT_MIN,
+    Latent,
+    latent_to_muons,
+    observed_to_latent,
+    passes_acceptance,
 )
 
 Array = NDArray[np.float64]
@@ -118,11 +129,18 @@ def encode(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) 
     )
 
 
-def decode(raw: Array, rng: np.random.Generator) -> dict[str, Array]:
+def _reflection(rng: np.random.Generator, n: int, reflect: bool) -> Array:
+    """Signs of the relative azimuths: +1, or with ``reflect`` a random +-1 per event (the
+    toy is symmetric under phi -> -phi, which a generator need not learn)."""
+    return rng.choice([-1.0, 1.0], n) if reflect else np.ones(n)
+
+
+def decode(raw: Array, rng: np.random.Generator, reflect: bool = False) -> dict[str, Array]:
     """Low-level features from raw network coordinates; the mu- azimuth is drawn uniformly
-    by ``rng`` and the other azimuths follow it."""
+    by ``rng`` and the other azimuths follow it (mirrored at random with ``reflect``)."""
     raw = np.asarray(raw, dtype=np.float64)
     phi_ref = rng.uniform(-np.pi, np.pi, len(raw))
+    sign = _reflection(rng, len(raw), reflect)
     log_max = np.minimum(raw[:, [0, 2, 7]], _LOG_MAX)
     return {
         "mu_minus_pt": MUON_PT_MIN + np.exp(log_max[:, 0]),
@@ -130,10 +148,10 @@ def decode(raw: Array, rng: np.random.Generator) -> dict[str, Array]:
         "mu_minus_phi": _wrap(phi_ref),
         "mu_plus_pt": MUON_PT_MIN + np.exp(log_max[:, 1]),
         "mu_plus_eta": MUON_ABS_ETA_MAX * np.tanh(raw[:, 3]),
-        "mu_plus_phi": _wrap(phi_ref + np.arctan2(raw[:, 5], raw[:, 4])),
+        "mu_plus_phi": _wrap(phi_ref + sign * np.arctan2(raw[:, 5], raw[:, 4])),
         "n_jets": np.floor(np.maximum(raw[:, 6], 0.0)),
         "met": np.exp(log_max[:, 2]),
-        "met_phi": _wrap(phi_ref + np.arctan2(raw[:, 9], raw[:, 8])),
+        "met_phi": _wrap(phi_ref + sign * np.arctan2(raw[:, 9], raw[:, 8])),
     }
 
 
@@ -194,3 +212,115 @@ def pair_mass_torch(raw: torch.Tensor) -> torch.Tensor:
     sin2_half = (1.0 - raw[:, 4] / norm) / 2.0  # sin^2(d phi / 2)
     m2 = 4.0 * pt_m * pt_p * (torch.sinh(d_eta / 2.0) ** 2 + sin2_half)
     return torch.sqrt(m2.clamp_min(1e-6))
+
+
+def accept(raw: Array) -> NDArray[np.bool_]:
+    """Raw muon coordinates the toy could have made: the pair mass in range (the
+    acceptance holds by construction)."""
+    return in_mass_range(pair_mass(raw))
+
+
+# --- the pair representation ----------------------------------------------------------------
+#: Coordinates of the pair representation: the pair's mass, pT and rapidity and the mu-'s
+#: decay angles (the latents the toy draws), so the resonance's peak is a coordinate.
+PAIR_COORDINATES = (
+    "m_mumu",
+    "log_pt_mumu",
+    "y_mumu",
+    "atanh_cos_theta_star",
+    "cos_dphi_star",
+    "sin_dphi_star",
+    "n_jets_dequantised",
+    "log_met",
+    "cos_dphi_met_pair",
+    "sin_dphi_met_pair",
+)
+
+
+def encode_pair(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) -> Array:
+    """Raw pair coordinates of events' low-level features: the latents of
+    :func:`mlhep.data.dimuon.physics.observed_to_latent`, azimuths relative to the pair's;
+    ``rng`` draws the dequantisation noise of n_jets."""
+    lat = observed_to_latent(
+        {c: np.asarray(frame[c], dtype=np.float64) for c in LOW_LEVEL_FEATURES}
+    )
+    d_star, d_met = lat.phi_star - lat.phi, lat.met_phi - lat.phi
+    cos_theta = np.clip(lat.cos_theta, -_ETA_EDGE, _ETA_EDGE)
+    return np.column_stack(
+        [
+            lat.m,
+            np.log(np.maximum(lat.pt, 1e-12)),
+            lat.y,
+            np.arctanh(cos_theta),
+            np.cos(d_star),
+            np.sin(d_star),
+            lat.n_jets + rng.uniform(0.0, 1.0, len(lat)),
+            np.log(np.maximum(lat.met, 1e-12)),
+            np.cos(d_met),
+            np.sin(d_met),
+        ]
+    )
+
+
+def _pair_latent(raw: Array, phi: Array, sign: Array) -> Latent:
+    """The latents of raw pair coordinates for a given pair azimuth and reflection."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return Latent(
+        m=np.maximum(raw[:, 0], 1e-6),
+        pt=np.exp(np.minimum(raw[:, 1], _LOG_MAX)),
+        y=raw[:, 2],
+        phi=phi,
+        cos_theta=np.tanh(raw[:, 3]),
+        phi_star=phi + sign * np.arctan2(raw[:, 5], raw[:, 4]),
+        n_jets=np.floor(np.maximum(raw[:, 6], 0.0)).astype(np.int64),
+        met=np.exp(np.minimum(raw[:, 7], _LOG_MAX)),
+        met_phi=_wrap(phi + sign * np.arctan2(raw[:, 9], raw[:, 8])),
+    )
+
+
+def decode_pair(raw: Array, rng: np.random.Generator, reflect: bool = False) -> dict[str, Array]:
+    """Low-level features from raw pair coordinates, the muons derived analytically
+    (:func:`mlhep.data.dimuon.physics.latent_to_muons`); the pair azimuth is drawn uniformly
+    by ``rng`` (the relative azimuths mirrored at random with ``reflect``)."""
+    phi = rng.uniform(-np.pi, np.pi, len(raw))
+    lat = _pair_latent(raw, phi, _reflection(rng, len(raw), reflect))
+    muons = latent_to_muons(lat)
+    other = {"n_jets": lat.n_jets.astype(np.float64), "met": lat.met, "met_phi": lat.met_phi}
+    return {c: (muons[c] if c in muons else other[c]) for c in LOW_LEVEL_FEATURES}
+
+
+def accept_pair(raw: Array) -> NDArray[np.bool_]:
+    """Raw pair coordinates the toy could have made: the mass in range and both muons in
+    the acceptance (which depends on pT and eta only, not on the azimuths)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    lat = _pair_latent(raw, np.zeros(len(raw)), np.ones(len(raw)))
+    return in_mass_range(raw[:, 0]) & passes_acceptance(latent_to_muons(lat))
+
+
+@dataclass(frozen=True)
+class Representation:
+    """How a generator writes events: its raw coordinates, to and from the low-level
+    features, the pair mass of raw coordinates (NumPy, and torch for a critic), and which
+    raw coordinates the toy could have made."""
+
+    coordinates: tuple[str, ...]
+    encode: Callable[[Mapping[str, Array] | pd.DataFrame, np.random.Generator], Array]
+    decode: Callable[..., dict[str, Array]]
+    mass: Callable[[Array], Array]
+    mass_torch: Callable[[torch.Tensor], torch.Tensor]
+    accept: Callable[[Array], NDArray[np.bool_]]
+
+
+#: The representations by name (a GAN's ``representation`` setting). Both keep the circle
+#: coordinates at :data:`CIRCLES` and standardise :data:`STANDARDISED`.
+REPRESENTATIONS = {
+    "muons": Representation(COORDINATES, encode, decode, pair_mass, pair_mass_torch, accept),
+    "pair": Representation(
+        PAIR_COORDINATES,
+        encode_pair,
+        decode_pair,
+        lambda raw: np.asarray(raw)[:, 0],
+        lambda raw: raw[:, 0],
+        accept_pair,
+    ),
+}
