@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 #: The longest a Snakemake run of a test may take (seconds; ``MLHEP_TEST_RUN_TIMEOUT``): six
 #: times the tiny run's 8 minutes on 2 cores, so that a slow machine is not an error in
@@ -84,3 +85,17 @@ def require(condition: bool, reason: str) -> None:
 def in_ci() -> bool:
     """Whether the environment says this is a CI run (``CI`` set, and not to a false value)."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def assert_same_events_up_to_rotation(back: Any, events: Any, tolerance: float) -> None:
+    """Decoded low-level features equal the events' except for one rotation about the beam
+    per event: pT, eta, met and n_jets equal, azimuths relative to the mu-'s equal."""
+    import numpy as np
+
+    for column in ("mu_minus_pt", "mu_minus_eta", "mu_plus_pt", "mu_plus_eta", "met"):
+        np.testing.assert_allclose(back[column], events[column], rtol=tolerance, atol=tolerance)
+    np.testing.assert_array_equal(back["n_jets"], events["n_jets"])  # dequantised, floored
+    for column in ("mu_plus_phi", "met_phi"):
+        diff = np.angle(np.exp(1j * (np.asarray(back[column]) - back["mu_minus_phi"])))
+        true = np.angle(np.exp(1j * (np.asarray(events[column]) - events["mu_minus_phi"])))
+        np.testing.assert_allclose(diff, true, atol=tolerance)

@@ -333,3 +333,47 @@ def test_report_page_draws_in_headless_chromium(tiny: Path, tmp_path: Path) -> N
     # passes the darkness test) but colour 0.0005; a blank page: 0 and 0.
     assert dark > 0.03, dark
     assert colour > 0.005, colour
+
+
+def test_generative_table_and_caption_say_what_each_generator_is() -> None:
+    table = pd.DataFrame(
+        {
+            "metric": ["FWHM m_mumu signal [GeV]", "FPD"],
+            "floor": [7.34, 0.0003],
+            "floor_std": [0.04, 0.0007],
+            "gan_physics": [8.2, 0.15],
+            "wgan_gp_blind": [np.inf, 1.2],
+        }
+    )
+    shown = report.generative_table(table)
+    assert (
+        shown.loc[0, "wgan_gp_blind"] == "no peak (≥ window)"
+        and shown.loc[0, "gan_physics"] == "8.2"
+    )
+    assert shown.loc[0, "two real samples (floor)"] == "7.34 ± 0.04"
+    records = {
+        "gan_physics": {
+            "settings": {
+                "objective": "gan",
+                "critic": "physics",
+                "representation": "muons",
+                "reflect": True,
+                "mmd_weight": 1.0,
+                "ema_decay": 0.995,
+                "steps": 4000,
+            },
+            "train_seconds": 130.0,
+            "device": "cpu",
+            "best_step": 4000,
+        },
+        "flow": {
+            "settings": {"objective": "flow", "steps": 3000},
+            "train_seconds": 128.0,
+            "device": "cpu",
+            "best_step": 3000,
+        },
+    }
+    caption = report.generative_caption(table, records)
+    assert "gan, physics critic, phi mirrored, MMD on m x 1, EMA 0.995: 4000 steps" in caption
+    assert "<code>flow</code> (flow: 3000 steps, 128 s on cpu" in caption
+    assert "pair coordinates" not in caption

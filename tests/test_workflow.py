@@ -196,8 +196,8 @@ def test_generative_stage_judges_every_generator_and_its_events_are_a_dataset(
     auc = rows.loc["two-sample AUC, all", generators]
     assert (auc > floor_auc + 20 * floor_std).all() and (auc <= 1).all(), auc
     # The README's claim, at this budget already: the GAN whose critic sees the pair mass
-    # puts the mass where the toy has it (W1 of m_mumu measured 2.5 GeV, against 17.1 for
-    # the blind critic); the WGAN-GP's critic cannot see the peak (17.3 against 20.3)
+    # (and whose loss has the MMD on it) puts the mass where the toy has it (W1 of m_mumu
+    # measured 2.5 GeV before the MMD, against 17.1 for the blind critic)
     w1 = rows.loc["W1 m_mumu", generators]
     assert w1["gan_physics"] < w1["gan_blind"] / 3, w1
     assert rows.loc["FWHM m_mumu signal [GeV]", "floor"] == pytest.approx(7.4, abs=1.5)

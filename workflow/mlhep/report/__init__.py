@@ -306,15 +306,32 @@ def _fidelity_cell(value: float) -> str:
     return f"{value:.4g}" if np.isfinite(value) else ""
 
 
+def _built_with(settings: Mapping[str, Any]) -> list[str]:
+    """The physics-built options a GAN was trained with, in a few words each."""
+    out = []
+    if settings.get("representation") == "pair":
+        out.append("pair coordinates")
+    if settings.get("reflect"):
+        out.append("phi mirrored")
+    if settings.get("mmd_weight"):
+        out.append(f"MMD on m x {settings['mmd_weight']:g}")
+    if settings.get("ema_decay"):
+        out.append(f"EMA {settings['ema_decay']:g}")
+    if settings.get("select_on_mass"):
+        out.append("checkpoint on m too")
+    return out
+
+
 def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, Any]]) -> str:
     """What the generators are and what their training cost, and how to read the table."""
     parts = []
     for name, record in records.items():
         settings = record["settings"]
         critic = f", {settings['critic']} critic" if "critic" in settings else ""
+        built = "".join(f", {html.escape(b)}" for b in _built_with(settings))
         parts.append(
             f"<code>{html.escape(name)}</code> "
-            f"({settings['objective']}{critic}: "
+            f"({settings['objective']}{critic}{built}: "
             f"{settings['steps']} steps, {record['train_seconds']:.0f} s on "
             f"{html.escape(record['device'])}, kept step {record['best_step']})"
         )
