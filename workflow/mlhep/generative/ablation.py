@@ -42,8 +42,8 @@ AUC_TOLERANCE = 0.004
 COLUMNS = (
     ("auc_all", "two-sample AUC, all", ".3f"),
     ("auc_low", "two-sample AUC, low-level", ".3f"),
-    ("fwhm", "FWHM m_mumu signal [GeV]", ".2f"),
-    ("w1_mass_signal", "W1 m_mumu signal [GeV]", ".2f"),
+    ("fwhm", "signal mass FWHM [GeV]", ".2f"),
+    ("w1_mass_signal", "W1 signal mass [GeV]", ".2f"),
     ("fpd", "FPD", ".4f"),
     ("train_s", "train [s]", ".0f"),
     ("events_per_s", "events/s", ".0f"),

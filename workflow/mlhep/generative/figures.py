@@ -128,7 +128,7 @@ def mass_figure(real: pd.DataFrame, generated: Mapping[str, pd.DataFrame]) -> Fi
             edges,
             FEATURE_LABELS[MASS_COLUMN],
         )
-        ax.set_title(f"{title}: pair mass (no generator outputs it)", fontsize=14)
+        ax.set_title(f"{title}: pair mass", fontsize=14)
         ax.legend(fontsize=10)
     return fig
 

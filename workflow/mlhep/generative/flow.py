@@ -2,11 +2,12 @@
 al., arXiv:1906.04032; zuko's ``NSF``) with the class label as context, trained by maximum
 likelihood, early-stopped on the validation events' negative log-likelihood.
 
-It works in eight coordinates that build the acceptance and the symmetries in
-(:data:`COORDINATES`): log(pT - 20 GeV) and atanh(eta / 2.4) per muon, the mu+ azimuth
-relative to the mu-'s as atanh(wrap(dphi - pi) / pi) (0: back to back, where the pairs
-are), n_jets dequantised by uniform noise, log(met) and the met azimuth relative to the
-mu- as atanh(dphi / pi). The global azimuth is drawn uniformly when events are made.
+It works in eight coordinates that build the acceptance and the symmetries in (the dimuon
+plug-in's :data:`mlhep.data.dimuon.representation.FLOW_COORDINATES`): log(pT - 20 GeV) and
+atanh(eta / 2.4) per muon, the mu+ azimuth relative to the mu-'s as atanh(wrap(dphi - pi) /
+pi) (0: back to back, where the pairs are), the jet count dequantised by uniform noise,
+log(met) and the met azimuth relative to the mu- as atanh(dphi / pi). The global azimuth is
+drawn uniformly when events are made.
 
 Its layers are coupling layers (``passes=2``): sampling is one pass through the network,
 as fast as the density. Unlike a GAN it has an exact density, put to use by
@@ -31,8 +32,12 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES, MUON_ABS_ETA_MAX, MUON_PT_MIN
+from mlhep.data.dimuon.representation import FLOW_COORDINATES as COORDINATES
 from mlhep.data.dimuon.representation import Standardiser, in_mass_range
+from mlhep.data.dimuon.representation import decode_flow as decode
+from mlhep.data.dimuon.representation import encode_flow as encode
+from mlhep.data.dimuon.representation import flow_log_abs_jacobian as log_abs_jacobian
+from mlhep.data.dimuon.representation import flow_pair_mass as pair_mass
 from mlhep.generative.sampling import sample_events
 from mlhep.models.torch_loop import BestState, seed_torch
 
@@ -40,98 +45,10 @@ log = logging.getLogger(__name__)
 
 Array = NDArray[np.float64]
 
-#: The flow's coordinates, in order.
-COORDINATES = (
-    "log_pt_minus",
-    "atanh_eta_minus",
-    "log_pt_plus",
-    "atanh_eta_plus",
-    "atanh_dphi_plus",
-    "n_jets_dequantised",
-    "log_met",
-    "atanh_dphi_met",
-)
 #: Events per forward pass when sampling or evaluating densities (bounds the memory).
 BATCH = 65536
 #: Candidates per class behind the fraction of the flow's mass inside the mass range.
 ACCEPTANCE_EVENTS = 200_000
-_EDGE = 1.0 - 1e-7  # atanh's argument stays finite at the edges
-_LOG_MAX = 12.0  # exp of a generated log-coordinate stays finite
-
-
-def _wrap(phi: Array) -> Array:
-    """Angles in (-pi, pi]."""
-    return np.pi - np.mod(np.pi - phi, 2.0 * np.pi)
-
-
-def _log_cosh(t: Array) -> Array:
-    """log(cosh(t)) without overflow."""
-    a = np.abs(t)
-    return a + np.log1p(np.exp(-2.0 * a)) - math.log(2.0)
-
-
-def encode(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) -> Array:
-    """The flow's raw coordinates of events' low-level features; ``rng`` draws the
-    dequantisation noise of n_jets."""
-    col = {c: np.asarray(frame[c], dtype=np.float64) for c in LOW_LEVEL_FEATURES}
-    ref = col["mu_minus_phi"]
-    back = _wrap(col["mu_plus_phi"] - ref - np.pi)  # 0 when back to back
-    d_met = _wrap(col["met_phi"] - ref)
-
-    def atanh(v: Array) -> Array:
-        return np.arctanh(np.clip(v, -_EDGE, _EDGE))
-
-    return np.column_stack(
-        [
-            np.log(np.maximum(col["mu_minus_pt"] - MUON_PT_MIN, 1e-12)),
-            atanh(col["mu_minus_eta"] / MUON_ABS_ETA_MAX),
-            np.log(np.maximum(col["mu_plus_pt"] - MUON_PT_MIN, 1e-12)),
-            atanh(col["mu_plus_eta"] / MUON_ABS_ETA_MAX),
-            atanh(back / np.pi),
-            col["n_jets"] + rng.uniform(0.0, 1.0, len(ref)),
-            np.log(np.maximum(col["met"], 1e-12)),
-            atanh(d_met / np.pi),
-        ]
-    )
-
-
-def decode(raw: Array, rng: np.random.Generator) -> dict[str, Array]:
-    """Low-level features from the flow's raw coordinates; the mu- azimuth is drawn
-    uniformly by ``rng`` and the other azimuths follow it."""
-    raw = np.asarray(raw, dtype=np.float64)
-    phi_ref = rng.uniform(-np.pi, np.pi, len(raw))
-    logs = np.minimum(raw[:, [0, 2, 6]], _LOG_MAX)
-    return {
-        "mu_minus_pt": MUON_PT_MIN + np.exp(logs[:, 0]),
-        "mu_minus_eta": MUON_ABS_ETA_MAX * np.tanh(raw[:, 1]),
-        "mu_minus_phi": _wrap(phi_ref),
-        "mu_plus_pt": MUON_PT_MIN + np.exp(logs[:, 1]),
-        "mu_plus_eta": MUON_ABS_ETA_MAX * np.tanh(raw[:, 3]),
-        "mu_plus_phi": _wrap(phi_ref + np.pi + np.pi * np.tanh(raw[:, 4])),
-        "n_jets": np.floor(np.maximum(raw[:, 5], 0.0)),
-        "met": np.exp(logs[:, 2]),
-        "met_phi": _wrap(phi_ref + np.pi * np.tanh(raw[:, 7])),
-    }
-
-
-def log_abs_jacobian(raw: Array) -> Array:
-    """log |det d(raw) / d(x)| per event, x the low-level features without the global
-    azimuth (pT, eta per muon, the relative azimuths, n_jets + u, met): each coordinate is
-    a function of one feature, so the determinant is the product of the derivatives."""
-    raw = np.asarray(raw, dtype=np.float64)
-    log_eta = 2.0 * _log_cosh(raw[:, [1, 3]]).sum(axis=1) - 2.0 * math.log(MUON_ABS_ETA_MAX)
-    log_phi = 2.0 * _log_cosh(raw[:, [4, 7]]).sum(axis=1) - 2.0 * math.log(np.pi)
-    return -raw[:, 0] - raw[:, 2] - raw[:, 6] + log_eta + log_phi
-
-
-def pair_mass(raw: Array) -> Array:
-    """The dimuon mass [GeV] of the flow's raw coordinates (massless muons):
-    m^2 = 4 pT1 pT2 (sinh^2(d eta / 2) + cos^2(w / 2)), w the azimuth from back to back."""
-    pt_m = MUON_PT_MIN + np.exp(np.minimum(raw[:, 0], _LOG_MAX))
-    pt_p = MUON_PT_MIN + np.exp(np.minimum(raw[:, 2], _LOG_MAX))
-    d_eta = MUON_ABS_ETA_MAX * (np.tanh(raw[:, 1]) - np.tanh(raw[:, 3]))
-    cos2_half = np.cos(np.pi * np.tanh(raw[:, 4]) / 2.0) ** 2
-    return 2.0 * np.sqrt(pt_m * pt_p * (np.sinh(d_eta / 2.0) ** 2 + cos2_half))
 
 
 #: Coupling masks in turn (True: the half that conditions the other): every pair of
@@ -286,8 +203,9 @@ class FlowGenerator:
     ) -> dict[int, Array]:
         """log p(x | class) per event and class (1, 0) of the events the flow makes, in the
         low-level features without the global azimuth (pT, eta, the relative azimuths,
-        n_jets, met): the flow's density through the coordinates' Jacobian, normalised to
-        the mass range; n_jets's probability averaged over ``draws`` dequantisations."""
+        the jet count, met): the flow's density through the coordinates' Jacobian, normalised
+        to the mass range; the jet count's probability averaged over ``draws``
+        dequantisations."""
         rng = np.random.default_rng([seed, 4])
         per_draw: dict[int, list[Array]] = {0: [], 1: []}
         for _ in range(draws):

@@ -28,8 +28,8 @@ SECTIONS = {
     "generalization": "7. Generalization: under- and over-fitting, capacity, data size",
     "regression": "8. Readout pulses: amplitude and time against the Cramer-Rao bound",
     "z_peak": "9. Your own ntuples: the Z peak in CMS open data",
-    "generative": "10. Generative models: GAN and WGAN-GP as fast simulation, and the exact "
-    "physics",
+    "generative": "10. Generative models: a flow, GANs and a WGAN-GP as fast simulation, and "
+    "the exact physics",
     "reproducibility": "11. Reproducibility",
 }
 

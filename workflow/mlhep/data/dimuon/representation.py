@@ -26,6 +26,7 @@ makes them; ``reflect`` mirrors the relative azimuths at random (phi -> -phi).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -324,3 +325,89 @@ REPRESENTATIONS = {
         accept_pair,
     ),
 }
+
+
+# --- the flow's coordinates ----------------------------------------------------------------
+#: The flow's coordinates (:mod:`mlhep.generative.flow`), in order: no circles, every
+#: coordinate a function of one feature, so the Jacobian is a product.
+FLOW_COORDINATES = (
+    "log_pt_minus",
+    "atanh_eta_minus",
+    "log_pt_plus",
+    "atanh_eta_plus",
+    "atanh_dphi_plus",
+    "n_jets_dequantised",
+    "log_met",
+    "atanh_dphi_met",
+)
+_FLOW_EDGE = 1.0 - 1e-7  # atanh's argument stays finite at the edges
+
+
+def _log_cosh(t: Array) -> Array:
+    """log(cosh(t)) without overflow."""
+    a = np.abs(t)
+    return a + np.log1p(np.exp(-2.0 * a)) - math.log(2.0)
+
+
+def encode_flow(frame: Mapping[str, Array] | pd.DataFrame, rng: np.random.Generator) -> Array:
+    """The flow's raw coordinates of events' low-level features; ``rng`` draws the
+    dequantisation noise of n_jets."""
+    col = {c: np.asarray(frame[c], dtype=np.float64) for c in LOW_LEVEL_FEATURES}
+    ref = col["mu_minus_phi"]
+    back = _wrap(col["mu_plus_phi"] - ref - np.pi)  # 0 when back to back
+    d_met = _wrap(col["met_phi"] - ref)
+
+    def atanh(v: Array) -> Array:
+        return np.arctanh(np.clip(v, -_FLOW_EDGE, _FLOW_EDGE))
+
+    return np.column_stack(
+        [
+            np.log(np.maximum(col["mu_minus_pt"] - MUON_PT_MIN, 1e-12)),
+            atanh(col["mu_minus_eta"] / MUON_ABS_ETA_MAX),
+            np.log(np.maximum(col["mu_plus_pt"] - MUON_PT_MIN, 1e-12)),
+            atanh(col["mu_plus_eta"] / MUON_ABS_ETA_MAX),
+            atanh(back / np.pi),
+            col["n_jets"] + rng.uniform(0.0, 1.0, len(ref)),
+            np.log(np.maximum(col["met"], 1e-12)),
+            atanh(d_met / np.pi),
+        ]
+    )
+
+
+def decode_flow(raw: Array, rng: np.random.Generator) -> dict[str, Array]:
+    """Low-level features from the flow's raw coordinates; the mu- azimuth is drawn
+    uniformly by ``rng`` and the other azimuths follow it."""
+    raw = np.asarray(raw, dtype=np.float64)
+    phi_ref = rng.uniform(-np.pi, np.pi, len(raw))
+    logs = np.minimum(raw[:, [0, 2, 6]], _LOG_MAX)
+    return {
+        "mu_minus_pt": MUON_PT_MIN + np.exp(logs[:, 0]),
+        "mu_minus_eta": MUON_ABS_ETA_MAX * np.tanh(raw[:, 1]),
+        "mu_minus_phi": _wrap(phi_ref),
+        "mu_plus_pt": MUON_PT_MIN + np.exp(logs[:, 1]),
+        "mu_plus_eta": MUON_ABS_ETA_MAX * np.tanh(raw[:, 3]),
+        "mu_plus_phi": _wrap(phi_ref + np.pi + np.pi * np.tanh(raw[:, 4])),
+        "n_jets": np.floor(np.maximum(raw[:, 5], 0.0)),
+        "met": np.exp(logs[:, 2]),
+        "met_phi": _wrap(phi_ref + np.pi * np.tanh(raw[:, 7])),
+    }
+
+
+def flow_log_abs_jacobian(raw: Array) -> Array:
+    """log |det d(raw) / d(x)| per event, x the low-level features without the global
+    azimuth (pT, eta per muon, the relative azimuths, n_jets + u, met): each coordinate is
+    a function of one feature, so the determinant is the product of the derivatives."""
+    raw = np.asarray(raw, dtype=np.float64)
+    log_eta = 2.0 * _log_cosh(raw[:, [1, 3]]).sum(axis=1) - 2.0 * math.log(MUON_ABS_ETA_MAX)
+    log_phi = 2.0 * _log_cosh(raw[:, [4, 7]]).sum(axis=1) - 2.0 * math.log(np.pi)
+    return -raw[:, 0] - raw[:, 2] - raw[:, 6] + log_eta + log_phi
+
+
+def flow_pair_mass(raw: Array) -> Array:
+    """The dimuon mass [GeV] of the flow's raw coordinates (massless muons):
+    m^2 = 4 pT1 pT2 (sinh^2(d eta / 2) + cos^2(w / 2)), w the azimuth from back to back."""
+    pt_m = MUON_PT_MIN + np.exp(np.minimum(raw[:, 0], _LOG_MAX))
+    pt_p = MUON_PT_MIN + np.exp(np.minimum(raw[:, 2], _LOG_MAX))
+    d_eta = MUON_ABS_ETA_MAX * (np.tanh(raw[:, 1]) - np.tanh(raw[:, 3]))
+    cos2_half = np.cos(np.pi * np.tanh(raw[:, 4]) / 2.0) ** 2
+    return 2.0 * np.sqrt(pt_m * pt_p * (np.sinh(d_eta / 2.0) ** 2 + cos2_half))
