@@ -271,12 +271,13 @@ def train(
     standardiser = Standardiser.fit(raw)
     x_all = torch.as_tensor(standardiser.forward(raw), dtype=torch.float32, device=dev)
     y_all = torch.as_tensor(frame["label"].to_numpy(np.int64), device=dev)
-    m_all = torch.as_tensor(rep.mass(raw), dtype=torch.float32, device=dev)
+    mass = rep.mass(raw)
+    m_all = torch.as_tensor(mass, dtype=torch.float32, device=dev)  # for the MMD
     mass_scaling = None
     if settings["critic"] == "physics":
         # the critic's resolution in mass: a few GeV per unit, so that a narrow peak is
         # a feature it can see (at the sample's standard deviation, 13 GeV, it is not)
-        mass_scaling = (float(rep.mass(raw).mean()), float(settings["mass_scale"]))
+        mass_scaling = (float(mass.mean()), float(settings["mass_scale"]))
     gen = Generator(settings["latent_dim"], settings["width"], settings["layers"]).to(dev)
     critic = Critic(
         settings["width"],
@@ -350,9 +351,9 @@ def train(
             loss_g = -F.softplus(out).mean()  # log(1 - D(G(z)))
         if mmd_weight > 0:  # the generated masses against the real ones, class by class
             m_fake = rep.mass_torch(standardiser.inverse_torch(x_fake))
-            y = y_all[idx]
+            y, m_real = y_all[idx], m_all[idx]
             loss_g = loss_g + mmd_weight * sum(
-                mass_mmd(m_fake[y == c], m_all[idx][y == c], MMD_WIDTHS) for c in (0, 1)
+                mass_mmd(m_fake[y == c], m_real[y == c], MMD_WIDTHS) for c in (0, 1)
             )
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

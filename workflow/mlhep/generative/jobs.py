@@ -413,16 +413,16 @@ def summary_table(
             }
         )
     with_density = {n: e["density"] for n, e in judged.items() if e.get("density")}
-    for key, label in DENSITY_ROWS:
-        if with_density:
-            rows.append(
-                {
-                    "metric": label,
-                    "floor": np.nan,
-                    "floor_std": np.nan,
-                    **{n: d.get(key, np.nan) for n, d in with_density.items()},
-                }
-            )
+    if with_density:  # rows only a generator with an exact density fills
+        rows += [
+            {
+                "metric": label,
+                "floor": np.nan,
+                "floor_std": np.nan,
+                **{n: d.get(key, np.nan) for n, d in with_density.items()},
+            }
+            for key, label in DENSITY_ROWS
+        ]
     rows.append(
         {
             "metric": "generation speed / toy's",
