@@ -259,6 +259,16 @@ BAD_COMBINATIONS = [
         "'generative.train_on_synthetic.features'",
         "dataset 'dimuon' has no feature set 'pair'",
     ),
+    (  # the ablation changes a GAN's options: of generators the stage has ...
+        {"generative.ablation": {"activate": True, "generators": ["gan_phys"]}},
+        "'generative.ablation.generators'",
+        "no generator 'gan_phys'",
+    ),
+    (  # ... and that are GANs
+        {"generative.ablation": {"activate": True, "generators": ["flow"]}},
+        "'generative.ablation.generators'",
+        "generator 'flow' is a flow; the ablated options are a GAN's",
+    ),
     (  # pulses have a bound, not an exact classification limit
         {"datasets.pulse.limit": ["samples"]},
         "'datasets.pulse.limit'",

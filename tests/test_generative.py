@@ -498,3 +498,38 @@ def test_ablation_keeps_a_change_only_when_it_helps_on_validation(toy: pd.DataFr
         assert 0.0 <= row["auc_all"] <= 1.0 and row["train_s"] > 0 and row["events_per_s"] > 0
     table = ablation.markdown("gan_physics", rows)
     assert table.count("\n| ") == 3 and "| EMA |" in table
+
+
+def test_ablation_starts_from_the_plain_model_and_skips_what_cannot_change() -> None:
+    """The ablation's baseline drops the generator's own physics options (they are what it
+    ablates) and keeps the rest; a blind critic, which does not see the mass, is not offered
+    the mass scale; the stage's manifest names the ablation's record."""
+    from mlhep.config import load_config
+    from mlhep.generative import ablation
+    from mlhep.plan import Plan
+
+    default = Path(__file__).resolve().parents[1] / "config/config.yaml"
+    plan = Plan(load_config(default))
+    stage = plan.stage("generative")
+    assert stage.ablated() == []  # off by default: about two minutes a candidate
+    assert plan.manifest()["generative"]["ablation"] == {}
+    config = load_config(default)
+    config["generative"]["ablation"]["activate"] = True
+    config["models"]["wgan_gp"]["width"] = 99
+    config["generative"]["generators"]["wgan_gp_physics"]["layers"] = 2
+    stage = Plan(config).stage("generative")
+    assert stage.ablated() == ["gan_physics", "wgan_gp_physics"]
+    full, plain = stage.settings("wgan_gp_physics"), stage.ablation_settings("wgan_gp_physics")
+    assert full["representation"] == "pair" and plain["representation"] == "muons"
+    assert (full["mmd_weight"], plain["mmd_weight"]) == (1.0, 0.0)
+    assert plain["reflect"] is False and plain["mass_scale"] == 13.0  # the model's own
+    assert plain["width"] == 99 and plain["layers"] == 2  # not ablated: kept as configured
+    assert {k for k in full if full[k] != plain[k]} <= ablation.CHANGED_KEYS
+    assert Plan(config).manifest()["generative"]["ablation"] == {
+        "gan_physics": "results/generative/gan_physics/ablation.json",
+        "wgan_gp_physics": "results/generative/wgan_gp_physics/ablation.json",
+    }
+    blind = {"critic": "blind", "steps": 100}
+    assert all("mass_scale" not in c for _, c in ablation.applicable(blind))
+    assert len(ablation.applicable(blind)) == len(ablation.CHANGES) - 1
+    assert ablation.applicable({"critic": "physics"}) == list(ablation.CHANGES)

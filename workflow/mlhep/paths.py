@@ -110,6 +110,8 @@ GENERATOR_FILES = {
     "features": f"{GENERATIVE}/{{generator}}/features.png",
     "roc": f"{GENERATIVE}/{{generator}}/roc.png",
 }
+#: A generator's ablation (generative.ablation): every candidate's row, the settings kept.
+GENERATOR_ABLATION = f"{GENERATIVE}/{{generator}}/ablation.json"
 FLOOR = f"{GENERATIVE}/floor.json"
 FIDELITY_TABLE = f"{GENERATIVE}/fidelity.csv"
 GENERATIVE_MASS = f"{GENERATIVE}/mass.png"

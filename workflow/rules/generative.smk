@@ -146,3 +146,32 @@ rule generative_summary:
         seed=config["seed"],
     script:
         "../scripts/generative_summary.py"
+
+
+rule generator_ablation:
+    """The physics-built options of one GAN added one at a time from its plain model, each
+    kept only if it helps on the validation split (generative.ablation); every candidate an
+    MLflow run, children of the ablation's run."""
+    input:
+        train=lambda wildcards: GENERATIVE_SPLITS["train"],
+        validation=lambda wildcards: GENERATIVE_SPLITS["validation"],
+        experiments=paths.MLFLOW_READY,
+    output:
+        paths.GENERATOR_ABLATION,
+    log:
+        "results/logs/generator_ablation/{generator}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=GPU_REQUEST,
+    params:
+        settings=lambda wildcards: GENERATIVE.ablation_settings(wildcards.generator),
+        ablation=GENERATIVE.ablation_params(),
+        dataset=GENERATIVE.dataset(),
+        device=config["device"],
+        seed=config["seed"],
+    script:
+        "../scripts/generator_ablation.py"

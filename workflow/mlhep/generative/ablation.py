@@ -7,7 +7,9 @@ validation monitor on one half of the validation split) and is judged on the oth
 with the fidelity stage's own metrics (:func:`mlhep.generative.fidelity.compare`); the
 test split is never read. A change is kept when it lowers the two-sample AUC on all
 features by more than :data:`AUC_TOLERANCE`, or leaves it within that and lowers W1 of the
-signal's pair mass.
+signal's pair mass. The workflow runs it per generator (``generative.ablation``, rule
+``generator_ablation``) from the plain model: the generator's settings with every key a
+change sets taken from ``models.<model>``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ CHANGES: tuple[tuple[str, dict[str, Override]], ...] = (
     ),
     ("checkpoint on W1(m, signal) too", {"select_on_mass": True}),
 )
+#: The settings the changes set: the ablation starts with them at the model's values.
+CHANGED_KEYS = frozenset(key for _, change in CHANGES for key in change)
 #: A change must lower the validation two-sample AUC by more than this to count as a gain
 #: (about two standard errors of the AUC with 2 x 12.5k judged events).
 AUC_TOLERANCE = 0.004
@@ -48,6 +52,13 @@ COLUMNS = (
     ("train_s", "train [s]", ".0f"),
     ("events_per_s", "events/s", ".0f"),
 )
+
+
+def applicable(settings: Mapping[str, Any]) -> list[tuple[str, dict[str, Override]]]:
+    """The changes that can alter a generator: all of :data:`CHANGES`, less the physics
+    critic's mass scale for a blind critic (which does not see the mass)."""
+    blind = settings.get("critic") == "blind"
+    return [(label, c) for label, c in CHANGES if not (blind and set(c) == {"mass_scale"})]
 
 
 def split_validation(validation: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,9 +76,10 @@ def judge(
     events: int,
     monitor_events: int,
     distances: Mapping[str, Any],
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train one candidate on ``train`` and judge it on the half of ``validation`` its
-    monitor did not see; the row of the ablation table."""
+    monitor did not see; the row of the ablation table (with the candidate's settings)."""
     from mlhep.data.dimuon.physics import LOW_LEVEL_FEATURES
     from mlhep.generative import fidelity, jobs
     from mlhep.models import get_trainer
@@ -76,7 +88,12 @@ def judge(
     monitor = jobs.make_monitor(monitored, monitor_events, seed + jobs.MONITOR_SEED)
     start = time.perf_counter()
     generator, info = get_trainer(settings["objective"]).train(
-        train[[*LOW_LEVEL_FEATURES, "label"]], settings, seed=seed, threads=1, monitor=monitor
+        train[[*LOW_LEVEL_FEATURES, "label"]],
+        settings,
+        seed=seed,
+        threads=1,
+        device=device,
+        monitor=monitor,
     )
     seconds = time.perf_counter() - start
     real = fidelity.reference_sample(judged, events, seed + jobs.REFERENCE_SEED)
@@ -93,6 +110,7 @@ def judge(
         "train_s": seconds,
         "best_step": info["best_step"],
         "events_per_s": speed["generator_events_per_second"],
+        "settings": dict(settings),
     }
 
 
@@ -107,12 +125,15 @@ def better(candidate: Mapping[str, float], kept: Mapping[str, float]) -> bool:
 def chain(
     settings: Mapping[str, Any],
     evaluate: Callable[[Mapping[str, Any]], dict[str, Any]],
-    changes: Sequence[tuple[str, Mapping[str, Override]]] = CHANGES,
+    changes: Sequence[tuple[str, Mapping[str, Override]]] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The greedy ablation from ``settings``: ``evaluate`` judges a candidate's settings;
-    each change is added to the kept settings and kept if :func:`better`. Returns a row
-    per candidate (``change``, ``kept`` and the numbers) and the final settings."""
+    each change (by default those :func:`applicable` to it) is added to the kept settings
+    and kept if :func:`better`. Returns a row per candidate (``change``, ``kept`` and the
+    numbers) and the final settings."""
+    if changes is None:
+        changes = applicable(settings)
     kept_settings = dict(settings)
     kept = {"change": "baseline", "kept": True, **evaluate(kept_settings)}
     rows = [kept]
@@ -131,6 +152,18 @@ def chain(
         if progress is not None:
             progress(row)
     return rows, kept_settings
+
+
+def table(chains: Mapping[str, Sequence[Mapping[str, Any]]]) -> pd.DataFrame:
+    """Every generator's chain as one table: a row per candidate (generator, change, kept and
+    the numbers, headed as in :data:`COLUMNS`), in chain order."""
+    rows = [
+        {"generator": name, "change": r["change"], "kept": "yes" if r["kept"] else "no"}
+        | {heading: r[key] for key, heading, _ in COLUMNS}
+        for name, chain_rows in chains.items()
+        for r in chain_rows
+    ]
+    return pd.DataFrame(rows, columns=["generator", "change", "kept", *(h for _, h, _ in COLUMNS)])
 
 
 def markdown(name: str, rows: Sequence[Mapping[str, Any]]) -> str:

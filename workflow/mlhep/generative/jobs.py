@@ -166,6 +166,77 @@ def train_generator(
     return record
 
 
+def ablate_generator(
+    name: str,
+    splits: Mapping[str, str | os.PathLike[str]],
+    settings: Mapping[str, Any],
+    *,
+    events: int,
+    monitor_events: int,
+    distances: Mapping[str, Any],
+    seed: int,
+    device: str,
+    output: str | os.PathLike[str],
+    tracking: Any = None,
+) -> dict[str, Any]:
+    """The ablation of generator ``name`` (:func:`mlhep.generative.ablation.chain`) from its
+    plain ``settings`` on the training and validation splits (the test split is not read):
+    each candidate an MLflow run as it finishes, all of them children of one parent run;
+    the record (every row, the settings kept) written to ``output``."""
+    from mlhep.generative import ablation
+
+    columns = [*LOW_LEVEL_FEATURES, "label"]
+    train = pd.read_parquet(splits["train"], columns=columns)
+    validation = pd.read_parquet(splits["validation"])
+    run_ids: list[str] = []
+
+    def evaluate(candidate: Mapping[str, Any]) -> dict[str, Any]:
+        return ablation.judge(
+            candidate,
+            train,
+            validation,
+            seed=seed,
+            events=events,
+            monitor_events=monitor_events,
+            distances=distances,
+            device=device,
+        )
+
+    def progress(row: dict[str, Any]) -> None:
+        numbers = {k: row[k] for k, _, _ in ablation.COLUMNS}
+        log.info("%s, %s: kept %s, %s", name, row["change"], row["kept"], numbers)
+        if tracking is not None:
+            run_ids.append(_log_candidate(tracking, name, row))
+
+    rows, kept = ablation.chain(settings, evaluate, progress=progress)
+    record = {"generator": name, "baseline": dict(settings), "rows": rows, "kept": kept}
+    io.write_json(output, record)
+    log.info("\n%s", ablation.markdown(name, rows))
+    if tracking is not None:
+        from mlhep.studies.generalization.tracking import log_study
+
+        record["mlflow_run_id"] = log_study(tracking, f"ablation-{name}", {}, [output], run_ids)
+        io.write_json(output, record)
+    return record
+
+
+def _log_candidate(tracking: Any, name: str, row: Mapping[str, Any]) -> str:
+    """One candidate of an ablation as an MLflow run (its settings, numbers and verdict)."""
+    from mlhep import tracking as mltracking
+    from mlhep.studies.generalization.tracking import scalar_metrics
+
+    tags = {
+        "generator": name,
+        "kind": "ablation",
+        "ablation_change": row["change"],
+        "ablation_kept": "yes" if row["kept"] else "no",
+    }
+    with mltracking.start_run(tracking, f"ablation-{name} {row['change']}", tags=tags) as run:
+        mltracking.log_params({k: str(v) for k, v in row["settings"].items()})
+        mltracking.mlflow_module().log_metrics(scalar_metrics(row))
+        return str(run.info.run_id)
+
+
 def _tstr_samples(
     generator: Sampler, train_labels: np.ndarray, n_events: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

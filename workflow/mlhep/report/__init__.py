@@ -342,6 +342,41 @@ def generative_caption(table: pd.DataFrame, records: Mapping[str, Mapping[str, A
     )
 
 
+def ablation_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Every ablated generator's candidates in chain order, formatted for display (a FWHM
+    at the window is no peak)."""
+    from mlhep.generative.ablation import COLUMNS, table
+
+    frame = table({name: record["rows"] for name, record in records.items()})
+    for key, heading, fmt in COLUMNS:
+        fwhm = key == "fwhm"
+        frame[heading] = [
+            _fidelity_cell(v) if fwhm and np.isinf(v) else format(v, fmt) for v in frame[heading]
+        ]
+    return frame
+
+
+def ablation_caption(records: Mapping[str, Mapping[str, Any]]) -> str:
+    """How the ablation chose (the rule of :mod:`mlhep.generative.ablation`) and what each
+    generator kept."""
+    from mlhep.generative.ablation import AUC_TOLERANCE, CHANGED_KEYS
+
+    kept = []
+    for name, record in records.items():
+        options = {k: v for k, v in record["kept"].items() if k in CHANGED_KEYS}
+        changed = {k: v for k, v in options.items() if record["baseline"].get(k) != v}
+        words = ", ".join(f"{k} = {v}" for k, v in sorted(changed.items())) or "nothing"
+        kept.append(f"<code>{html.escape(name)}</code> kept {html.escape(words)}")
+    return (
+        "<p>The physics-built options, change by change (<code>generative.ablation</code>): "
+        "each generator starts from its plain model, each candidate is trained as the "
+        "generator is (its checkpoint chosen on one half of the validation split) and judged "
+        "on the other half; a change is kept when it lowers the two-sample AUC on all "
+        f"features by more than {AUC_TOLERANCE}, or leaves it within that and lowers W1 of "
+        "the signal's pair mass. The test split is not read. " + "; ".join(kept) + ".</p>"
+    )
+
+
 def classifier_table(summary: pd.DataFrame, set_order: Sequence[str] = ()) -> pd.DataFrame:
     """The summary as the report shows it: one row per (data set, features, model), feature
     sets in ``set_order`` (the config's), best first within one, with the Bayes limit, the

@@ -47,6 +47,15 @@ class GenerativeStage(Stage):
             n for n, e in self.section["generators"].items() if self.analysis.model_on(e["model"])
         ]
 
+    def ablated(self) -> list[str]:
+        """The generators whose options are ablated (``generative.ablation``), among those
+        trained."""
+        ablation = self.section["ablation"]
+        if not ablation["activate"]:
+            return []
+        trained = self.generators()
+        return [n for n in ablation["generators"] if n in trained]
+
     def errors(self) -> list[str]:
         """The stage's dataset, generators and train-on-synthetic models; datasets whose
         kind samples a generator must name one the stage trains."""
@@ -104,6 +113,7 @@ class GenerativeStage(Stage):
                     f"{key}.generators.{gen_name}': unknown key(s) {unknown} (the "
                     f"hyper-parameters of models.{entry['model']}: {sorted(model)})"
                 )
+        messages += self._ablation_errors()
         tstr = section["train_on_synthetic"]
         for model in tstr["models"]:
             if model not in MODELS or MODELS[model].kind != ModelKind.CLASSIFIER:
@@ -116,6 +126,30 @@ class GenerativeStage(Stage):
                 f"{key}.train_on_synthetic.features': dataset {name!r} has no feature set "
                 f"{tstr['features']!r} (it has {sorted(dataset['feature_sets'])})"
             )
+        return messages
+
+    def _ablation_errors(self) -> list[str]:
+        """The ablated generators must be GANs or WGAN-GPs the stage trains."""
+        ablation = self.section["ablation"]
+        if not ablation["activate"]:
+            return []
+        generators, messages = self.section["generators"], []
+        key = f"config key '{KEY}.ablation.generators'"
+        for name in ablation["generators"]:
+            if name not in generators:
+                messages.append(
+                    f"{key}: no generator {name!r} ({KEY}.generators: {sorted(generators)})"
+                )
+            elif generators[name]["model"] not in ADVERSARIAL:
+                messages.append(
+                    f"{key}: generator {name!r} is a {generators[name]['model']}; the ablated "
+                    f"options are a GAN's ({', '.join(ADVERSARIAL)})"
+                )
+            elif not self.analysis.model_on(generators[name]["model"]):
+                messages.append(
+                    f"{key}: generator {name!r} is not trained "
+                    f"(models.{generators[name]['model']}.activate is false)"
+                )
         return messages
 
     def status(self) -> dict[str, str | None]:
@@ -145,6 +179,9 @@ class GenerativeStage(Stage):
                 "mass": paths.GENERATIVE_MASS,
                 "roc": paths.GENERATIVE_ROC,
                 "generators": {n: self.generator_files(n) for n in generators},
+                "ablation": {
+                    n: paths.fill(paths.GENERATOR_ABLATION, generator=n) for n in self.ablated()
+                },
             }
         }
 
@@ -152,7 +189,30 @@ class GenerativeStage(Stage):
     def settings(self, name: str) -> dict[str, Any]:
         """A generator's training settings: its model's hyper-parameters, its overrides,
         its objective (the model) and, for a GAN, its critic."""
+        return self._settings(self.section["generators"][name])
+
+    def ablation_settings(self, name: str) -> dict[str, Any]:
+        """Where a generator's ablation starts: its settings with every option the ablation
+        changes (:data:`mlhep.generative.ablation.CHANGED_KEYS`) at its model's value."""
+        from mlhep.generative.ablation import CHANGED_KEYS
+
         entry = self.section["generators"][name]
+        return self._settings({k: v for k, v in entry.items() if k not in CHANGED_KEYS})
+
+    def ablation_params(self) -> dict[str, Any]:
+        """What every ablation job depends on besides its generator's settings: its judged
+        and monitored events and the FPD and KPD settings."""
+        section = self.section
+        return canonical(
+            {
+                "events": section["ablation"]["events"],
+                "monitor_events": section["monitor_events"],
+                "distances": {k: section[k] for k in ("fpd", "kpd")},
+            }
+        )
+
+    def _settings(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The training settings of a generator entry (see :meth:`settings`)."""
         overrides = {k: v for k, v in entry.items() if k not in ("model", "critic")}
         settings = {
             **self.analysis.hyperparameters(entry["model"]),
