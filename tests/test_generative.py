@@ -533,3 +533,32 @@ def test_ablation_starts_from_the_plain_model_and_skips_what_cannot_change() -> 
     assert all("mass_scale" not in c for _, c in ablation.applicable(blind))
     assert len(ablation.applicable(blind)) == len(ablation.CHANGES) - 1
     assert ablation.applicable({"critic": "physics"}) == list(ablation.CHANGES)
+
+
+def test_rejection_draws_what_the_toy_accepts_and_gives_up_on_a_hopeless_generator() -> None:
+    """Every event found, each from the accepted candidates of its own label, the tries
+    counted as the toy counts them (geometric: 1/p per event); a generator accepted one
+    time in a million fails fast, with the hint, instead of drawing for minutes."""
+    from mlhep.generative.sampling import GIVE_UP_AFTER, MAX_CANDIDATES, rejection_sample
+
+    rng = np.random.default_rng(1)
+    labels = np.tile([0, 1], 500)
+    drawn = []
+
+    def draw(y: np.ndarray) -> np.ndarray:
+        drawn.append(len(y))
+        return np.column_stack([rng.random(len(y)), y])
+
+    raw, keep, tried = rejection_sample(
+        labels, 2, draw, lambda c: c[:, 0] < 0.01, 100, True, "train it longer"
+    )
+    assert keep.all() and (raw[:, 0] < 0.01).all() and (raw[:, 1] == labels).all()
+    # 500 events per class at p = 0.01: 50,000 tries, sd sqrt(500 (1 - p)) / p = 2,225
+    assert all(abs(tried[c] - 50_000) < 5 * 2_225 for c in (0, 1)), tried
+    drawn.clear()
+    with pytest.raises(RuntimeError, match=r"almost no events .* \(train it longer\)"):
+        rejection_sample(labels, 2, draw, lambda c: c[:, 0] < 1e-6, 100, True, "train it longer")
+    assert GIVE_UP_AFTER <= sum(drawn) <= GIVE_UP_AFTER + MAX_CANDIDATES  # not 100 rounds
+    # not strict (the checkpoint monitor): the events found, the others marked missing
+    raw, keep, tried = rejection_sample(labels, 2, draw, lambda c: c[:, 0] < 1e-3, 2, False, "")
+    assert 0 < keep.sum() < len(labels) and (raw[keep, 0] < 1e-3).all()

@@ -13,6 +13,11 @@ import pandas as pd
 
 #: Candidates generated at most in one rejection round (bounds the memory).
 MAX_CANDIDATES = 2_000_000
+#: A strict sampler gives up once this many candidates show an acceptance below
+#: :data:`MIN_ACCEPTANCE`: such a generator has not learnt the mass range and the
+#: acceptance (trained ones keep 85-95% of their events), and drawing its events one in
+#: ten thousand would take minutes of rounds.
+GIVE_UP_AFTER, MIN_ACCEPTANCE = 1_000_000, 1e-4
 
 
 class Sampler(Protocol):
@@ -51,10 +56,12 @@ def rejection_sample(
     are drawn again, with more candidates per event as the acceptance shows itself. Returns
     the coordinates, the mask of the events found (all of them unless ``strict`` is off)
     and the candidates tried per class, counted as the toy counts them. ``hint`` says how
-    to fix a generator that misses too often."""
+    to fix a generator that misses too often; a ``strict`` call fails early if the
+    acceptance is hopeless (:data:`MIN_ACCEPTANCE`)."""
     raw = np.zeros((len(labels), width))
     missing = np.arange(len(labels))
     tried = {0: 0, 1: 0}
+    total_found = 0
     copies = 1  # candidates per missing event, raised as the acceptance shows itself
     for _ in range(max_rounds):
         if len(missing) == 0:
@@ -70,6 +77,15 @@ def rejection_sample(
         raw[missing[found]] = coords[rows]
         acceptance = max(found.sum(), 1) / max(used.sum(), 1)
         missing = missing[~found]
+        total_found += int(found.sum())
+        total_tried = tried[0] + tried[1]
+        hopeless = total_tried >= GIVE_UP_AFTER and total_found < MIN_ACCEPTANCE * total_tried
+        if strict and len(missing) and hopeless:
+            raise RuntimeError(
+                "the generator puts almost no events in the mass range and acceptance: "
+                f"{total_found} of {total_tried:,} candidates accepted, {len(missing)} of "
+                f"{len(labels)} events still missing ({hint})"
+            )
         copies = int(min(np.ceil(2.0 / acceptance), max(1, MAX_CANDIDATES // max(len(missing), 1))))
     if len(missing) and strict:
         raise RuntimeError(
