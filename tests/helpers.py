@@ -99,3 +99,45 @@ def assert_same_events_up_to_rotation(back: Any, events: Any, tolerance: float) 
         diff = np.angle(np.exp(1j * (np.asarray(back[column]) - back["mu_minus_phi"])))
         true = np.angle(np.exp(1j * (np.asarray(events[column]) - events["mu_minus_phi"])))
         np.testing.assert_allclose(diff, true, atol=tolerance)
+
+
+def copy_run(source: Path, target: Path) -> Path:
+    """A copy of the finished run in ``source`` at ``target`` that Snakemake sees as up to
+    date (modification times kept) and whose jobs log to the copy's own MLflow store: the
+    store's absolute locations (the record's tracking URI, the experiments' and runs'
+    artifact locations) are moved to the copy, the record keeping its modification time."""
+    import shutil
+    import sqlite3
+
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    old, new = str(source.resolve()), str(target.resolve())
+    record = target / "results/mlflow/experiments.json"
+    stat = record.stat()
+    record.write_text(record.read_text().replace(old, new))
+    os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with sqlite3.connect(target / "results/mlflow/mlflow.db") as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in db.execute(f"PRAGMA table_info('{table}')").fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    name = column[1]
+                    db.execute(
+                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                        f'WHERE "{name}" LIKE ?',
+                        (old, new, f"%{old}%"),
+                    )
+    return target
+
+
+def file_states(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
+    """Every file under ``root`` (paths relative to it, those starting with a prefix in
+    ``skip`` left out) with its modification time in ns and the SHA-256 of its bytes."""
+    import hashlib
+
+    states = {}
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_file() and not name.startswith(skip):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            states[name] = (path.stat().st_mtime_ns, digest)
+    return states
