@@ -462,6 +462,9 @@ def test_ablation_keeps_a_change_only_when_it_helps_on_validation(toy: pd.DataFr
     assert ablation.better({"auc_all": 0.69, "w1_mass_signal": 2.0}, base)  # clearly better
     assert not ablation.better({"auc_all": 0.699, "w1_mass_signal": 1.5}, base)  # noise, worse m
     assert ablation.better({"auc_all": 0.702, "w1_mass_signal": 0.5}, base)  # noise, better m
+    # a W1 lower by less than two real samples differ (the reflection leaves the mass alone)
+    assert not ablation.better({"auc_all": 0.699, "w1_mass_signal": 1.0 - 1e-15}, base)
+    assert not ablation.better({"auc_all": 0.699, "w1_mass_signal": 0.95}, base)
     assert not ablation.better({"auc_all": 0.75, "w1_mass_signal": 0.1}, base)  # clearly worse
 
     # the greedy chain on real (tiny) trainings: every candidate judged on validation

@@ -359,7 +359,7 @@ def ablation_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 def ablation_caption(records: Mapping[str, Mapping[str, Any]]) -> str:
     """How the ablation chose (the rule of :mod:`mlhep.generative.ablation`) and what each
     generator kept."""
-    from mlhep.generative.ablation import AUC_TOLERANCE, CHANGED_KEYS
+    from mlhep.generative.ablation import AUC_TOLERANCE, CHANGED_KEYS, W1_TOLERANCE
 
     kept = []
     for name, record in records.items():
@@ -373,7 +373,8 @@ def ablation_caption(records: Mapping[str, Mapping[str, Any]]) -> str:
         "generator is (its checkpoint chosen on one half of the validation split) and judged "
         "on the other half; a change is kept when it lowers the two-sample AUC on all "
         f"features by more than {AUC_TOLERANCE}, or leaves it within that and lowers W1 of "
-        "the signal's pair mass. The test split is not read. " + "; ".join(kept) + ".</p>"
+        f"the signal's pair mass by more than {W1_TOLERANCE} GeV. The test split is not "
+        "read. " + "; ".join(kept) + ".</p>"
     )
 
 
