@@ -223,3 +223,26 @@ def test_a_flow_has_no_critic_and_a_gan_names_one() -> None:
     config = {"generative": {"generators": {"f": {"model": "flow", "stepz": 3}}}}
     with pytest.raises(ConfigError, match=r"generators\.f': unknown key\(s\) \['stepz'\]"):
         validate_config(config)
+
+
+def test_a_few_hundred_steps_bring_the_flow_near_the_floor() -> None:
+    """Quality, not only machinery: the default flow after 600 steps (a fifth of the default
+    budget, about 20 s on one core) on 60,000 toy events is hard to tell from fresh toy
+    events. A two-sample BDT on the low-level features, scored on 10,000 + 10,000 events,
+    gives 0.5 +- 0.004 between two real samples; measured 0.514 for the flow, so the bound is
+    that plus three standard errors (the same flow after 30 steps: 0.633, fails)."""
+    config: dict = {}
+    validate_config(config)
+    settings = hyperparameters(config["models"]["flow"])
+    settings.update(objective="flow", steps=600, eval_every=600)
+    columns = [*LOW_LEVEL_FEATURES, "label"]
+    train = fidelity.toy_sample(np.r_[np.ones(30_000, int), np.zeros(30_000, int)], seed=1)
+    validation = fidelity.toy_sample(np.r_[np.ones(2000, int), np.zeros(2000, int)], seed=9)
+    generator, _ = get_trainer("flow").train(
+        train[columns], settings, validation=validation[columns], seed=3, threads=1
+    )
+    labels = np.r_[np.ones(10_000, int), np.zeros(10_000, int)]
+    real = fidelity.toy_sample(labels, seed=2)
+    generated = fidelity.generated_sample(generator, labels, seed=4)
+    auc = fidelity.two_sample_test(real, generated, list(LOW_LEVEL_FEATURES), seed=5)["auc"]
+    assert 0.5 - 0.012 < auc < 0.514 + 3 * 0.004, auc
