@@ -38,7 +38,13 @@ rule all:
 
 onstart:
     close_orphaned_runs()
+    start_warm_worker()
+
+
+onsuccess:
+    stop_warm_worker()
 
 
 onerror:
+    stop_warm_worker()
     close_unfinished_runs()

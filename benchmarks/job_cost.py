@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from mlhep import worker
 
 REPO = Path(__file__).resolve().parent.parent
 #: The job of one polynomial point (a chunk of the study holding that one point).
@@ -75,10 +78,10 @@ print(json.dumps({{"script_imports_s": t1 - t0, "point_s": t3 - t2, "mlflow_impo
 """
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     """Wall time of one command (which must succeed)."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True, env=env)
     return time.perf_counter() - start
 
 
@@ -134,8 +137,15 @@ def main() -> None:
             "python -c pass": [],
             "no-op run: job": [],
             "workflow dry run": [],
-            "point": [],
+            "point, own process": [],
+            "point, warm worker": [],
         }
+        (work / ".snakemake").mkdir(exist_ok=True)
+        served = worker.start(work)  # its socket named in os.environ: the runs below use it
+        assert served is not None, "a worker is switched off or already named"
+        while not os.path.exists(os.environ[worker.SOCKET_ENV]):
+            time.sleep(0.1)
+        own = {**os.environ, worker.SWITCH_ENV: "0"}
         for _ in range(args.repeats):  # interleaved: the machine's load hits all alike
             times["python -c pass"].append(timed([sys.executable, "-c", "pass"], work))
             times["no-op run: job"].append(timed(noop, work / "noop"))
@@ -152,7 +162,11 @@ def main() -> None:
                 "generalization_chunk",
             ]
             times["workflow dry run"].append(timed([*force, "--dry-run"], work))
-            times["point"].append(timed(force, work))
+            times["point, own process"].append(timed(force, work, own))
+            times["point, warm worker"].append(timed(force, work))
+        worker.stop(served)
+        served_jobs = (work / ".snakemake" / "warm-worker.log").read_text().count("ended: 0")
+        assert served_jobs == args.repeats, "the worker did not run every warm point"
         probe = subprocess.run(
             [sys.executable, "-c", PROBE.format(imports=script_imports()), str(cfg)],
             cwd=work,
@@ -165,18 +179,20 @@ def main() -> None:
     print(f"{'command':<22}{'median [s]':>12}{'min':>8}{'max':>8}")
     for name, values in times.items():
         print(f"{name:<22}{median[name]:>12.2f}{min(values):>8.2f}{max(values):>8.2f}")
-    fixed = median["point"] - median["no-op run: job"] - parts["point_s"]
-    print(
-        f"\nthe point's job / the no-op job: {median['point'] / median['no-op run: job']:.2f}"
-        f"\nits fixed cost beyond any job's (less its {parts['point_s']:.2f} s of work): "
-        f"{fixed:.2f} s (target 1.5 s)"
-    )
-    run = median["point"] - median["workflow dry run"]
+    for where in ("own process", "warm worker"):
+        point = median[f"point, {where}"]
+        fixed = point - median["no-op run: job"] - parts["point_s"]
+        print(
+            f"\n{where}: the point's job / the no-op job: {point / median['no-op run: job']:.2f};"
+            f" its fixed cost beyond any job's (less its {parts['point_s']:.2f} s of work): "
+            f"{fixed:.2f} s (target 1.5 s)"
+        )
+    run = median["point, warm worker"] - median["workflow dry run"]
     print(
         f"the workflow's parse and DAG (its dry run) {median['workflow dry run']:.2f} s; "
-        f"running the job adds {run:.2f} s"
+        f"running the job in the warm worker adds {run:.2f} s"
     )
-    print("\nwhere the job's own process spends it (one process, after the job has run):")
+    print("\nwhere a job's own process spends it (one process, after the job has run):")
     for key, value in parts.items():
         print(f"  {key:<28}{value:>8.2f} s")
     print("\nthe script's heaviest imports (cumulative, python -X importtime):")

@@ -15,13 +15,23 @@ RUN_TIMEOUT = int(os.environ.get("MLHEP_TEST_RUN_TIMEOUT", "3000"))
 
 
 def snakemake(
-    repo: Path, workdir: Path, *args: str, timeout: int | None = None
+    repo: Path,
+    workdir: Path,
+    *args: str,
+    timeout: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the real Snakemake CLI on the repository's Snakefile in ``workdir``."""
+    """Run the real Snakemake CLI on the repository's Snakefile in ``workdir`` (``env``:
+    variables set on top of the test's environment)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
     cmd += ["--directory", str(workdir), *args]
     return subprocess.run(
-        cmd, cwd=repo, capture_output=True, text=True, timeout=timeout or RUN_TIMEOUT
+        cmd,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout or RUN_TIMEOUT,
+        env={**os.environ, **(env or {})},
     )
 
 

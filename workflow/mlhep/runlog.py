@@ -31,7 +31,9 @@ def job_environment() -> str:
 def _own_peak_mb() -> float:
     """This process image's peak resident memory: Linux's VmHWM, which starts afresh at
     exec. ``ru_maxrss`` does not: it keeps the forking parent's size (a job would report at
-    least Snakemake's 250 MB), so it is only the fallback (kB on Linux, bytes on macOS)."""
+    least Snakemake's 250 MB), so it is only the fallback (kB on Linux, bytes on macOS).
+    A job forked by the warm worker (:mod:`mlhep.worker`) counts the worker's imports it
+    shares (about 400 MB, mostly not copied), as a job that imported them itself would."""
     try:
         with open("/proc/self/status") as status:
             for line in status:

@@ -16,6 +16,7 @@ from mlhep.plan import Plan, manifest_files
 from mlhep.scheduler import limit_rescheduling
 from mlhep.stages.model_studies import ENSEMBLE_STUDIES, MODEL_STUDIES as STUDY_REGISTRY
 from mlhep.tracking import INVOCATION_ENV
+from mlhep import worker
 
 # Stops the run before any job starts, naming every offending key.
 validate_config(config)
@@ -133,3 +134,21 @@ def close_unfinished_runs():
         closed = close(uri, invocation())
         if closed:
             print(f"MLflow: ended {len(closed)} run(s) of killed jobs as KILLED: {closed}")
+
+
+# The invocation's warm worker (mlhep.worker): started once the run begins, for local runs
+# only (a cluster job must run inside its own allocation).
+WARM_WORKER = []
+
+
+def start_warm_worker():
+    """When a local invocation starts: the process that runs its jobs with their imports
+    done (a job's own interpreter then costs about 0.4 s instead of 3-8 s)."""
+    if workflow.local_exec:
+        WARM_WORKER.append(worker.start())
+
+
+def stop_warm_worker():
+    """When the invocation ends, either way: the warm worker ends with it."""
+    while WARM_WORKER:
+        worker.stop(WARM_WORKER.pop())

@@ -1,5 +1,9 @@
 """Rule ann_importance: permutation importance of the ANN inputs on test events."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 import torch
 

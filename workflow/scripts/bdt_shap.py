@@ -1,5 +1,9 @@
 """Rule bdt_shap: TreeSHAP values of the BDT on test events; summary plot and ranking."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io, plotting, studies

@@ -1,6 +1,10 @@
 """Rule calibration: every probabilistic model on one feature set, its probabilities
 against the exact posterior and against the labels (reliability diagrams)."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io, plotting

@@ -4,6 +4,10 @@ training split); the per-event spread of the members' test predictions, checked 
 the exact posterior where it is known. What differs between the studies is data, the
 params ``spec`` (the study's entry of :data:`mlhep.stages.model_studies.MODEL_STUDIES`)."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io, plotting

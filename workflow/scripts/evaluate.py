@@ -2,6 +2,10 @@
 set (where the dataset has one), its ROC and score-distribution plots, logged into the
 classifier's MLflow run."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io

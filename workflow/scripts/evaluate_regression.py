@@ -1,6 +1,10 @@
 """Rule evaluate_regression: every pulse regressor of a dataset against the Cramer-Rao
 bound (tables, figures), its metrics logged into each regressor's MLflow run."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io

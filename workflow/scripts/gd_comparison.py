@@ -1,6 +1,10 @@
 """Rule gd_comparison: the same linear model trained by gradient descent on the MSE and on
 the BCE, loss per epoch on every feature set."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io, plotting
 from mlhep.runlog import script_log
 

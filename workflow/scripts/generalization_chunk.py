@@ -1,6 +1,10 @@
 """Rule generalization_chunk: the points of a cheap generalization study that one job runs
 together (each point its own MLflow run and record), so that their start-up is paid once."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io
 from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.models.base import FitContext

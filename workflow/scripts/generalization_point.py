@@ -1,5 +1,9 @@
 """Rule generalization_point: one grid point of a generalization study, as an MLflow run."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io

@@ -1,6 +1,10 @@
 """Rule generalization_selection: one table of every study's chosen point, with its test
 score and generalization gap."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io

@@ -1,6 +1,10 @@
 """Rule generalization_summary: a study's points in one table, its choice on validation,
 its figure, and its MLflow parent run."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io, plotting
 from mlhep.core import GENERALIZATION_EXPERIMENT
 from mlhep.runlog import script_log

@@ -1,5 +1,9 @@
 """Rule generate: a dataset's events, produced by its kind's plug-in, as a ROOT TTree."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io
 from mlhep.data import get_kind
 from mlhep.runlog import script_log

@@ -1,5 +1,9 @@
 """Rule generative_floor: the fidelity metrics of two independent real samples."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep.generative.jobs import noise_floor
 from mlhep.models.base import resolve_device
 from mlhep.runlog import script_log

@@ -1,5 +1,9 @@
 """Rule generative_summary: the fidelity table and the comparison figures."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep.generative.jobs import summarise
 from mlhep.runlog import script_log
 

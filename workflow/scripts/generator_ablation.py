@@ -1,5 +1,9 @@
 """Rule generator_ablation: one GAN's options added one at a time, kept on validation."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep.generative.jobs import ablate_generator
 from mlhep.models.base import resolve_device
 from mlhep.runlog import script_log

@@ -1,5 +1,9 @@
 """Rule generator_fidelity: one generator judged against held-out real events."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io
 from mlhep.generative.jobs import judge_generator
 from mlhep.models.base import resolve_device

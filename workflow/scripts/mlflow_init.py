@@ -1,5 +1,9 @@
 """Rule mlflow_init: create the tracking store and the experiments once."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io
 from mlhep.runlog import script_log
 from mlhep.tracking import create_store

@@ -1,5 +1,9 @@
 """Rule plot_features: every feature's distribution, signal against background, weighted."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import plotting

@@ -1,5 +1,9 @@
 """Rule plot_tree: draw the fitted shallow decision tree."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io, plotting
 from mlhep.models import get_trainer
 from mlhep.runlog import script_log

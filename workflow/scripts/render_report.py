@@ -1,6 +1,10 @@
 """Rule render_report: run the report notebook over the results named by the manifest and
 write it as one self-contained HTML page."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import report, tracking
 from mlhep.runlog import script_log
 

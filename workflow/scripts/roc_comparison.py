@@ -1,5 +1,9 @@
 """Rule roc_comparison: every model on one feature set against its exact limit."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import plotting

@@ -1,5 +1,9 @@
 """Rule split: stratified, seeded train / validation / test splits."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io

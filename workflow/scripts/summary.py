@@ -1,5 +1,9 @@
 """Rule summary: one table of every classifier and the Bayes limits, as CSV and Markdown."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io
 from mlhep.evaluation.classification import (
     bayes_rows,

@@ -1,5 +1,9 @@
 """Rule train (and train_gpu): one model on one feature set through the one training path."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep.models import MODELS
 from mlhep.models.base import FitContext, resolve_device
 from mlhep.models.training import TrainingJob, train

@@ -1,5 +1,9 @@
 """Rule train_generator: one generator trained, saved, drawn and tracked."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep.generative.jobs import train_generator
 from mlhep.models.base import resolve_device
 from mlhep.runlog import script_log

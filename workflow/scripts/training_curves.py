@@ -1,6 +1,10 @@
 """Rule training_curves: loss (and ROC AUC where recorded) per training step of one model,
 training against validation, one column per feature set, the kept step marked."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 from mlhep import io, plotting
 from mlhep.runlog import script_log
 

@@ -1,6 +1,10 @@
 """Rule z_peak: an unbinned maximum-likelihood fit of the Z peak in the mass of one class
 (Voigt over an exponential, iminuit), its goodness of fit by refitted toys, and the figures."""
 
+from mlhep.worker import hand_over
+
+hand_over()  # the job runs in the invocation's warm worker where one serves
+
 import pandas as pd
 
 from mlhep import io, plotting
