@@ -7,8 +7,9 @@ A job's own interpreter then pays only Python's start and Snakemake's preamble (
 of the workflow's jobs is more than their work. The job's script calls :func:`hand_over`
 first thing; when a worker serves, the job's process sends it its working directory,
 environment, arguments and standard streams (the descriptors themselves, over a Unix
-socket), the worker forks, and the child runs the very script file Snakemake wrote (the
-preamble included) exactly as the job's interpreter would have. The job's process waits,
+socket) as it connects, the worker forks at once, and the child reads the request and
+runs the very script file Snakemake wrote (the preamble included) as the job's interpreter
+would have. The job's process waits,
 forwards signals to the child and exits with the child's status, so Snakemake sees the
 job as before: its log, its outputs, its exit code, its MLflow run (whose ``mlhep.pid``
 tag names the child).
@@ -16,12 +17,19 @@ tag names the child).
 Where no worker serves, :func:`hand_over` returns at once and the job runs in its own
 process as before: under a cluster executor (a job inside SLURM must stay inside its
 allocation, so a ``SLURM_JOB_ID`` always runs in place), on a dry run, before the worker
-has finished its imports, after it died, or when ``MLHEP_WARM_WORKER=0`` switches it off.
+has finished its imports, after it died, off Linux, or when ``MLHEP_WARM_WORKER=0``
+switches it off.
 
-Fork safety: the worker imports modules and opens nothing (no store, no thread, no CUDA
-context); :func:`serve` refuses to serve if an import started a thread. The child resets
-the signal handlers, adopts the job's environment before any library reads it (thread
-pools and CUDA start lazily, in the child) and runs the interpreter's exit handlers.
+Fork safety: the worker imports modules and opens nothing (no store, no Python thread, no
+CUDA context); :func:`serve` refuses to serve if an import started a thread (OpenBLAS's own
+pool is shut down and restarted around a fork by OpenBLAS). The child resets the signal
+handlers, adopts the job's environment before any library reads it (thread pools and CUDA
+start lazily, in the child) and runs the interpreter's exit handlers.
+
+Results: every child starts from the same state (the worker's after its imports), so a run
+is reproducible as before. They equal a fresh interpreter's but for the last bit of a sum
+whose SIMD path depends on where the heap put an array: of the tiny run's results one
+value (a ridge MSE of the random-features study) differs, in its 17th digit.
 """
 
 from __future__ import annotations
@@ -71,6 +79,9 @@ PRELOAD = (
     "mlhep.evaluation.figures",
     "mlhep.studies.generalization",
 )
+#: An invocation of fewer jobs runs them in place: the worker's imports (about 9 s of one
+#: core, beside the first jobs) would cost more than the jobs it could still serve save.
+MIN_JOBS = 10
 #: Set in a forked child: its script's :func:`hand_over` must run the job, not hand it on.
 _IN_CHILD = False
 _MAX_REQUEST = 1 << 20
@@ -79,8 +90,11 @@ _REFUSED = 97
 
 
 def enabled() -> bool:
-    """Whether jobs may be handed to a warm worker (``MLHEP_WARM_WORKER``, default on)."""
-    return os.environ.get(SWITCH_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+    """Whether jobs may be handed to a warm worker: ``MLHEP_WARM_WORKER``, on by default
+    on Linux; elsewhere off (macOS's system libraries are not safe to use in a child
+    forked without exec, which is why Python's multiprocessing spawns there)."""
+    default = "1" if sys.platform.startswith("linux") else "0"
+    return os.environ.get(SWITCH_ENV, default).strip().lower() not in {"0", "false", "no", "off"}
 
 
 # --- the job's side -------------------------------------------------------------------

@@ -143,8 +143,9 @@ WARM_WORKER = []
 
 def start_warm_worker():
     """When a local invocation starts: the process that runs its jobs with their imports
-    done (a job's own interpreter then costs about 0.4 s instead of 3-8 s)."""
-    if workflow.local_exec:
+    done (a job's own interpreter then costs about 0.4 s instead of 3-8 s), where it has
+    enough jobs to pay for the worker's own imports."""
+    if workflow.local_exec and len(workflow.dag) >= worker.MIN_JOBS:
         WARM_WORKER.append(worker.start())
 
 
