@@ -31,6 +31,14 @@ if mode == "exit3":
     sys.exit(3)
 if mode == "raise":
     1 / 0
+if mode == "blas":  # short threaded products between longer single-threaded work
+    import numpy as np
+    a = np.random.default_rng(0).normal(size=(300_000, 8))
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(60):
+        a @ a[:8]
+        np.sort(a[:, :3], axis=0)
+    print(f"cpu_per_wall={(time.process_time() - cpu) / (time.perf_counter() - wall):.3f}")
 if mode == "sleep":
     open("child.pid", "w").write(str(os.getpid()))
     time.sleep(30)
@@ -185,3 +193,29 @@ def test_the_worker_ends_with_the_invocation_that_started_it(tmp_path: Path) -> 
     pid = int(starter.stdout)
     _wait_for(lambda: "serving" in (tmp_path / ".snakemake" / "warm-worker.log").read_text())
     _wait_for(lambda: not _alive(pid), timeout=10)
+
+
+def test_openblas_threads_in_a_child_sleep_between_products(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child forked from a worker that loaded NumPy's OpenBLAS uses about one core for
+    mostly single-threaded work: OpenBLAS's thread, restarted after the fork, busy-waited
+    beside the job until the worker set ``OPENBLAS_THREAD_TIMEOUT`` (measured here: 1.8
+    cores' worth of CPU per second of wall with OpenBLAS's default, 1.0 with the setting;
+    the products take a few percent of the time)."""
+    monkeypatch.delenv(worker.SOCKET_ENV, raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.setenv(worker.SWITCH_ENV, "1")
+    (tmp_path / ".snakemake").mkdir()
+    process = worker.start(tmp_path, ("numpy",))
+    try:
+        _wait_for(lambda: os.path.exists(os.environ[worker.SOCKET_ENV]))
+        job = _job(tmp_path, "blas")
+        out, err = job.communicate(timeout=120)
+        assert job.returncode == 0, err
+    finally:
+        worker.stop(process)
+    fields = dict(item.split("=", 1) for line in out.splitlines() for item in line.split())
+    assert int(fields["ppid"]) == process.pid
+    assert float(fields["cpu_per_wall"]) < 1.4, fields

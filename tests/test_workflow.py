@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -1022,18 +1023,29 @@ HAND_WRITTEN = {
 
 def test_config_changes_rerun_exactly_the_dependent_jobs(repo: Path, tiny: Path) -> None:
     """A dry run after each change schedules the jobs counted by :func:`rerun_cases` and,
-    where :data:`HAND_WRITTEN` lists them, exactly those output files."""
+    where :data:`HAND_WRITTEN` lists them, exactly those output files. The dry runs go
+    side by side, one per core (a dry run takes no lock and writes no result)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import yaml
 
     base = yaml.safe_load((repo / "config/test-tiny.yaml").read_text())
     table = []
     cases = rerun_cases()
     assert set(HAND_WRITTEN) < {key for key, _, _ in cases}
-    for key, change, expected in cases:
+
+    def dry_run(key: str, change: dict) -> subprocess.CompletedProcess:
         config = tiny / f"rerun-{key}.yaml"
         config.write_text(yaml.safe_dump(deep_update(base, change)))
-        proc = snakemake(repo, tiny, "-n", "--cores", "2", "--configfile", str(config))
-        config.unlink()
+        try:
+            return snakemake(repo, tiny, "-n", "--cores", "2", "--configfile", str(config))
+        finally:
+            config.unlink()
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        runs = [pool.submit(dry_run, key, change) for key, change, _ in cases]
+    for (key, _, expected), run in zip(cases, runs, strict=True):
+        proc = run.result()
         assert proc.returncode == 0, proc.stdout + proc.stderr
         got = job_counts(proc.stdout)
         table.append(f"{key}: {sum(got.values())} jobs {got}")
