@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,20 +66,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen]:
-    """A worker serving from this test's process, its socket named in the environment."""
+@contextmanager
+def _serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: tuple[str, ...]
+) -> Iterator[subprocess.Popen]:
+    """A worker importing ``modules``, serving from this test's process, its socket named
+    in the environment; stopped (and its socket's folder gone) on leaving."""
     monkeypatch.delenv(worker.SOCKET_ENV, raising=False)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.setenv(worker.SWITCH_ENV, "1")
     (tmp_path / ".snakemake").mkdir()
-    process = worker.start(tmp_path, MODULES)
+    process = worker.start(tmp_path, modules)
     assert process is not None
     _wait_for(lambda: os.path.exists(os.environ[worker.SOCKET_ENV]))
-    yield process
     folder = os.path.dirname(os.environ[worker.SOCKET_ENV])
-    worker.stop(process)
+    try:
+        yield process
+    finally:
+        worker.stop(process)
     assert process.poll() is not None and not os.path.exists(folder)
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen]:
+    """A worker of light modules: these tests are about the hand-over."""
+    with _serving(tmp_path, monkeypatch, MODULES) as process:
+        yield process
 
 
 def _job(tmp_path: Path, mode: str, **env: str) -> subprocess.Popen:
@@ -199,23 +212,14 @@ def test_openblas_threads_in_a_child_sleep_between_products(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A child forked from a worker that loaded NumPy's OpenBLAS uses about one core for
-    mostly single-threaded work: OpenBLAS's thread, restarted after the fork, busy-waited
-    beside the job until the worker set ``OPENBLAS_THREAD_TIMEOUT`` (measured here: 1.8
-    cores' worth of CPU per second of wall with OpenBLAS's default, 1.0 with the setting;
-    the products take a few percent of the time)."""
-    monkeypatch.delenv(worker.SOCKET_ENV, raising=False)
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    mostly single-threaded work: OpenBLAS's idle thread busy-waited beside the job until
+    the worker set ``OPENBLAS_THREAD_TIMEOUT`` (measured here on 2 cores: 1.99 cores' worth
+    of CPU per second of wall without the setting, 1.16 with it)."""
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    monkeypatch.setenv(worker.SWITCH_ENV, "1")
-    (tmp_path / ".snakemake").mkdir()
-    process = worker.start(tmp_path, ("numpy",))
-    try:
-        _wait_for(lambda: os.path.exists(os.environ[worker.SOCKET_ENV]))
+    with _serving(tmp_path, monkeypatch, ("numpy",)) as process:
         job = _job(tmp_path, "blas")
         out, err = job.communicate(timeout=120)
-        assert job.returncode == 0, err
-    finally:
-        worker.stop(process)
+    assert job.returncode == 0, err
     fields = dict(item.split("=", 1) for line in out.splitlines() for item in line.split())
     assert int(fields["ppid"]) == process.pid
     assert float(fields["cpu_per_wall"]) < 1.4, fields

@@ -17,12 +17,13 @@ tag names the child).
 Where no worker serves, :func:`hand_over` returns at once and the job runs in its own
 process as before: under a cluster executor (a job inside SLURM must stay inside its
 allocation, so a ``SLURM_JOB_ID`` always runs in place), on a dry run, before the worker
-has finished its imports, after it died, off Linux, or when ``MLHEP_WARM_WORKER=0``
-switches it off.
+has finished its imports, after it died, off Linux, in an invocation of fewer than
+:data:`MIN_JOBS` jobs, or when ``MLHEP_WARM_WORKER=0`` switches it off.
 
 Fork safety: the worker imports modules and opens nothing (no store, no Python thread, no
-CUDA context); :func:`serve` refuses to serve if an import started a thread (OpenBLAS's own
-pool is shut down and restarted around a fork by OpenBLAS). The child resets the signal
+CUDA context); :func:`serve` refuses to serve if an import started a thread (OpenBLAS shuts its
+own pool down around a fork and restarts it in the child; :data:`WORKER_ENV` keeps that
+pool from spinning). The child resets the signal
 handlers, adopts the job's environment before any library reads it (thread pools and CUDA
 start lazily, in the child) and runs the interpreter's exit handlers.
 
@@ -83,10 +84,10 @@ PRELOAD = (
 #: core, beside the first jobs) would cost more than the jobs it could still serve save.
 MIN_JOBS = 10
 #: Set for the worker where the user has not: its libraries read them when they load, so
-#: every child inherits them. OpenBLAS's thread, restarted in a forked child, otherwise
-#: busy-waits beside the job (measured: the limit job 48.9 s of CPU in 27.7 s of wall,
-#: against 30.4 in 27.1 in its own process; a core's worth taken from the job beside it);
-#: 2**4 cycles before it sleeps, as it does in a fresh process.
+#: every child inherits them. OpenBLAS's idle thread busy-waits after each threaded
+#: product before it sleeps; in the worker's children it did so through the whole job
+#: (the limit job: 48.9 s of CPU in 27.7 s of wall, against 30.4 s in 27.1 s in its own
+#: process), a core's worth taken from the job beside it. 2**4 cycles of that, not 2**28.
 WORKER_ENV = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 #: Set in a forked child: its script's :func:`hand_over` must run the job, not hand it on.
 _IN_CHILD = False
