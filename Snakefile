@@ -27,6 +27,7 @@ include: "workflow/rules/lecture.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/generalization.smk"
 include: "workflow/rules/generative.smk"
+include: "workflow/rules/tuning.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -117,6 +117,38 @@ FIDELITY_TABLE = f"{GENERATIVE}/fidelity.csv"
 GENERATIVE_MASS = f"{GENERATIVE}/mass.png"
 GENERATIVE_ROC = f"{GENERATIVE}/roc.png"
 
+# --- hyper-parameter searches -----------------------------------------------------------------
+#: One search: a model on a feature set of a dataset (``{model}``: a tunable model).
+TUNING = f"{RESULTS}/tuning/{{dataset}}/{{model}}/{{features}}"
+#: The study's record (name, storage, MLflow parent run); its journal storage lies beside
+#: it (``study.journal``), written by every worker and not the output of any one job.
+TUNING_STUDY = f"{TUNING}/study.json"
+TUNING_JOURNAL = f"{TUNING}/study.journal"
+TUNING_WORKER = f"{TUNING}/workers/{{worker}}.json"
+#: The best trial retrained on the train split (as a training job writes it).
+TUNED_FILES = {
+    "model": f"{TUNING}/tuned/model",
+    "predictions": f"{TUNING}/tuned/predictions.parquet",
+    "record": f"{TUNING}/tuned/train.json",
+}
+#: ... and its evaluation (as an evaluation job writes it).
+TUNED_EVALUATION = {
+    "metrics": f"{TUNING}/tuned/metrics.json",
+    "roc": f"{TUNING}/tuned/roc.png",
+    "scores": f"{TUNING}/tuned/scores.png",
+}
+#: What a search's summary job writes, by output name.
+TUNING_FILES = {
+    "summary": f"{TUNING}/summary.json",
+    "trials": f"{TUNING}/trials.csv",
+    "progress": f"{TUNING}/progress.png",
+    "history": f"{TUNING}/history.png",
+    "importances": f"{TUNING}/importances.png",
+    "parallel": f"{TUNING}/parallel.png",
+}
+TUNING_CSV = f"{RESULTS}/tuning/tuning.csv"
+TUNING_MD = f"{RESULTS}/tuning/tuning.md"
+
 # --- lecture and report -----------------------------------------------------------------------
 IRIS_FILES = {
     "result": f"{RESULTS}/lecture/perceptron_iris/result.json",

@@ -31,6 +31,7 @@ REGRESSION = PLAN.stage("regression")
 GENERALIZATION = PLAN.stage("generalization")
 Z_PEAK = PLAN.stage("z_peak")
 GENERATIVE = PLAN.stage("generative")
+TUNING = PLAN.stage("tuning")
 DATASETS = PLAN.datasets
 # Every MLflow run of this invocation carries its id (jobs inherit the environment, also
 # through sbatch); a cluster job's own Snakemake keeps the id it inherited.
@@ -109,6 +110,14 @@ def study_model(name, output):
     """A rule's template of the trained model (or its record) a model study reads."""
     template = paths.MODEL if output == "model" else paths.RECORD
     return paths.fill(template, model=STUDY_REGISTRY[name].model)
+
+
+TUNED_MODELS = TUNING.models()
+
+
+def search_of(wildcards):
+    """What the job's search means (mlhep.studies.tuning.Search)."""
+    return TUNING.search(wildcards.dataset, wildcards.model, wildcards.features)
 
 
 def close_orphaned_runs():

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame
+from mlhep.models.base import FitContext, Fitted, StepHook, Trainer, margin_frame
 from mlhep.models.torch_loop import Stopping, TorchLoop
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,12 @@ def train(
     device: torch.device,
     threads: int = 1,
     seed: int = 0,
+    on_step: StepHook | None = None,
 ) -> tuple[MLP, dict[str, Any]]:
     """Train an :class:`MLP` per ``settings`` (the config section ``models.ann``) with the
     loop of :mod:`mlhep.models.torch_loop`; return it with the best validation-loss weights
     (the last epoch's with ``early_stopping: false``, for the overtraining studies) and the
-    per-epoch curves.
+    per-epoch curves; ``on_step`` sees each epoch's validation metrics.
 
     Early stopping: after at least ``min_epochs``, stop once the validation loss has not
     improved for ``patience`` epochs (the plateau before the network learns the dimuon mass
@@ -154,6 +155,7 @@ def train(
         Stopping.from_settings(settings),
         scheduler=scheduler,
         name="ANN",
+        on_epoch=on_step,
     )
     info = {
         "best_epoch": result.best_epoch,
@@ -229,6 +231,7 @@ class AnnTrainer(Trainer):
             torch.device(context.device),
             context.threads,
             context.seed,
+            context.on_step,
         )
         log.info(
             "ANN: best epoch %d of %d, %.0f events/s",

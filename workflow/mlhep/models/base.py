@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,16 +61,24 @@ def margin_frame(index: pd.Index, score: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"score": score, "proba": 1.0 / (1.0 + np.exp(-score))}, index=index)
 
 
+#: Called by a trainer with steps after each step (1-based: boosting round, epoch) with
+#: that step's validation metrics (``validation_auc``, ``validation_loss``); it may raise to
+#: end the fit (a tuning trial that its pruner stops).
+StepHook = Callable[[int, Mapping[str, float]], None]
+
+
 @dataclass(frozen=True)
 class FitContext:
-    """Where and how a job trains: the seed, the resolved device, the job's threads and,
-    for a regressor, the physics of its dataset (the readout the classical estimators
-    know: shape, sampling, noise)."""
+    """Where and how a job trains: the seed, the resolved device, the job's threads, for a
+    regressor the physics of its dataset (the readout the classical estimators know:
+    shape, sampling, noise), and who watches each training step (``on_step``: the tuning
+    stage's pruner; trainers without steps never call it)."""
 
     seed: int
     device: str = "cpu"
     threads: int = 1
     physics: Mapping[str, Any] = field(default_factory=dict)
+    on_step: StepHook | None = field(default=None, compare=False)
 
 
 @dataclass

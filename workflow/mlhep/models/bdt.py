@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from mlhep.models.base import FitContext, Fitted, Trainer, margin_frame, split_curves
+from mlhep.models.base import (
+    FitContext,
+    Fitted,
+    StepHook,
+    Trainer,
+    margin_frame,
+    split_curves,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,27 @@ def dmatrix(frame: pd.DataFrame, columns: Sequence[str], weights: bool = False) 
     )
 
 
+class StepReport(xgb.callback.TrainingCallback):
+    """Hands each boosting round's validation AUC and log-loss to a
+    :data:`~mlhep.models.base.StepHook` (which may raise to stop the boosting)."""
+
+    def __init__(self, hook: StepHook) -> None:
+        super().__init__()
+        self.hook = hook
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        """Report round ``epoch + 1``; never asks XGBoost itself to stop."""
+        validation = evals_log["validation"]
+        self.hook(
+            epoch + 1,
+            {
+                "validation_auc": float(validation["auc"][-1]),
+                "validation_loss": float(validation["logloss"][-1]),
+            },
+        )
+        return False
+
+
 def train(
     train_frame: pd.DataFrame,
     validation_frame: pd.DataFrame,
@@ -70,11 +98,13 @@ def train(
     device: str = "cpu",
     threads: int = 1,
     seed: int = 0,
+    on_step: StepHook | None = None,
 ) -> tuple[xgb.Booster, dict[str, Any]]:
     """Boost up to ``n_estimators`` trees, stopping when the validation log-loss has not
     improved for ``early_stopping_rounds``; return the booster cut at the best iteration
     and the per-iteration train/validation log-loss and AUC. With ``early_stopping: false``
-    (the capacity studies) every tree is boosted and kept."""
+    (the capacity studies) every tree is boosted and kept. ``on_step`` sees every round's
+    validation metrics."""
     d_train = dmatrix(train_frame, columns, weights=True)
     d_val = dmatrix(validation_frame, columns, weights=True)
     history: dict[str, dict[str, list[float]]] = {}
@@ -87,6 +117,7 @@ def train(
         early_stopping_rounds=settings["early_stopping_rounds"] if early else None,
         evals_result=history,
         verbose_eval=50,  # progress in the rule's log every 50 rounds
+        callbacks=[StepReport(on_step)] if on_step is not None else None,
     )
     best = booster.best_iteration if early else booster.num_boosted_rounds() - 1
     log.info("BDT: %d trees, best iteration %d", booster.num_boosted_rounds(), best)
@@ -146,6 +177,7 @@ class BdtTrainer(Trainer):
             context.device,
             context.threads,
             context.seed,
+            context.on_step,
         )
         curves = split_curves(info["history"], info["auc_history"])
         extra = {k: info[k] for k in ("best_iteration", "n_trees_boosted")}

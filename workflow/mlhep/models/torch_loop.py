@@ -135,11 +135,13 @@ class TorchLoop:
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         monitor: str = "validation_loss",
         name: str = "",
+        on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
     ) -> LoopResult:
         """Train ``model`` on ``n_rows`` rows in batches of ``batch_size`` (a fresh random
         order each epoch; ``scheduler`` stepped per batch), ``validate`` after each epoch,
         early stopping on its ``monitor`` entry per ``stopping``; the model ends in
-        evaluation mode with the kept weights."""
+        evaluation mode with the kept weights. ``on_epoch`` sees each epoch's validation
+        metrics after they are logged (it may raise to end training)."""
         curves: dict[str, list[float]] = {"train_loss": []}
         best = BestState()
         start = time.perf_counter()
@@ -169,6 +171,8 @@ class TorchLoop:
                 optimizer.param_groups[0]["lr"],
                 time.perf_counter() - start,
             )
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
             if (
                 not improved
                 and epoch >= stopping.min_epochs

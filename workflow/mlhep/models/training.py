@@ -128,11 +128,15 @@ def _write_model_dir(trainer: Trainer, fitted: Fitted, target: str | os.PathLike
 
 
 def train(
-    job: TrainingJob, split_paths: Mapping[str, str | os.PathLike[str]], tracking: Any = None
+    job: TrainingJob,
+    split_paths: Mapping[str, str | os.PathLike[str]],
+    tracking: Any = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train ``job.model`` on the splits at ``split_paths``; log to MLflow through
-    ``tracking`` (a :class:`mlhep.tracking.RunSpec`, or ``None`` for no run); return the
-    training record (also written to ``job.record``)."""
+    ``tracking`` (a :class:`mlhep.tracking.RunSpec`, or ``None`` for no run; ``tags`` added
+    to the run's, e.g. its parent run); return the training record (also written to
+    ``job.record``)."""
     trainer = get_trainer(job.model)
     splits = {s: pd.read_parquet(split_paths[s]) for s in SPLIT_NAMES}
     start = time.perf_counter()
@@ -156,7 +160,12 @@ def train(
         with mltracking.start_run(
             tracking,
             f"{job.model}-{job.features}",
-            tags={"model": job.model, "features": job.features, "kind": MODELS[job.model].kind},
+            tags={
+                "model": job.model,
+                "features": job.features,
+                "kind": MODELS[job.model].kind,
+                **(tags or {}),
+            },
         ) as run:
             mltracking.log_params(params)
             mltracking.log_splits(splits, split_paths, job.dataset, job.columns)

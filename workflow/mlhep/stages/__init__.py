@@ -88,6 +88,7 @@ STAGES: dict[str, str] = {
     "regression": "mlhep.stages.regression",
     "z_peak": "mlhep.stages.z_peak",
     "generative": "mlhep.stages.generative",
+    "tuning": "mlhep.stages.tuning",
     "report": "mlhep.stages.report",
 }
 
