@@ -262,15 +262,17 @@ def make_sampler(search: Search, worker: int, n_existing: int) -> Any:
 
 def make_pruner(search: Search) -> Any:
     """The pruner: median (a trial below the median of earlier trials at the same step is
-    stopped, after the start-up trials), Hyperband, or none."""
+    stopped, after the start-up trials and the first tenth of the steps: a slow learning
+    rate starts low), Hyperband, or none."""
     import optuna
 
+    budget = int(search.settings[TUNABLE[search.model].budget])
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=search.startup_trials)
-    if search.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=int(search.settings[TUNABLE[search.model].budget])
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=search.startup_trials, n_warmup_steps=budget // 10
         )
+    if search.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=budget)
     return optuna.pruners.NopPruner()
 
 
