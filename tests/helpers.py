@@ -67,6 +67,11 @@ def reduced_tiny_config(path: Path, models: dict[str, list[str]]) -> Path:
             dataset["activate"] = False
     config["lecture"] = {"perceptron_iris": {"activate": False}}
     config["generative"] = {"activate": False}
+    # one search where the BDT on `low` is trained anyway (its two workers sharing the
+    # study), else none
+    tuning = config["studies"]["tuning"]
+    tuning["searches"] = {"bdt": ["low"]}
+    tuning["activate"] = "low" in models.get("bdt", [])
     studies = config["studies"]["generalization"]
     for study in STUDIES:
         studies.setdefault(study, {})["activate"] = study in REDUCED_STUDIES

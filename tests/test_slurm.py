@@ -24,7 +24,7 @@ from helpers import reduced_tiny_config, require, snakemake
 
 from mlhep.runlog import job_environment
 
-GPU_RULES = {"train_gpu", "ensemble", "generalization_point_gpu"}
+GPU_RULES = {"train_gpu", "ensemble", "generalization_point_gpu", "tune_worker", "tune_best"}
 TEST_PROFILE = Path(__file__).resolve().parent / "slurm" / "profile"
 
 
@@ -188,5 +188,18 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         local.pop("mlflow_run_id", None), cluster.pop("mlflow_run_id", None)
         assert cluster == local, rel
 
+    # 5. the search's two workers were two scheduler jobs sharing one study
+    folder = tmp_path / "results/tuning/dimuon/bdt/low"
+    workers = [json.loads(p.read_text()) for p in sorted((folder / "workers").glob("*.json"))]
+    worker_jobs = [w["slurm_job_id"] for w in workers]
+    assert len(set(worker_jobs)) == 2 and set(worker_jobs) <= set(jobs), worker_jobs
+    assert {_rule_of(jobs[j]["Comment"]) for j in worker_jobs} == {"tune_worker"}
+    summary = json.loads((folder / "summary.json").read_text())
+    numbers = sorted(t["number"] for w in workers for t in w["trials"])
+    assert numbers == list(range(summary["trials"])) and summary["complete"] >= 1
+    assert summary["slurm_jobs"] == sorted(worker_jobs)
+    per_worker = {w["worker"]: len(w["trials"]) for w in workers}
+
     n_gpu = sum(rule in GPU_RULES for rule in seen.values())
     print(f"{len(jobs)} SLURM jobs ({n_gpu} with a GPU), all COMPLETED, in {wall:.0f} s")
+    print(f"search: trials per worker {per_worker}, worker jobs {worker_jobs}")
