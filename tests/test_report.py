@@ -86,7 +86,12 @@ def default_config(repo: Path) -> dict:
 
 def test_stage_status_names_the_switch(repo: Path) -> None:
     config = default_config(repo)
-    assert Plan(config).status() == dict.fromkeys(report.SECTIONS)
+    status = Plan(config).status()
+    # every section shows something by default but the searches, which are off
+    assert "studies.tuning.activate" in status.pop("tuning")
+    assert status == dict.fromkeys(s for s in report.SECTIONS if s != "tuning")
+    config["studies"]["tuning"]["activate"] = True
+    assert Plan(config).status()["tuning"] is None
     off = copy.deepcopy(config)
     off["lecture"]["perceptron_iris"]["activate"] = False
     status = Plan(off).status()

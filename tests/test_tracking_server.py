@@ -19,6 +19,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -458,3 +459,75 @@ def test_no_credentials_in_the_work_directory(logged: Path, shared: SharedServer
     secret = shared.user_password.encode()
     leaked = [p for p in logged.rglob("*") if p.is_file() and secret in p.read_bytes()]
     assert not leaked
+
+
+TUNING_WORKER = """
+import sys
+import numpy as np
+import pandas as pd
+from mlhep.studies import tuning
+search = tuning.Search(**eval(sys.argv[1]))
+worker = int(sys.argv[2])
+rng = np.random.default_rng(5)
+def frame(n):
+    label = rng.integers(0, 2, n)
+    return pd.DataFrame({"event_id": np.arange(n), "label": label, "weight": 1.0,
+                         "a": rng.normal(0, 1, n) + label, "b": rng.normal(0, 1, n)})
+splits = {"train": frame(2000), "validation": frame(1000)}
+study = tuning.load_study(search, tuning.open_storage(search, "unused"), worker)
+print("ready", flush=True)
+sys.stdin.readline()  # both workers start their trials together
+tuning.run_worker(search, study, worker, splits, 8)
+"""
+
+
+def test_two_workers_share_a_study_in_postgres(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tracking server's PostgreSQL holds a search's study (``storage`` a database URL,
+    the password from the environment): two worker processes draw their trials from it."""
+    from mlhep.config import validate_config
+    from mlhep.models.base import hyperparameters
+    from mlhep.studies import tuning
+
+    with contextlib.closing(postgres.connect()) as db:
+        db.autocommit = True
+        with db.cursor() as cursor:
+            cursor.execute("CREATE DATABASE optuna OWNER mlflow")
+    monkeypatch.setenv("PGPASSWORD", postgres.password)
+    config: dict[str, Any] = {}
+    validate_config(config)
+    settings = hyperparameters(config["models"]["bdt"])
+    settings.update(n_estimators=40, early_stopping_rounds=10)
+    search = tuning.Search(
+        dataset="toy",
+        model="bdt",
+        features="ab",
+        columns=("a", "b"),
+        settings=settings,
+        space=config["studies"]["tuning"]["spaces"]["bdt"],
+        storage=f"postgresql://mlflow@127.0.0.1:{postgres.port}/optuna",
+        startup_trials=2,
+    )
+    tuning.create_study(search, tuning.open_storage(search, "unused"))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TUNING_WORKER, repr(dict(vars(search))), str(k)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k in (0, 1)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    outputs = [w.communicate("go\n", timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    study = tuning.load_study(search, tuning.open_storage(search, "unused"))
+    n = tuning.counts(study)
+    # a race of the two workers' last asks may add one trial beyond the eight
+    assert 8 <= n.get("COMPLETE", 0) + n.get("PRUNED", 0) <= 9 and set(n) <= {"COMPLETE", "PRUNED"}
+    assert {t.user_attrs["worker"] for t in study.get_trials()} == {0, 1}
+    (rows,) = postgres.query("SELECT count(*) FROM trials", dbname="optuna")
+    assert rows[0] == len(study.get_trials())

@@ -21,6 +21,7 @@ import pytest
 from optuna.trial import TrialState
 
 from mlhep.config import ConfigError, validate_config
+from mlhep.models.base import hyperparameters
 from mlhep.studies import tuning
 
 COLUMNS = ["a", "b", "noise"]
@@ -54,7 +55,7 @@ def config() -> dict[str, Any]:
 
 
 def _search(config: dict[str, Any], model: str = "bdt", **changes: Any) -> tuning.Search:
-    settings = {k: v for k, v in config["models"][model].items() if k not in ("activate", "threads")}
+    settings = hyperparameters(config["models"][model])
     if model == "bdt":
         settings.update(n_estimators=60, early_stopping_rounds=10)
     else:
@@ -120,7 +121,9 @@ def test_a_bad_space_is_refused_naming_its_key(spaces: dict, key: str, reason: s
         ({"searches": {"bdt": ["low"]}, "spaces": {"ann": {}}}, "spaces.ann'", "at least one"),
     ],
 )
-def test_a_bad_search_is_refused_naming_its_key(tuning_section: dict, key: str, reason: str) -> None:
+def test_a_bad_search_is_refused_naming_its_key(
+    tuning_section: dict, key: str, reason: str
+) -> None:
     config = {"studies": {"tuning": {"activate": True, **tuning_section}}}
     with pytest.raises(ConfigError) as info:
         validate_config(config)
@@ -294,7 +297,7 @@ def test_more_trials_continue_the_study_and_a_new_space_starts_afresh(
         stage = Plan(changed).stage("tuning")
         return stage.search("dimuon", "bdt", "low"), stage.workers()
 
-    base, workers = params({})
+    base, _ = params({})
     assert params({"trials": 50})[0] == base  # the study job's params: it does not re-run
     assert params({"workers": 3}) == (base, ["0", "1", "2"])
     narrower = {"bdt": {"max_depth": {"low": 2, "high": 4}}}

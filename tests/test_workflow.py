@@ -65,6 +65,12 @@ RULES = (
     "generator_fidelity",
     "generative_summary",
     "generator_ablation",
+    "tune_study",
+    "tune_worker",
+    "tune_best",
+    "evaluate_tuned",
+    "tuning_summary",
+    "tuning_table",
 )
 LINEAR = ("perceptron", "logistic", "fisher", "linear_mse", "linear_bce")
 TINY = Plan(load_config(Path(__file__).resolve().parent.parent / "config/test-tiny.yaml"))
@@ -714,6 +720,24 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         if TINY.stage("generative").settings(g)["objective"] == "gan" and g not in sampled
     ]
 
+    # the searches: a study starts afresh when what it means changes (its model's settings,
+    # the splits, the seed); a worker's params (trials, device) re-run the workers, which
+    # continue the study; the evaluation's settings re-judge the tuned models
+    tuning = TINY.stage("tuning")
+    searched = [m for _, m, _ in tuning.searches()]
+    n_workers = len(tuning.workers())
+
+    def tuned(models: list[str], study: bool = True, workers: bool = True) -> dict[str, int]:
+        n = len(models)
+        return {
+            "tune_study": n * study,
+            "tune_worker": n * n_workers * workers,
+            "tune_best": n * workers,
+            "evaluate_tuned": n,
+            "tuning_summary": n,
+            "tuning_table": int(n > 0),
+        }
+
     final = {"summary": 1, "render_report": 1, "all": 1}
     mass_models = TINY.models_on(d, "mass")
     # the pulse datasets: their regressors (the networks on the GPU rule) and evaluation
@@ -735,6 +759,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         {"split": len(TINY.regression_datasets)},
         generalization_jobs(on_data),
         retrained,
+        tuned(searched),
     )
     pulse_data = {"generate": 1, "features": 1, "split": 1, **pulse_training}
     # the summaries drawn against the limit follow it (the limit's file is their input)
@@ -750,17 +775,29 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
         (
             "models.bdt.max_depth",
             {"models": {"bdt": {"max_depth": 3}}},
-            _add(every("bdt"), final, judged),
+            _add(every("bdt"), final, judged, tuned([m for m in searched if m == "bdt"])),
         ),  # train-on-synthetic trains the BDT
         (
             "evaluation.confidence_level",
             {"evaluation": {"confidence_level": 0.9}},
-            _add(every("limit"), every("evaluation"), final, limit_summaries),
+            _add(
+                every("limit"),
+                every("evaluation"),
+                final,
+                limit_summaries,
+                tuned(searched, study=False, workers=False),
+            ),
         ),
         (
             "evaluation.calibration",
             {"evaluation": {"calibration": ["platt"]}},  # not the limit's
-            _add(every("evaluation"), final),
+            _add(every("evaluation"), final, tuned(searched, study=False, workers=False)),
+        ),
+        # more trials: the workers continue the studies, which are not created again
+        (
+            "studies.tuning.trials",
+            {"studies": {"tuning": {"trials": 8}}},
+            _add(tuned(searched, study=False), {"render_report": 1, "all": 1}),
         ),
         (
             "studies.shap.n_events",
@@ -776,6 +813,7 @@ def rerun_cases() -> list[tuple[str, dict, dict[str, int]]]:
                 {"train_gpu": nets, "evaluate_regression": 1},
                 generalization_jobs(on_gpu),
                 retrained,
+                tuned(searched, study=False),
             ),
         ),
         (

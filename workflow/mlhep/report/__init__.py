@@ -107,6 +107,13 @@ def figure_grid(
     return grid
 
 
+def tuning_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The searches' table (``results/tuning/tuning.csv``) as a reader sees it."""
+    from mlhep.studies.tuning import display_table
+
+    return display_table(frame)
+
+
 def table_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
     """A compact HTML table (no index), floats formatted per column."""
     frame = frame.copy()

@@ -30,7 +30,8 @@ SECTIONS = {
     "z_peak": "9. Your own ntuples: the Z peak in CMS open data",
     "generative": "10. Generative models: a flow, GANs and a WGAN-GP as fast simulation, and "
     "the exact physics",
-    "reproducibility": "11. Reproducibility",
+    "tuning": "11. Hyper-parameter searches with Optuna",
+    "reproducibility": "12. Reproducibility",
 }
 
 

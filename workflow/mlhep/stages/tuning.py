@@ -21,6 +21,7 @@ class TuningStage(Stage):
 
     name = "tuning"
     key = KEY
+    sections = ("tuning",)
 
     def dataset(self) -> str | None:
         """The searched dataset (``None``: the stage is off): the configured one, or the
@@ -131,16 +132,31 @@ class TuningStage(Stage):
             for d, m, f in self.searches()
         ]
 
-    def targets(self) -> list[str]:
-        """The table of every search, and each search's figures."""
+    def status(self) -> dict[str, str | None]:
+        """Section 11 shows the searches, if any run."""
+        if self.searches():
+            return {"tuning": None}
+        return {"tuning": f"no search runs (`{KEY}.activate`, `{KEY}.searches`)"}
+
+    def manifest(self) -> dict[str, Any]:
+        """The table and each search's figures (section 11)."""
         if not self.searches():
-            return []
-        figures = [
-            paths.fill(paths.TUNING_FILES[name], dataset=d, model=m, features=f)
-            for d, m, f in self.searches()
-            for name in ("progress", "history", "importances", "parallel")
-        ]
-        return [paths.TUNING_CSV, paths.TUNING_MD, *figures]
+            return {}
+        return {
+            "tuning": {
+                "table": paths.TUNING_CSV,
+                "searches": {
+                    f"{m} on {f}": paths.fill_all(
+                        paths.TUNING_FILES, dataset=d, model=m, features=f
+                    )
+                    for d, m, f in self.searches()
+                },
+            }
+        }
+
+    def targets(self) -> list[str]:
+        """The Markdown table (the manifest holds the rest)."""
+        return [paths.TUNING_MD] if self.searches() else []
 
 
 STAGE = TuningStage

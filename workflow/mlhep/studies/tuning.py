@@ -646,9 +646,10 @@ def table(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """The table for a reader: test AUC and gap to the limit of default and tuned, with
-    the paired gain of tuning (95% intervals)."""
+def display_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table for a reader (every cell a string): test AUC and gap to the limit of the
+    default and the tuned model, and the paired gain of tuning, with their intervals."""
+    import pandas as pd
 
     def number(value: Any) -> str:
         return f"{value:.4f}" if value is not None and math.isfinite(value) else "-"
@@ -659,29 +660,35 @@ def markdown(frame: pd.DataFrame) -> str:
             return "-"
         return f"{value:.4f} [{row[f'{prefix}{low}']:.4f}, {row[f'{prefix}{high}']:.4f}]"
 
-    lines = [
-        "| dataset | model | features | trials | pruned | wall [min] | validation default "
-        "| validation best | test AUC default | test AUC tuned | tuned - default [paired CI] "
-        "| gap to limit default | gap to limit tuned |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for _, r in frame.iterrows():
-        cells = [
-            r["dataset"],
-            r["model"],
-            r["features"],
-            str(r["trials"]),
-            f"{r['pruned_fraction']:.0%}",
-            f"{r['wall_minutes']:.1f}",
-            number(r["validation_default"]),
-            number(r["validation_best"]),
-            interval(r, "default_", "auc", "auc_low", "auc_high"),
-            interval(r, "tuned_", "auc", "auc_low", "auc_high"),
-            interval(r, "", "gain", "gain_low", "gain_high"),
-            interval(r, "default_", "gap_to_bayes", "gap_low", "gap_high"),
-            interval(r, "tuned_", "gap_to_bayes", "gap_low", "gap_high"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(
+            {
+                "dataset": r["dataset"],
+                "model": r["model"],
+                "features": r["features"],
+                "trials": str(r["trials"]),
+                "pruned": f"{r['pruned_fraction']:.0%}",
+                "wall [min]": f"{r['wall_minutes']:.1f}",
+                "validation default": number(r["validation_default"]),
+                "validation best": number(r["validation_best"]),
+                "test AUC default": interval(r, "default_", "auc", "auc_low", "auc_high"),
+                "test AUC tuned": interval(r, "tuned_", "auc", "auc_low", "auc_high"),
+                "tuned - default [paired CI]": interval(r, "", "gain", "gain_low", "gain_high"),
+                "gap to limit default": interval(
+                    r, "default_", "gap_to_bayes", "gap_low", "gap_high"
+                ),
+                "gap to limit tuned": interval(r, "tuned_", "gap_to_bayes", "gap_low", "gap_high"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """:func:`display_table` as Markdown."""
+    shown = display_table(frame)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
