@@ -235,7 +235,9 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
         manifest["generative"]["generators"]
     )  # mass, ROC; each: features, history
     assert len(manifest["generative"]["generators"]) == 4
-    assert len(images) == expected + generalization + regression + z_peak + generative
+    tuning = 2 * len(manifest["tuning"]["searches"])  # trials to reach, importances
+    assert len(manifest["tuning"]["searches"]) == 2
+    assert len(images) == expected + generalization + regression + z_peak + generative + tuning
     entry = manifest["datasets"]["dimuon"]
     assert len(entry["roc"]) == 4 and len(entry["trained"]) == len(plan.trained("dimuon"))
     fit = json.loads((tiny / manifest["z_peak"]["fit"]).read_text())
@@ -257,7 +259,7 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
     page = Page((minimal / "results/report/report.html").read_text())
     for heading in report.SECTIONS.values():
         assert heading in page.headings
-    assert len(page.off) == 9, page.off
+    assert len(page.off) == 10, page.off
     joined = " ".join(page.off)
     for key in (
         "lecture.perceptron_iris.activate",
@@ -270,6 +272,7 @@ def test_minimal_report_says_which_stages_are_off(minimal: Path) -> None:
         "datasets.<name>.kind: pulse",
         "studies.z_peak.activate",
         "generative.activate",
+        "studies.tuning.activate",
     ):
         assert key in joined
     assert [decode_png(src).size[0] > 100 for src in page.images] == [True]  # features
@@ -298,7 +301,9 @@ def test_snakemake_report_groups_by_stage_model_and_features(
     # every figure rule output is in it: the per-model score plots among them
     plan = Plan(load_config(repo / "config/test-tiny.yaml"))
     trained = [t for d in plan.classification_datasets for t in plan.trained(d)]
-    assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained)
+    searches = plan.stage("tuning").searches()  # each tuned model's too
+    assert len([n for n in pngs if n.endswith("scores.png")]) == len(trained) + len(searches)
+    assert sum(n.endswith("progress.png") for n in pngs) == len(searches) == 2
     assert {"fit.png", "gof.png"} <= {n.rsplit("/", 1)[-1] for n in pngs}  # the Z peak
     assert any(n.endswith("distributions.png") for n in pngs)
     studies = Plan(load_config(repo / "config/test-tiny.yaml")).stage("generalization").studies()

@@ -1152,6 +1152,7 @@ def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) ->
         bool(TINY.stage("generalization").limit(s)) for s in TINY.stage("generalization").studies()
     )
     trained = sum(len(TINY.trained(d)) for d in TINY.classification_datasets)
+    searches = len(TINY.stage("tuning").searches())  # the tuned models are evaluated again
     assert got == {
         "bayes_optimal": 1,
         "evaluate": trained,
@@ -1160,6 +1161,9 @@ def test_nested_config_override_from_the_command_line(repo: Path, tiny: Path) ->
         "all": 1,
         "generalization_summary": limited,
         "generalization_selection": 1,
+        "evaluate_tuned": searches,
+        "tuning_summary": searches,
+        "tuning_table": 1,
     }
 
 
