@@ -613,7 +613,10 @@ def summarise(
         "failed": n.get("FAIL", 0),
         "pruned_fraction": n.get("PRUNED", 0) / max(1, len(frame)),
         "workers": len(workers),
-        "trials_per_worker": {str(w["worker"]): len(w["trials"]) for w in workers},
+        # over the study (a re-run worker's record holds only its last run's trials)
+        "trials_per_worker": {
+            str(int(k)): int(v) for k, v in frame["worker"].dropna().value_counts().items()
+        },
         "slurm_jobs": sorted({str(w["slurm_job_id"]) for w in workers if w.get("slurm_job_id")}),
         "wall_seconds": float(np.nanmax(frame["end_s"])) if len(frame) else 0.0,
         "best_trial": best.number,
