@@ -281,6 +281,15 @@ def check_rest_api(url: str, workdir: Path) -> None:
         if "features" not in tags:  # the Bayes limit and the Iris perceptron: no model
             continue
         dataset = dataset_of[run["info"]["experiment_id"]]
+        if "optuna.study" in tags:  # a search: its run, its trials (no model), its best
+            if tags.get("tuned") == "true":
+                path = workdir / f"results/tuning/{dataset}/{tags['model']}/{tags['features']}"
+                expected = json.loads((path / "tuned/metrics.json").read_text())
+                assert metrics["auc"] == pytest.approx(expected["auc"], rel=1e-12), run["info"]
+                evaluated += 1
+            else:
+                assert "optuna.trial" in tags or tags.get("study_parent") == "true", tags
+            continue
         if tags["kind"] == "regressor":
             path = workdir / f"results/evaluation/{dataset}/regression/summary.json"
             summary = json.loads(path.read_text())["methods"][tags["model"]]

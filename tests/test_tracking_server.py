@@ -463,9 +463,15 @@ def test_no_credentials_in_the_work_directory(logged: Path, shared: SharedServer
 
 TUNING_WORKER = """
 import sys
+import time
 import numpy as np
 import pandas as pd
 from mlhep.studies import tuning
+run_trial = tuning.run_trial
+def slowed(*args, **kwargs):  # a trial of 0.1 s: neither worker can take them all alone
+    time.sleep(0.5)
+    return run_trial(*args, **kwargs)
+tuning.run_trial = slowed
 search = tuning.Search(**eval(sys.argv[1]))
 worker = int(sys.argv[2])
 rng = np.random.default_rng(5)
@@ -522,7 +528,11 @@ def test_two_workers_share_a_study_in_postgres(
     ]
     for worker in workers:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-    outputs = [w.communicate("go\n", timeout=300)[0] for w in workers]
+    for worker in workers:  # both go at once
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     study = tuning.load_study(search, tuning.open_storage(search, "unused"))
     n = tuning.counts(study)

@@ -47,4 +47,10 @@ with script_log(snakemake.log[0]) as log:
         "optuna.best_trial": str(best.number),
         "tuned": "true",
     }
-    train(job, {s: snakemake.input[s] for s in ("train", "validation", "test")}, spec, tags)
+    train(
+        job,
+        {s: snakemake.input[s] for s in ("train", "validation", "test")},
+        spec,
+        tags,
+        run_name=f"{w.model}-{w.features} tuned",
+    )

@@ -132,11 +132,12 @@ def train(
     split_paths: Mapping[str, str | os.PathLike[str]],
     tracking: Any = None,
     tags: Mapping[str, str] | None = None,
+    run_name: str | None = None,
 ) -> dict[str, Any]:
     """Train ``job.model`` on the splits at ``split_paths``; log to MLflow through
     ``tracking`` (a :class:`mlhep.tracking.RunSpec`, or ``None`` for no run; ``tags`` added
-    to the run's, e.g. its parent run); return the training record (also written to
-    ``job.record``)."""
+    to the run's, e.g. its parent run; ``run_name`` instead of ``<model>-<features>``);
+    return the training record (also written to ``job.record``)."""
     trainer = get_trainer(job.model)
     splits = {s: pd.read_parquet(split_paths[s]) for s in SPLIT_NAMES}
     start = time.perf_counter()
@@ -159,7 +160,7 @@ def train(
         }
         with mltracking.start_run(
             tracking,
-            f"{job.model}-{job.features}",
+            run_name or f"{job.model}-{job.features}",
             tags={
                 "model": job.model,
                 "features": job.features,
