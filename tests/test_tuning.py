@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -302,4 +301,15 @@ def test_more_trials_continue_the_study_and_a_new_space_starts_afresh(
     assert params({"workers": 3}) == (base, ["0", "1", "2"])
     narrower = {"bdt": {"max_depth": {"low": 2, "high": 4}}}
     assert params({"spaces": narrower})[0] != base
-    assert os.fspath(tuning.Search.from_params(base).name) == "dimuon-bdt-low"
+    assert tuning.Search.from_params(base).name == "dimuon-bdt-low"
+
+
+def test_the_log_loss_objective_is_minimised(config: dict[str, Any], splits: dict) -> None:
+    search = _search(config, objective="log_loss")
+    assert search.direction == "minimize"
+    study = optuna.create_study(direction=search.direction)
+    study.enqueue_trial(search.default_point())
+    result = tuning.run_trial(search, study.ask(), splits)
+    # a fitted BDT's validation log-loss is below a coin's (log 2)
+    assert 0.0 < result.value < np.log(2)
+    assert result.values and all(0.0 < v < 1.0 for v in result.values)  # validation_loss

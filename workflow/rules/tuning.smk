@@ -50,7 +50,7 @@ rule tune_worker:
     params:
         search=search_of,
         trials=config["studies"]["tuning"]["trials"],
-        device=lambda wildcards: device_of(wildcards),
+        device=device_of,
     script:
         "../scripts/tune_worker.py"
 
@@ -82,7 +82,7 @@ rule tune_best:
         gpu=GPU_REQUEST,
     params:
         search=search_of,
-        device=lambda wildcards: device_of(wildcards),
+        device=device_of,
     script:
         "../scripts/tune_best.py"
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Tunable:
     """A model the stage can search: the settings key bounding its steps (the pruner's
-    resource) and the steps between two reports to the pruner, as a fraction of it."""
+    resource) and how many times at most a trial reports to the pruner."""
 
     budget: str
     reports: int = 100  # at most this many reports per trial (a boosting round is cheap)
@@ -354,8 +354,7 @@ def validation_value(
 
     if objective == "auc":
         return float(roc_auc_score(labels, outputs["score"], sample_weight=weights))
-    proba = np.clip(outputs["proba"].to_numpy(dtype=float), 1e-15, 1 - 1e-15)
-    return float(log_loss(labels, proba, labels=[0, 1]))
+    return float(log_loss(labels, outputs["proba"].to_numpy(dtype=float), labels=[0, 1]))
 
 
 def run_trial(
@@ -435,6 +434,7 @@ def run_worker(
     """Ask the study for trials until it holds ``trials`` finished or running ones
     (failed ones do not count; as many failures as trials end the worker with an error);
     return the worker's record (who it was, its trials)."""
+    import optuna
     from optuna.trial import TrialState
 
     identity = worker_identity(worker)
@@ -455,8 +455,6 @@ def run_worker(
         try:
             result = run_trial(search, trial, splits, device, threads)
         except Exception as error:
-            import optuna
-
             pruned = isinstance(error, optuna.TrialPruned)
             curve = error.args[1] if pruned and len(error.args) > 1 else ([], [])
             result = TrialResult(
