@@ -67,6 +67,8 @@ def test_nested_override_strings_are_read_as_yaml_scalars() -> None:
             "amplitude_bins": [2, 5, 10, 20, 50, 100, 200],
             "phase_bins": 10,
             "phase_min_amplitude": 10,
+            "posterior_mean": True,
+            "phase_bias_max_amplitude": 20,
         },
     }
     assert config["datasets"]["dimuon"]["n_signal"] == 1000

@@ -37,6 +37,21 @@ rule evaluate_regression:
             subcategory="{dataset}",
             labels={"figure": "pulls", "dataset": "{dataset}"},
         ),
+        phase_bias=report(
+            paths.REGRESSION_FILES["phase_bias"],
+            caption="../report/regression_phase_bias.rst",
+            category="Pulse regression",
+            subcategory="{dataset}",
+            labels={"figure": "bias against the phase, low A/sigma", "dataset": "{dataset}"},
+        ),
+        phase_bias_table=paths.REGRESSION_FILES["phase_bias_table"],
+        pileup_threshold=report(
+            paths.REGRESSION_FILES["pileup_threshold"],
+            caption="../report/regression_pileup_threshold.rst",
+            category="Pulse regression",
+            subcategory="{dataset}",
+            labels={"figure": "pile-up threshold", "dataset": "{dataset}"},
+        ),
         pulses=report(
             paths.REGRESSION_FILES["pulses"],
             caption="../report/regression_pulses.rst",

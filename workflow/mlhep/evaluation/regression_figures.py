@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlhep.data.pulse.readout import Readout
-from mlhep.evaluation.regression import VARIABLES
+from mlhep.evaluation.regression import REFERENCE, VARIABLES
 from mlhep.plotting import CURVE_COLOURS, new_figure, styled
 
 if TYPE_CHECKING:
@@ -31,6 +31,14 @@ YLABELS = {
 def colour(i: int) -> str:
     """The i-th curve colour (cycling)."""
     return CURVE_COLOURS[i % len(CURVE_COLOURS)]
+
+
+def line_style(i: int, method: str) -> dict[str, Any]:
+    """The i-th method's line: colour and marker; the Bayes-optimal reference black and
+    dashed, without markers, in every figure."""
+    if method == REFERENCE:
+        return {"color": "k", "ls": "--", "marker": None, "lw": 2.2}
+    return {"color": colour(i), "marker": MARKERS[i % len(MARKERS)], "lw": 1.8}
 
 
 @styled
@@ -57,20 +65,81 @@ def draw_ratio(
             continue
         lo, hi = rows["low"].to_numpy(), rows["high"].to_numpy()
         centre = np.sqrt(lo * hi) if axis == "amplitude" else 0.5 * (lo + hi)
-        artists += ax.plot(
-            centre,
-            rows[statistic],
-            marker=MARKERS[i % len(MARKERS)],
-            color=colour(i),
-            lw=1.8,
-            ms=6,
-            label=method,
-        )
-        if statistic == "rms_ratio" and robust:
-            artists += ax.plot(centre, rows["robust_ratio"], ls=":", color=colour(i), lw=1.5)
+        style = line_style(i, method)
+        artists += ax.plot(centre, rows[statistic], ms=6, label=method, **style)
+        if statistic == "rms_ratio" and robust and method != REFERENCE:
+            artists += ax.plot(centre, rows["robust_ratio"], ls=":", color=style["color"], lw=1.5)
     reference = 1.0 if statistic == "rms_ratio" else 0.0
-    artists.append(ax.axhline(reference, color="k", lw=1, ls="--"))
+    artists.append(ax.axhline(reference, color="grey", lw=1, ls="-"))
     return artists
+
+
+@styled
+def draw_phase_bias(
+    ax: Axes, table: pd.DataFrame, variable: str, a_low: float, methods: Sequence[str]
+) -> list[Any]:
+    """The bias over the bound against the true phase, one line per method, in the A/sigma
+    bin starting at ``a_low`` (rows of :func:`mlhep.evaluation.regression.phase_bias_table`),
+    with the statistical error of each point as a band."""
+    artists: list[Any] = []
+    for i, method in enumerate(methods):
+        rows = table[
+            (table["method"] == method)
+            & (table["variable"] == variable)
+            & (table["a_low"] == a_low)
+            & (table["n"] > 1)
+        ]
+        if rows.empty:
+            continue
+        centre = 0.5 * (rows["phase_low"] + rows["phase_high"]).to_numpy()
+        bias, error = rows["bias_ratio"].to_numpy(), rows["bias_ratio_error"].to_numpy()
+        style = line_style(i, method)
+        artists += ax.plot(centre, bias, ms=5, label=method, **style)
+        artists.append(
+            ax.fill_between(centre, bias - error, bias + error, color=style["color"], alpha=0.12)
+        )
+    artists.append(ax.axhline(0.0, color="grey", lw=1))
+    ax.set_ylim(*phase_bias_limits(table, variable, a_low))
+    return artists
+
+
+def phase_bias_limits(table: pd.DataFrame, variable: str, a_low: float) -> tuple[float, float]:
+    """Y limits that show the typical method: 2.5 times the largest |bias| of the reference
+    where there is one, else of the median method (methods far off leave the frame)."""
+    rows = table[(table["variable"] == variable) & (table["a_low"] == a_low)]
+    spread = rows.groupby("method")["bias_ratio"].apply(lambda b: float(np.nanmax(np.abs(b))))
+    spread = spread.dropna()
+    if spread.empty:
+        return -1.0, 1.0
+    scale = spread[REFERENCE] if REFERENCE in spread else float(spread.median())
+    limit = max(0.3, 2.5 * scale)
+    return -limit, limit
+
+
+@styled
+def phase_bias_figure(table: pd.DataFrame, methods: Sequence[str], title: str = "") -> Figure:
+    """Bias over the bound of A (top) and t0 (bottom) against the true phase, one column per
+    low A/sigma bin: a network's shrinkage towards the typical pulse shows as a slope that
+    an average over the phase cancels; the posterior mean (dashed) shows what the prior
+    makes optimal."""
+    bins = table[["a_low", "a_high"]].drop_duplicates().sort_values("a_low").to_numpy()
+    n = max(len(bins), 1)
+    fig, axes = new_figure(2, n, figsize=(5.5 * n + 1, 10), sharex=True, layout="tight")
+    axes = np.asarray(axes).reshape(2, n)
+    for col, (a_low, a_high) in enumerate(bins):
+        for row, variable in enumerate(VARIABLES):
+            ax = axes[row, col]
+            draw_phase_bias(ax, table, variable, a_low, methods)
+            name = "$A$" if variable == "amplitude" else "$t_0$"
+            ax.set_ylabel(f"bias({name}) / bound")
+            if row == 0:
+                ax.set_title(rf"$A/\sigma$ in [{a_low:g}, {a_high:g})", fontsize=14)
+            else:
+                ax.set_xlabel(r"true $t_0$ (ns)")
+    axes[0, 0].legend(loc="best", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 @styled
@@ -150,7 +219,7 @@ def pulls_figure(
                 usable = np.isfinite(width) & (width > 0)  # as the table's pulls
                 error = (frame[estimate] - truth[variable]).to_numpy()
                 pulls[method] = error[usable] / width[usable]
-        colours = {method: colour(i) for i, method in enumerate(predictions)}
+        colours = {method: line_style(i, method)["color"] for i, method in enumerate(predictions)}
         draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}", colours)
     if title:
         fig.suptitle(title)
@@ -236,4 +305,40 @@ def pulses_figure(
             fontsize=14,
         )
         ax.legend(loc="upper right", fontsize=10)
+    return fig
+
+
+@styled
+def threshold_figure(scan: Mapping[str, Sequence[float]], chosen: float, title: str = "") -> Figure:
+    """The pile-up fit's threshold on validation: false detections (clean pulses given a
+    pile-up pulse) against missed pile-up, one point per p-value (left); the total RMS over
+    the bound, and that of A and t0, against the p-value (right); the chosen one circled."""
+    frame = pd.DataFrame(dict(scan))
+    fig, (left, right) = new_figure(1, 2, figsize=(15, 6.5), layout="tight")
+    left.plot(frame["false_detections"], frame["missed_pileup"], "o-", color=colour(0), lw=1.8)
+    for _, row in frame.iterrows():
+        left.annotate(f"{row['p_value']:.0e}", (row["false_detections"], row["missed_pileup"]),
+                      textcoords="offset points", xytext=(5, 4), fontsize=9)  # fmt: skip
+    best = frame.loc[(frame["p_value"] - chosen).abs().idxmin()]
+    for ax, x, y in (
+        (left, best["false_detections"], best["missed_pileup"]),
+        (right, best["p_value"], best["total"]),
+    ):
+        ax.plot([x], [y], "o", ms=16, mfc="none", mec="k", mew=2, label=f"chosen: p = {chosen:.0e}")
+    left.set(xscale="symlog", xlabel="false detections (fraction of clean pulses)",
+             ylabel="missed pile-up (fraction of piled-up pulses)")  # fmt: skip
+    left.set_xscale("symlog", linthresh=1e-4)
+    right.plot(
+        frame["p_value"], frame["total"], "o-", color="k", lw=2, label="total (mean of squares)"
+    )
+    right.plot(frame["p_value"], frame["amplitude_rms_ratio"] ** 2, "s--", color=colour(1),
+               label=r"(RMS of $A$ / bound)$^2$")  # fmt: skip
+    right.plot(frame["p_value"], frame["t0_rms_ratio"] ** 2, "^--", color=colour(2),
+               label=r"(RMS of $t_0$ / bound)$^2$")  # fmt: skip
+    right.set(xscale="log", yscale="log", xlabel="p-value of the pile-up test",
+              ylabel="mean squared error / bound$^2$ (validation)")  # fmt: skip
+    left.legend(loc="upper right", fontsize=11)
+    right.legend(loc="best", fontsize=11)
+    if title:
+        fig.suptitle(title)
     return fig

@@ -38,6 +38,9 @@ def evaluate_dataset(
     readout = Readout.from_settings(readout_settings)
     truth = regression.truth_table(test, readout)
     tests = {label: test_rows(frame) for label, frame in predictions.items()}
+    reference = bayes_reference(test, readout, readout_settings, settings)
+    if reference is not None:
+        tests[regression.REFERENCE] = reference
     bins = list(settings["amplitude_bins"])
     table = regression.resolution_table(
         truth,
@@ -47,7 +50,16 @@ def evaluate_dataset(
         readout_settings["t0_range"],
         settings["phase_min_amplitude"],
     )
+    table = regression.with_reference(table)
     summary = regression.summary(table, bins)
+    phase_bias = regression.phase_bias_table(
+        truth,
+        tests,
+        bins,
+        settings["phase_bias_max_amplitude"],
+        settings["phase_bins"],
+        readout_settings["t0_range"],
+    )
     amplitude_bound, t0_bound = cramer_rao(truth["amplitude"], truth["t0"], readout)
     summary.update(
         dataset=dataset,
@@ -61,29 +73,69 @@ def evaluate_dataset(
         },
         readout=dict(readout_settings),
         settings=dict(settings),
+        reference=regression.REFERENCE if reference is not None else None,
     )
     io.write_csv(outputs["table"], table)
-    methods = list(predictions)
+    io.write_csv(outputs["phase_bias_table"], phase_bias)
+    methods = list(tests)
     title = f"{dataset}: pile-up in {100 * summary['pileup_fraction']:.0f}% of the pulses"
     save = plotting.save_figure
     save(regression_figures.ratio_figure(table, "amplitude", methods, title), outputs["resolution"])
     phase_title = f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}"
     save(regression_figures.ratio_figure(table, "phase", methods, phase_title), outputs["phase"])
     save(regression_figures.pulls_figure(truth, tests, title), outputs["pulls"])
+    save(regression_figures.phase_bias_figure(phase_bias, methods, title), outputs["phase_bias"])
     # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
     fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
-    label = next((k for k, r in zip(methods, records, strict=True) if r["model"] == fit), None)
+    label = next((k for k, r in zip(predictions, records, strict=True) if r["model"] == fit), None)
     samples = sample_columns(readout.n_samples)
     pulses = regression_figures.pulses_figure(
         test, samples, readout, tests[label] if label else None, fit.replace("_", " ")
     )
     save(pulses, outputs["pulses"])
-    curves = {k: r for k, r in zip(methods, records, strict=True) if r.get("curves")}
+    curves = {k: r for k, r in zip(predictions, records, strict=True) if r.get("curves")}
     if curves:
         save(plotting.training_history_figure(curves, "epoch"), outputs["training"])
     else:
         fig, ax = plotting.new_figure(figsize=(6, 2))
         plotting.draw_placeholder(ax, "no network regressor is trained")
         save(fig, outputs["training"])
-    metrics = [regression.headline_metrics(summary["methods"][k]) for k in methods]
+    scans = [r for r in records if r.get("threshold_scan")]
+    if scans:
+        record = scans[0]
+        fig = regression_figures.threshold_figure(
+            record["threshold_scan"],
+            record["p_value_chosen"],
+            f"{dataset}: {record['model']}, threshold chosen on the validation split",
+        )
+    else:
+        fig, ax = plotting.new_figure(figsize=(6, 2))
+        plotting.draw_placeholder(ax, "no pile-up threshold is chosen on this dataset")
+    save(fig, outputs["pileup_threshold"])
+    metrics = [regression.headline_metrics(summary["methods"][k]) for k in predictions]
     return {"summary": summary, "metrics": metrics}
+
+
+def bayes_reference(
+    test: pd.DataFrame,
+    readout: Readout,
+    readout_settings: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> pd.DataFrame | None:
+    """The posterior mean and standard deviation of every test pulse under the dataset's
+    prior, indexed by event id, or None where it is off or the dataset has pile-up (whose
+    prior this quadrature does not hold)."""
+    if not settings.get("posterior_mean", True):
+        return None
+    if readout_settings.get("pileup_probability", 0.0) > 0:
+        return None
+    from mlhep.data.pulse.posterior import posterior_moments
+
+    posterior = posterior_moments(
+        test[sample_columns(readout.n_samples)].to_numpy(),
+        readout,
+        readout_settings["amplitude_range"],
+        readout_settings["t0_range"],
+    )
+    posterior.index = pd.Index(test["event_id"].to_numpy(), name="event_id")
+    return posterior

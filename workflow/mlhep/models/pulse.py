@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -164,7 +165,8 @@ class TemplateFit(PulseEstimator):
 
     ``pileup_crossings`` (offsets in clock periods): also fit a second pulse at each, and
     keep the best where the chi-square falls by more than the ``1 - p_value`` quantile of
-    a chi-square with one degree of freedom (Bonferroni over the crossings)."""
+    a chi-square with one degree of freedom (Bonferroni over the crossings); ``p_value``
+    None: chosen on validation by :class:`PulseTrainer` (:func:`choose_threshold`)."""
 
     def __init__(
         self,
@@ -174,7 +176,7 @@ class TemplateFit(PulseEstimator):
         margin: float = 5.0,
         polish: int = 3,
         pileup_crossings: Sequence[int] = (),
-        p_value: float = 0.001,
+        p_value: float | None = 0.001,
     ) -> None:
         super().__init__(readout, t0_range)
         self.step = step
@@ -258,28 +260,99 @@ class TemplateFit(PulseEstimator):
 
     def predict(self, x: Any) -> np.ndarray:
         """A, t0 and their Cramer-Rao uncertainties at the estimate."""
-        x = np.asarray(x, dtype=float)
-        parts = [self._predict_chunk(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
-        return np.concatenate(parts) if parts else np.empty((0, 4))
+        candidates = self.candidates(x)
+        if self.pileup_crossings:
+            keep = candidates.improvement > self.threshold(self.p_value)
+            amplitude = np.where(keep, candidates.pileup_amplitude, candidates.amplitude)
+            t0 = np.where(keep, candidates.pileup_t0, candidates.t0)
+        else:
+            amplitude, t0 = candidates.amplitude, candidates.t0
+        return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
 
-    def _predict_chunk(self, x: np.ndarray) -> np.ndarray:
+    def threshold(self, p_value: float) -> float:
+        """The chi-square improvement above which a pile-up pulse is kept at ``p_value``
+        (one degree of freedom, Bonferroni over the crossings)."""
+        return float(chi2.isf(p_value / max(len(self.pileup_crossings), 1), df=1))
+
+    def candidates(self, x: Any) -> FitCandidates:
+        """Both fits of every pulse: alone, and with its best pile-up pulse (the same as
+        alone without pile-up crossings), and the chi-square improvement between them."""
+        x = np.asarray(x, dtype=float)
+        parts = [self._candidates_chunk(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+        if not parts:
+            empty = np.empty(0)
+            return FitCandidates(empty, empty, empty, empty, empty)
+        return FitCandidates(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+    def _candidates_chunk(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         amplitudes, t0, gain = self._fit(x, None)
         amplitude, t0 = self._polish(x, amplitudes, t0, None)
+        pileup_amplitude, pileup_t0 = amplitude.copy(), t0.copy()
+        improvement = np.full(len(x), -np.inf)
         if len(self.pileup_crossings):
             period = self.readout_.clock_period
             fits = [self._fit(x, c * period) for c in self.pileup_crossings]
             gains = np.stack([f[2] for f in fits], axis=1)
             which = gains.argmax(axis=1)
-            threshold = chi2.isf(self.p_value / len(self.pileup_crossings), df=1)
-            use = gains[np.arange(len(x)), which] - gain > threshold
+            improvement = gains[np.arange(len(x)), which] - gain
             for k, (pu_amplitudes, pu_t0, _) in enumerate(fits):
-                rows = use & (which == k)
+                rows = which == k
                 if rows.any():
                     offset = np.full(rows.sum(), self.pileup_crossings[k] * period)
-                    amplitude[rows], t0[rows] = self._polish(
+                    pileup_amplitude[rows], pileup_t0[rows] = self._polish(
                         x[rows], pu_amplitudes[rows], pu_t0[rows], offset
                     )
-        return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
+        return amplitude, t0, pileup_amplitude, pileup_t0, improvement
+
+    def threshold_scan(
+        self,
+        x: Any,
+        truth: pd.DataFrame,
+        p_values: Sequence[float],
+    ) -> pd.DataFrame:
+        """The trade-off of the pile-up threshold on labelled pulses (``truth``: columns
+        ``amplitude``, ``t0``, ``pileup``): per p-value, the fraction of clean pulses given a
+        pile-up pulse (false detections), of piled-up pulses not given one (missed), the RMS
+        over the Cramer-Rao bound of A and t0, and ``total``, the mean of the two squared
+        ratios (what the choice minimises)."""
+        from mlhep.data.pulse.bound import cramer_rao
+
+        candidates = self.candidates(x)
+        a, t0 = truth["amplitude"].to_numpy(), truth["t0"].to_numpy()
+        piled = truth["pileup"].to_numpy().astype(bool)
+        bound_a, bound_t0 = cramer_rao(a, t0, self.readout_)
+        rows = []
+        for p_value in p_values:
+            keep = candidates.improvement > self.threshold(p_value)
+            ratio_a = (
+                np.where(keep, candidates.pileup_amplitude, candidates.amplitude) - a
+            ) / bound_a
+            ratio_t0 = (np.where(keep, candidates.pileup_t0, candidates.t0) - t0) / bound_t0
+            ms_a, ms_t0 = float(np.mean(ratio_a**2)), float(np.mean(ratio_t0**2))
+            rows.append(
+                {
+                    "p_value": float(p_value),
+                    "threshold": self.threshold(p_value),
+                    "false_detections": float(keep[~piled].mean()) if (~piled).any() else np.nan,
+                    "missed_pileup": float((~keep[piled]).mean()) if piled.any() else np.nan,
+                    "amplitude_rms_ratio": np.sqrt(ms_a),
+                    "t0_rms_ratio": np.sqrt(ms_t0),
+                    "total": 0.5 * (ms_a + ms_t0),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class FitCandidates:
+    """The template fit of each pulse alone (``amplitude``, ``t0``) and with its best
+    pile-up pulse (``pileup_*``), and the chi-square improvement of the latter."""
+
+    amplitude: np.ndarray
+    t0: np.ndarray
+    pileup_amplitude: np.ndarray
+    pileup_t0: np.ndarray
+    improvement: np.ndarray
 
 
 class PulseTrainer(Trainer):
@@ -320,7 +393,13 @@ class PulseTrainer(Trainer):
         if not context.physics:
             raise ValueError(f"{self.estimator.__name__} needs the dataset's readout settings")
         estimator = self.build(settings, context.physics)
-        return Fitted(estimator.fit(features_of(splits["train"].head(1), columns)))
+        estimator.fit(features_of(splits["train"].head(1), columns))
+        info: dict[str, Any] = {}
+        if isinstance(estimator, TemplateFit) and estimator.p_value is None:
+            estimator, info = choose_threshold(
+                estimator, splits["validation"], columns, settings.get("p_value_grid", P_VALUES)
+            )
+        return Fitted(estimator, info=info)
 
     def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         """A, t0 and their uncertainties of every pulse."""
@@ -339,6 +418,30 @@ class PulseTrainer(Trainer):
         from mlhep.tracking.models import log_sklearn
 
         return log_sklearn(fitted.model, example, probabilistic=False)
+
+
+#: The p-values the pile-up threshold is chosen among on validation (``p_value: null``).
+P_VALUES = (0.3, 0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5, 1e-6, 1e-8, 1e-10)
+
+
+def choose_threshold(
+    estimator: TemplateFit,
+    validation: pd.DataFrame,
+    columns: Sequence[str],
+    p_values: Sequence[float],
+) -> tuple[TemplateFit, dict[str, Any]]:
+    """The estimator with the p-value (of ``p_values``) whose threshold gives the least
+    total RMS over the bound on the validation pulses, and the record of the scan (the
+    test split is not read). Without pile-up crossings there is nothing to choose."""
+    if not estimator.pileup_crossings:
+        return estimator.set_params(p_value=float(max(p_values))), {}
+    scan = estimator.threshold_scan(features_of(validation, columns), validation, p_values)
+    best = scan.loc[scan["total"].idxmin()]
+    estimator.set_params(p_value=float(best["p_value"]))
+    return estimator, {
+        "p_value_chosen": float(best["p_value"]),
+        "threshold_scan": scan.to_dict(orient="list"),
+    }
 
 
 #: The trainers of this family by model name.

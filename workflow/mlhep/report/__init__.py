@@ -183,9 +183,11 @@ def regression_table(summary: Mapping[str, Any]) -> pd.DataFrame:
             for part, span in ranges.items():
                 if part in entry:
                     values = entry[part]
-                    row[f"{short}, A/sigma {span}"] = (
-                        f"{values['rms_ratio']:.2f} ({values['bias_ratio']:+.2f})"
-                    )
+                    cell = f"{values['rms_ratio']:.2f} ({values['bias_ratio']:+.2f})"
+                    over_bayes = values.get("rms_over_bayes")
+                    if over_bayes is not None and np.isfinite(over_bayes):
+                        cell += f" / {over_bayes:.2f}"
+                    row[f"{short}, A/sigma {span}"] = cell
             if "with_pileup" in entry:
                 row[f"{short}, with pile-up (robust)"] = (
                     f"{entry['with_pileup']['robust_ratio']:.2f}"
@@ -208,7 +210,15 @@ def regression_caption(summary: Mapping[str, Any]) -> str:
         f"sigma_t0 = {bound['t0_rms_times_a_over_sigma']:.1f} ns "
         "/ (A/sigma). Each cell is the RMS of the error divided by each pulse's bound (1: "
         "efficient and unbiased) and, in brackets, the bias over the bound: below 1 is possible "
-        "only for a biased estimator, so read the two together.</p>"
+        "only for a biased estimator, so read the two together."
+        + (
+            " After the slash: the RMS over that of the Bayes-optimal estimator (the row "
+            "posterior_mean, the posterior mean under the dataset's prior), the reference at "
+            "low A/sigma, where the bound is not."
+            if summary.get("reference")
+            else ""
+        )
+        + "</p>"
     )
 
 
