@@ -28,7 +28,7 @@ def brute_force_moments(samples: np.ndarray, t0_step: float, log_a_points: int) 
     uniform grid in (log A, t0) (the log-uniform prior is flat in log A): no window, no
     Gauss-Legendre, no profile."""
     (a_lo, a_hi), (t_lo, t_hi) = PRIOR
-    t0 = np.linspace(t_lo, t_hi, int(round((t_hi - t_lo) / t0_step)) + 1)
+    t0 = np.linspace(t_lo, t_hi, round((t_hi - t_lo) / t0_step) + 1)
     amplitude = np.exp(np.linspace(np.log(a_lo), np.log(a_hi), log_a_points))
     model = amplitude[:, None, None] * READOUT.template(t0)[None]  # (A, T, n)
     residual = samples - model
