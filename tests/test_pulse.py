@@ -286,7 +286,12 @@ def test_every_regressor_goes_through_the_one_training_path(
     assert record["kind"] == "regressor" and record["prior_log_odds"] is None
     assert (out / "model" / get_trainer(name).artifact).is_file()
     predictions = pd.read_parquet(out / "predictions.parquet")
-    assert list(predictions.columns) == [*PREDICTION_META, *REGRESSION_OUTPUTS]
+    # the networks add their mixtures' central intervals
+    intervals = [
+        f"{v}_{e}{c}" for v in ("amplitude", "t0") for c in ("68", "95") for e in ("lo", "hi")
+    ]
+    extra = intervals if MODELS[name].gpu else []
+    assert list(predictions.columns) == [*PREDICTION_META, *REGRESSION_OUTPUTS, *extra]
     assert predictions["split"].value_counts().to_dict() == {
         "train": 4800,
         "validation": 1600,

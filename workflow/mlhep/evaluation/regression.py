@@ -38,6 +38,62 @@ REFERENCE = "posterior_mean"
 ONE_SIGMA = (0.15865525393145707, 0.8413447460685429)
 
 
+#: The central intervals whose coverage is measured: (probability content, column suffix);
+#: a method's own interval columns (``amplitude_lo68`` ...) where it gives them, else
+#: +- 1 and 1.96... predicted sigmas (a Gaussian's intervals).
+COVERAGE = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
+
+
+def mixture_quantiles(
+    weights: np.ndarray,
+    means: np.ndarray,
+    sigmas: np.ndarray,
+    probabilities: Sequence[float],
+    iterations: int = 60,
+) -> list[np.ndarray]:
+    """The quantiles at ``probabilities`` of each row's mixture of Gaussians (``(n, k)``
+    weights summing to 1, means, standard deviations), by bisection on the CDF."""
+    from scipy.special import ndtr
+
+    weights, means, sigmas = (np.asarray(a, dtype=float) for a in (weights, means, sigmas))
+    low = (means - 10 * sigmas).min(axis=1)
+    high = (means + 10 * sigmas).max(axis=1)
+    out = []
+    for probability in probabilities:
+        lo, hi = low.copy(), high.copy()
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            cdf = (weights * ndtr((mid[:, None] - means) / sigmas)).sum(axis=1)
+            below = cdf < probability
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        out.append(0.5 * (lo + hi))
+    return out
+
+
+def interval_hits(
+    frame: pd.DataFrame, variable: str, truth: np.ndarray
+) -> dict[str, np.ndarray] | None:
+    """Per coverage level of :data:`COVERAGE`: 1.0 where the truth lies inside the method's
+    interval, 0.0 outside, NaN where it gives none; None for a method without uncertainty."""
+    _, sigma_column, _ = VARIABLES[variable]
+    hits = {}
+    for content, suffix in COVERAGE:
+        lo_column, hi_column = f"{variable}_lo{suffix}", f"{variable}_hi{suffix}"
+        if lo_column in frame and hi_column in frame:
+            lo, hi = frame[lo_column].to_numpy(), frame[hi_column].to_numpy()
+        elif sigma_column in frame and np.isfinite(frame[sigma_column]).any():
+            from scipy.stats import norm
+
+            half = norm.isf(0.5 * (1.0 - content)) * frame[sigma_column].to_numpy()
+            centre = frame[VARIABLES[variable][0]].to_numpy()
+            lo, hi = centre - half, centre + half
+        else:
+            return None
+        valid = np.isfinite(lo) & np.isfinite(hi)
+        hits[suffix] = np.where(valid, ((truth >= lo) & (truth <= hi)).astype(float), np.nan)
+    return hits
+
+
 def robust_width(values: np.ndarray) -> float:
     """Half the distance between the 15.9% and 84.1% quantiles: the standard deviation of a
     Gaussian, and insensitive to tails (pile-up, failed fits)."""
@@ -67,11 +123,20 @@ def truth_table(test: pd.DataFrame, readout: Readout) -> pd.DataFrame:
 
 
 def error_statistics(
-    error: np.ndarray, bound: np.ndarray, sigma: np.ndarray | None
+    error: np.ndarray,
+    bound: np.ndarray,
+    sigma: np.ndarray | None,
+    hits: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Bias, RMS and robust width of ``error``, of ``error / bound`` (``*_ratio``) and,
-    where the method predicts an uncertainty ``sigma``, of the pull ``error / sigma``."""
+    where the method predicts an uncertainty ``sigma``, of the pull ``error / sigma``, and
+    the coverage of its intervals (``coverage_68``, ``coverage_95``: the mean of ``hits``)."""
     finite = np.isfinite(error)
+    coverage = {}
+    for suffix, inside in (hits or {}).items():
+        inside = inside[finite & np.isfinite(inside)]
+        if len(inside):
+            coverage[f"coverage_{suffix}"] = float(inside.mean())
     error, bound = error[finite], bound[finite]
     ratio = error / bound
     out = {
@@ -96,6 +161,7 @@ def error_statistics(
                 pull_width=float(pull.std()),
                 pull_robust=robust_width(pull),
             )
+    out.update(coverage)
     return out
 
 
@@ -119,8 +185,15 @@ def slices(
         inside = (t0 >= lo) & ((t0 <= hi) if i == phase_bins - 1 else (t0 < hi))
         yield "phase", float(lo), float(hi), inside & (a >= phase_min_amplitude)
     if truth["pileup"].any():
+        piled = truth["pileup"].to_numpy()
         for flag in (0, 1):
-            yield "pileup", float(flag), float(flag), truth["pileup"].to_numpy() == bool(flag)
+            yield "pileup", float(flag), float(flag), piled == bool(flag)
+        # the A/sigma bins again, clean pulses and piled-up ones apart
+        for axis, flag in (("amplitude_clean", False), ("amplitude_pileup", True)):
+            for lo, hi in pairwise(amplitude_bins):
+                last = hi == amplitude_bins[-1]
+                inside = (a >= lo) & ((a <= hi) if last else (a < hi))
+                yield axis, float(lo), float(hi), inside & (piled == flag)
 
 
 def resolution_table(
@@ -143,9 +216,13 @@ def resolution_table(
             sigma = frame[sigma_column].to_numpy() if sigma_column in frame else None
             if sigma is not None and not np.isfinite(sigma).any():
                 sigma = None
+            hits = interval_hits(frame, variable, truth[variable].to_numpy())
             for axis, lo, hi, mask in cuts:
                 stats = error_statistics(
-                    error[mask], bound[mask], sigma[mask] if sigma is not None else None
+                    error[mask],
+                    bound[mask],
+                    sigma[mask] if sigma is not None else None,
+                    {k: v[mask] for k, v in hits.items()} if hits else None,
                 )
                 rows.append(
                     {
@@ -254,6 +331,10 @@ def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, A
                         "bias",
                         "bound",
                         "rms_over_bayes",
+                        "pull_width",
+                        "pull_robust",
+                        "coverage_68",
+                        "coverage_95",
                         "n",
                     )
                     if k in row
@@ -261,7 +342,20 @@ def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, A
         pileup = part[part["axis"] == "pileup"]
         for _, row in pileup.iterrows():
             key = "with_pileup" if row["low"] == 1 else "without_pileup"
-            entry[key] = {k: row[k] for k in ("rms_ratio", "bias_ratio", "robust_ratio", "n")}
+            entry[key] = {
+                k: row[k]
+                for k in (
+                    "rms_ratio",
+                    "bias_ratio",
+                    "robust_ratio",
+                    "pull_width",
+                    "pull_robust",
+                    "coverage_68",
+                    "coverage_95",
+                    "n",
+                )
+                if k in row
+            }
         out["methods"].setdefault(method, {})[variable] = entry
     return out
 

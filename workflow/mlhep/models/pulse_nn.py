@@ -3,11 +3,16 @@
 
 The samples are divided by the largest one (clamped at the noise level) and that scale's
 logarithm is appended, so that the network sees the shape apart from the size (one network
-for A/sigma from 2 to 200). It predicts A / scale, the standardised t0 and the logarithm of
-each one's standard deviation; the loss is the Gaussian negative log-likelihood (a
-heteroscedastic head: D. A. Nix and A. S. Weigend, ICNN 1994; A. Kendall and Y. Gal,
-NeurIPS 2017), so the predicted sigma can be checked with pulls. The saved network takes
-raw samples and gives A, t0, sigma_A and sigma_t0 in physical units.
+for A/sigma from 2 to 200). For A / scale and for the standardised t0 it predicts a mixture
+of ``components`` Gaussians (weights, means, log standard deviations: a mixture density
+network, C. M. Bishop, Mixture density networks, Aston University NCRG/94/004, 1994); the
+loss is the sum of the two marginals' negative log-likelihoods. One component is the
+Gaussian heteroscedastic head (D. A. Nix and A. S. Weigend, ICNN 1994; A. Kendall and
+Y. Gal, NeurIPS 2017); more describe a narrow core plus the tails pile-up gives, which one
+Gaussian cannot (its pulls are then too wide in the tails and too narrow in the core). The
+saved network takes raw samples and gives A, t0 (the mixtures' means) and sigma_A,
+sigma_t0 (their standard deviations) in physical units; :func:`intervals` gives the
+mixtures' central 68% and 95% intervals, whose coverage the evaluation checks.
 
 Training: AdamW with a cosine schedule, early stopping on the validation loss with the
 best weights kept (the loop of :mod:`mlhep.models.torch_loop`); on CPU bit-identical for a
@@ -34,17 +39,28 @@ log = logging.getLogger(__name__)
 
 #: Bounds on the predicted log standard deviation (relative units), for a stable loss.
 LOG_SIGMA_RANGE = (-9.0, 4.0)
+#: The central intervals :func:`intervals` gives (probability content, column suffix).
+INTERVALS = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
 
 
 class PulseNet(nn.Module):
-    """Scale by the largest sample, a body (``mlp`` or ``cnn``), and four outputs in
-    physical units: A, t0, sigma_A, sigma_t0."""
+    """Scale by the largest sample, a body (``mlp`` or ``cnn``), a mixture of
+    ``components`` Gaussians for each of A and t0, and four outputs in physical units: A,
+    t0, sigma_A, sigma_t0 (each mixture's mean and standard deviation)."""
 
     def __init__(
-        self, n_samples: int, body: str, width: int = 64, layers: int = 3, channels: int = 16
+        self,
+        n_samples: int,
+        body: str,
+        width: int = 64,
+        layers: int = 3,
+        channels: int = 16,
+        components: int = 1,
     ) -> None:
         super().__init__()
         self.body = body
+        self.components = components
+        outputs = 2 * 3 * components  # per target: weights, means, log sigmas
         self.register_buffer("floor", torch.tensor(1.0))
         self.register_buffer("t0_mean", torch.tensor(0.0))
         self.register_buffer("t0_scale", torch.tensor(1.0))
@@ -55,7 +71,7 @@ class PulseNet(nn.Module):
                 blocks += [nn.Linear(size, width), nn.SiLU()]
                 size = width
             self.conv = None
-            self.head = nn.Sequential(*blocks, nn.Linear(size, 4))
+            self.head = nn.Sequential(*blocks, nn.Linear(size, outputs))
         elif body == "cnn":
             self.conv = nn.Sequential(
                 nn.Conv1d(1, channels, 3, padding=1),
@@ -66,12 +82,12 @@ class PulseNet(nn.Module):
             blocks = [nn.Linear(channels * n_samples + 1, width), nn.SiLU()]
             for _ in range(layers - 1):
                 blocks += [nn.Linear(width, width), nn.SiLU()]
-            self.head = nn.Sequential(*blocks, nn.Linear(width, 4))
+            self.head = nn.Sequential(*blocks, nn.Linear(width, outputs))
         else:
             raise ValueError(f"unknown body {body!r} (mlp or cnn)")
 
     def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The scale of each pulse and the network's four outputs in relative units."""
+        """The scale of each pulse and the network's outputs in relative units."""
         scale = x.amax(dim=1).clamp_min(self.floor)
         shape = x / scale[:, None]
         log_scale = torch.log(scale)[:, None]
@@ -79,35 +95,66 @@ class PulseNet(nn.Module):
             shape = self.conv(shape[:, None, :]).flatten(1)
         return scale, self.head(torch.cat([shape, log_scale], dim=1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """A, t0, sigma_A, sigma_t0 of each pulse (raw samples in)."""
+    def mixtures(self, out: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """For A / scale and the standardised t0: the mixtures' log weights, means and log
+        standard deviations (``(n, components)`` each) in relative units."""
+        k = self.components
+        parts = []
+        for target in range(2):
+            block = out[:, 3 * k * target : 3 * k * (target + 1)]
+            log_weights = torch.log_softmax(block[:, :k], dim=1)
+            parts.append(
+                (log_weights, block[:, k : 2 * k], block[:, 2 * k :].clamp(*LOG_SIGMA_RANGE))
+            )
+        return parts
+
+    def physical_mixtures(
+        self, x: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The mixtures of A and t0 in physical units: weights, means, standard deviations."""
         scale, out = self.raw(x)
-        log_sigma = out[:, 2:].clamp(*LOG_SIGMA_RANGE)
-        return torch.stack(
-            [
-                scale * out[:, 0],
-                self.t0_mean + self.t0_scale * out[:, 1],
-                scale * torch.exp(log_sigma[:, 0]),
-                self.t0_scale * torch.exp(log_sigma[:, 1]),
-            ],
-            dim=1,
-        )
+        (wa, ma, sa), (wt, mt, st) = self.mixtures(out)
+        unit = scale[:, None]
+        return [
+            (wa.exp(), unit * ma, unit * sa.exp()),
+            (wt.exp(), self.t0_mean + self.t0_scale * mt, self.t0_scale * st.exp()),
+        ]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A, t0, sigma_A, sigma_t0 of each pulse (raw samples in): each mixture's mean and
+        standard deviation."""
+        moments = []
+        for weights, means, sigmas in self.physical_mixtures(x):
+            mean = (weights * means).sum(dim=1)
+            second = (weights * (sigmas**2 + means**2)).sum(dim=1)
+            moments.append((mean, torch.sqrt((second - mean**2).clamp_min(0.0))))
+        (a, sigma_a), (t0, sigma_t0) = moments
+        return torch.stack([a, t0, sigma_a, sigma_t0], dim=1)
 
 
-def gaussian_nll(net: PulseNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean Gaussian negative log-likelihood of the targets (A, t0) in the network's
-    relative units (A / scale, standardised t0), constant dropped."""
+def mixture_nll(net: PulseNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of the targets (A, t0) under the network's two
+    mixtures, in its relative units (A / scale, standardised t0), constant dropped; with
+    one component the Gaussian negative log-likelihood."""
     scale, out = net.raw(x)
-    target = torch.stack([y[:, 0] / scale, (y[:, 1] - net.t0_mean) / net.t0_scale], dim=1)
-    log_sigma = out[:, 2:].clamp(*LOG_SIGMA_RANGE)
-    pull = (target - out[:, :2]) * torch.exp(-log_sigma)
-    return (0.5 * pull**2 + log_sigma).sum(dim=1).mean()
+    targets = (y[:, 0] / scale, (y[:, 1] - net.t0_mean) / net.t0_scale)
+    total = torch.zeros((), device=x.device)
+    for target, (log_weights, means, log_sigmas) in zip(targets, net.mixtures(out), strict=True):
+        pull = (target[:, None] - means) * torch.exp(-log_sigmas)
+        log_density = log_weights - 0.5 * pull**2 - log_sigmas
+        total = total - torch.logsumexp(log_density, dim=1).mean()
+    return total
 
 
 def build(n_samples: int, body: str, settings: Mapping[str, Any]) -> PulseNet:
     """The network of a model's config section."""
     return PulseNet(
-        n_samples, body, settings["width"], settings["layers"], settings.get("channels", 16)
+        n_samples,
+        body,
+        settings["width"],
+        settings["layers"],
+        settings.get("channels", 16),
+        settings.get("components", 1),
     )
 
 
@@ -119,6 +166,30 @@ def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
     values = torch.as_tensor(np.array(x, dtype=np.float32), device=device)
     out = [net(values[i : i + batch]) for i in range(0, len(values), batch)]
     return torch.cat(out).double().cpu().numpy() if out else np.empty((0, 4))
+
+
+@torch.no_grad()
+def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
+    """The central intervals of :data:`INTERVALS` of each pulse's mixtures of A and t0:
+    columns ``amplitude_lo68``, ``amplitude_hi68``, ... ``t0_hi95`` (the mixtures'
+    quantiles, by bisection)."""
+    from mlhep.evaluation.regression import mixture_quantiles
+
+    net.eval()
+    device = next(net.parameters()).device
+    values = torch.as_tensor(np.array(x, dtype=np.float32), device=device)
+    columns: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(values), batch):
+        mixtures = net.physical_mixtures(values[i : i + batch])
+        for name, mixture in zip(("amplitude", "t0"), mixtures, strict=True):
+            weights, means, sigmas = (m.double().cpu().numpy() for m in mixture)
+            for content, suffix in INTERVALS:
+                tail = 0.5 * (1.0 - content)
+                lo, hi = mixture_quantiles(weights, means, sigmas, (tail, 1.0 - tail))
+                columns.setdefault(f"{name}_lo{suffix}", []).append(lo)
+                columns.setdefault(f"{name}_hi{suffix}", []).append(hi)
+    order = [f"{v}_{e}{s}" for v in ("amplitude", "t0") for _, s in INTERVALS for e in ("lo", "hi")]
+    return pd.DataFrame({c: np.concatenate(columns[c]) if c in columns else [] for c in order})
 
 
 def train(
@@ -158,12 +229,12 @@ def train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings["epochs"] * steps)
 
     def batch_loss(rows: torch.Tensor) -> torch.Tensor:
-        return gaussian_nll(net, x[rows], y[rows])
+        return mixture_nll(net, x[rows], y[rows])
 
     def validate() -> dict[str, float]:
         net.eval()
         with torch.no_grad():
-            return {"validation_loss": float(gaussian_nll(net, x_val, y_val))}
+            return {"validation_loss": float(mixture_nll(net, x_val, y_val))}
 
     result = loop.run(
         net,
@@ -188,7 +259,7 @@ class PulseNetTrainer(Trainer):
     pytorch flavour (raw samples in, A, t0 and their sigmas out)."""
 
     artifact: ClassVar[str] = "model.pt"
-    loss: ClassVar[str] = "gaussian_nll"
+    loss: ClassVar[str] = "mixture_nll"
 
     def __init__(self, body: str) -> None:
         self.body = body
@@ -222,8 +293,12 @@ class PulseNetTrainer(Trainer):
         return Fitted(net, curves, best_step=info["best_epoch"], info=info)
 
     def predict(self, fitted: Fitted, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-        """A, t0 and their predicted uncertainties."""
-        return regression_frame(frame.index, predict(fitted.model, frame[list(columns)].to_numpy()))
+        """A, t0 and their predicted uncertainties, and the mixtures' central intervals."""
+        x = frame[list(columns)].to_numpy()
+        out = regression_frame(frame.index, predict(fitted.model, x))
+        bounds = intervals(fitted.model, x)
+        bounds.index = frame.index
+        return pd.concat([out, bounds], axis=1)
 
     def save(self, fitted: Fitted, path: str | os.PathLike[str]) -> None:
         """The state dict (on the CPU)."""

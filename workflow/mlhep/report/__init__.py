@@ -194,6 +194,12 @@ def regression_table(summary: Mapping[str, Any]) -> pd.DataFrame:
                 )
             pull = entry["all"].get("pull_width")
             row[f"{short} pull width"] = "" if pull is None or pd.isna(pull) else f"{pull:.2f}"
+            coverage = [entry["all"].get(f"coverage_{c}") for c in ("68", "95")]
+            row[f"{short} coverage 68%, 95%"] = (
+                ""
+                if any(c is None or pd.isna(c) for c in coverage)
+                else f"{coverage[0]:.3f}, {coverage[1]:.3f}"
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
