@@ -68,17 +68,17 @@ class PulseEstimator(RegressorMixin, BaseEstimator):
 
 
 class PeakSample(PulseEstimator):
-    """The largest sample and its time less the peaking time (no uncertainty)."""
+    """The largest sample and its time less the peaking time (no uncertainty); with a
+    pedestal, the largest sample above the first (taken before the pulse arrives)."""
 
     def predict(self, x: Any) -> np.ndarray:
         """A, t0, NaN, NaN per pulse."""
         x = np.asarray(x, dtype=float)
         readout = self.readout_
         k = x.argmax(axis=1)
+        peak = x[np.arange(len(x)), k] - (x[:, 0] if readout.pedestal else 0.0)
         nan = np.full(len(x), np.nan)
-        return np.column_stack(
-            [x[np.arange(len(x)), k], readout.times[k] - readout.peaking_time, nan, nan]
-        )
+        return np.column_stack([peak, readout.times[k] - readout.peaking_time, nan, nan])
 
 
 def phase_grid(t0_range: Sequence[float], margin: float, step: float) -> np.ndarray:
@@ -88,14 +88,24 @@ def phase_grid(t0_range: Sequence[float], margin: float, step: float) -> np.ndar
 
 
 def filter_weights(readout: Readout, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The optimal-filter weights a and b (``(len(phase), n)`` each) built at each phase."""
+    """The optimal-filter weights a and b (``(len(phase), n)`` each) built at each phase:
+    the least-noise weights with a.g = 1, a.h = 0, b.g = 0, b.h = -1 and, with a pedestal,
+    a.1 = b.1 = 0 (w = R^-1 M (M'R^-1 M)^-1 e for the constraint matrix M = [g, h(, 1)])."""
     g, h, p = readout.template(phase), readout.slope(phase), readout.precision
-    q1, q2, q3 = fisher_terms(g, h, p)
-    det = (q1 * q2 - q3**2)[:, None]
-    pg, ph = g @ p, h @ p
-    a = (q2[:, None] * pg - q3[:, None] * ph) / det
-    b = (q3[:, None] * pg - q1[:, None] * ph) / det
-    return a, b
+    if not readout.pedestal:
+        q1, q2, q3 = fisher_terms(g, h, p)
+        det = (q1 * q2 - q3**2)[:, None]
+        pg, ph = g @ p, h @ p
+        a = (q2[:, None] * pg - q3[:, None] * ph) / det
+        b = (q3[:, None] * pg - q1[:, None] * ph) / det
+        return a, b
+    constraints = np.stack([g, h, np.ones_like(g)], axis=-1)  # (phases, n, 3)
+    pm = np.einsum("nm,gmk->gnk", p, constraints)
+    gram = np.einsum("gnk,gnl->gkl", constraints, pm)
+    targets = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]).T  # columns: a's and b's
+    coefficients = np.linalg.solve(gram, np.broadcast_to(targets, (len(gram), 3, 2)))
+    weights = np.einsum("gnk,gkj->gjn", pm, coefficients)
+    return weights[:, 0], weights[:, 1]
 
 
 class OptimalFilter(PulseEstimator):
@@ -197,11 +207,14 @@ class TemplateFit(PulseEstimator):
         return phase_grid(self.t0_range, margin, self.step)
 
     def _designs(self, t0: np.ndarray, offset: float | None) -> np.ndarray:
-        """Unit pulses at ``t0`` (and at ``t0 + offset``): ``(len(t0), n, 1 or 2)``."""
+        """Unit pulses at ``t0`` (and at ``t0 + offset``), and a column of ones where the
+        readout has a pedestal: ``(len(t0), n, k)``, the pedestal last."""
         readout = self.readout_
         columns = [readout.template(t0)]
         if offset is not None:
             columns.append(readout.template(t0 + offset))
+        if readout.pedestal:
+            columns.append(np.ones_like(columns[0]))
         return np.stack(columns, axis=-1)
 
     def _profile(self, x: np.ndarray, designs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +248,8 @@ class TemplateFit(PulseEstimator):
         self, x: np.ndarray, amplitudes: np.ndarray, t0: np.ndarray, offset: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gauss-Newton steps on the amplitudes and t0 together (``amplitudes``: ``(c, 1)``,
-        or ``(c, 2)`` with a pile-up pulse at ``t0 + offset``); returns A and t0."""
+        or ``(c, 2)`` with a pile-up pulse at ``t0 + offset``, then the pedestal where there
+        is one); returns A and t0."""
         readout, p = self.readout_, self.readout_.precision
         lo, hi = self.grid(pileup=offset is not None)[[0, -1]]
         amplitudes = amplitudes.copy()
@@ -245,6 +259,8 @@ class TemplateFit(PulseEstimator):
             if offset is not None:
                 shapes.append(readout.template(t0 + offset))
                 slope = slope + amplitudes[:, 1:2] * readout.slope(t0 + offset)
+            if readout.pedestal:
+                shapes.append(np.ones_like(shapes[0]))
             design = np.stack(shapes, axis=-1)  # (c, n, k)
             residual = x - np.einsum("cnk,ck->cn", design, amplitudes)
             jacobian = np.concatenate([design, -slope[..., None]], axis=-1)  # (c, n, k + 1)
@@ -378,6 +394,7 @@ class PulseTrainer(Trainer):
         if self.pileup_aware:
             extra["pileup_crossings"] = tuple(physics.get("pileup_crossings", ()))
         readout = {k: v for k, v in physics.items() if k in Readout.__dataclass_fields__}
+        readout["pedestal"] = Readout.from_settings(physics).pedestal
         return self.estimator(
             readout=readout, t0_range=tuple(physics.get("t0_range", (0.0, 25.0))), **extra
         )

@@ -5,7 +5,10 @@ a configurable range (the phase to the clock), and is sampled at t_k = k * clock
 (25 ns: 40 MHz) for k = 0 ... n_samples - 1, with Gaussian noise of standard deviation
 ``noise`` and autocorrelation ``noise_autocorrelation`` (rho at lags 1, 2, ...; white when
 empty). With probability ``pileup_probability`` a second pulse from another bunch crossing
-(an offset of a whole number of clock periods, the same phase) adds to the samples.
+(an offset of a whole number of clock periods, the same phase) adds to the samples. A
+``pedestal_range`` other than [0, 0] adds an unknown constant baseline to each pulse, drawn
+uniformly (after every other draw, and only then: a dataset without it is unchanged); the
+estimators and the bound then treat it as a nuisance parameter.
 
 Every random number is drawn whatever the pile-up probability, in a fixed order, so that two
 datasets that differ only in their pile-up share the in-time pulses and the noise: their
@@ -32,7 +35,7 @@ from mlhep.data.pulse.shape import crrc_derivative, crrc_pulse
 
 #: The truth columns of a pulse (regression targets and pile-up truth), besides the samples.
 TARGETS = ("amplitude", "t0")
-TRUTH_COLUMNS = (*TARGETS, "pileup_amplitude", "pileup_t0")
+TRUTH_COLUMNS = (*TARGETS, "pileup_amplitude", "pileup_t0", "pedestal")
 #: Pulses generated per chunk (bounded memory for any size).
 CHUNK = 100_000
 MAX_SAMPLES = 32
@@ -114,6 +117,14 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "default": [5.0, 200.0],
         "description": "Pile-up amplitude, drawn log-uniformly.",
     },
+    "pedestal_range": {
+        **_RANGE,
+        "default": [0.0, 0.0],
+        "description": "An unknown constant baseline added to each pulse, drawn uniformly over "
+        "[low, high] (units of the samples); [0, 0]: none. Otherwise every estimator and the "
+        "bound treat it as a nuisance parameter (the bound becomes 1.117 sigma and 27.2 ns / "
+        "(A/sigma) for the default readout, RMS over the phase).",
+    },
 }
 
 
@@ -128,15 +139,24 @@ class Readout:
     n_samples: int = 8
     noise: float = 1.0
     noise_autocorrelation: tuple[float, ...] = ()
+    #: an unknown constant baseline per pulse, estimated beside A and t0
+    pedestal: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Readout:
-        """The readout of a pulse dataset's config settings (other keys are ignored)."""
+        """The readout of a pulse dataset's config settings (other keys are ignored); a
+        ``pedestal_range`` other than [0, 0] makes the pedestal a nuisance parameter (an
+        explicit ``pedestal`` flag, as a saved estimator's settings hold it, wins)."""
         keys = ("order", "peaking_time", "clock_period", "n_samples", "noise")
         defaults = {k: v["default"] for k, v in SETTINGS_SCHEMA.items()}
         values = {k: settings.get(k, defaults[k]) for k in keys}
         rho = settings.get("noise_autocorrelation", ())
-        return cls(**values, noise_autocorrelation=tuple(float(r) for r in rho))
+        pedestal = settings.get("pedestal")
+        if pedestal is None:
+            pedestal = any(float(v) != 0.0 for v in settings.get("pedestal_range", (0.0, 0.0)))
+        return cls(
+            **values, noise_autocorrelation=tuple(float(r) for r in rho), pedestal=bool(pedestal)
+        )
 
     @cached_property
     def times(self) -> np.ndarray:
@@ -179,11 +199,11 @@ def check_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What a schema cannot say about pulse settings: ordered ranges, positive amplitudes, a
     positive-definite noise covariance, a window that holds the pulse: (key, message)."""
     messages = []
-    for key in ("t0_range", "amplitude_range", "pileup_amplitude_range"):
+    for key in ("t0_range", "amplitude_range", "pileup_amplitude_range", "pedestal_range"):
         lo, hi = settings[key]
         if not hi >= lo:
             messages.append((key, f"needs low <= high, got {[lo, hi]}"))
-        elif key != "t0_range" and lo <= 0:
+        elif key not in ("t0_range", "pedestal_range") and lo <= 0:
             messages.append((key, f"amplitudes are drawn log-uniformly and must be > 0, got {lo}"))
     lags = settings["noise_autocorrelation"]
     if len(lags) >= settings["n_samples"]:
@@ -253,6 +273,10 @@ def generate_pulses(
     pileup_t0 = np.where(has_pileup, t0 + crossing * readout.clock_period, np.nan)
     samples = amplitude[:, None] * readout.template(t0) + noise
     samples += pileup_amplitude[:, None] * readout.template(np.nan_to_num(pileup_t0))
+    pedestal = np.zeros(n)
+    if readout.pedestal:  # drawn last, and only here: datasets without one are unchanged
+        pedestal = rng.uniform(*settings["pedestal_range"], n)
+        samples += pedestal[:, None]
     return {
         "samples": samples,
         "amplitude": amplitude,
@@ -260,6 +284,7 @@ def generate_pulses(
         "pileup": has_pileup,
         "pileup_amplitude": pileup_amplitude,
         "pileup_t0": pileup_t0,
+        "pedestal": pedestal,
     }
 
 
@@ -273,6 +298,7 @@ def branch_types(n_samples: int) -> dict[str, Any]:
         "pileup": np.int32,
         "pileup_amplitude": np.float64,
         "pileup_t0": np.float64,
+        "pedestal": np.float64,
     }
 
 
@@ -335,8 +361,8 @@ def build_features(events_path: str | os.PathLike[str]) -> pd.DataFrame:
     table.insert(0, "event_id", arrays["event_id"])
     table.insert(1, "label", np.zeros(len(table), dtype=np.int64))
     table.insert(2, "weight", 1.0)
-    for column in TRUTH_COLUMNS:
-        table[column] = arrays[column]
+    for column in TRUTH_COLUMNS:  # files written before the pedestal had none
+        table[column] = arrays[column] if column in arrays else np.zeros(len(table))
     table["pileup"] = arrays["pileup"].astype(np.int64)
     return table
 
