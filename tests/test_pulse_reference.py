@@ -6,6 +6,8 @@ fit's threshold chosen on validation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -242,3 +244,48 @@ def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
     for variable in ("amplitude", "t0"):
         c68, c95 = coverage[3, variable]
         assert abs(c68 - 0.683) < 0.04 and abs(c95 - 0.954) < 0.025, (variable, coverage)
+
+
+def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> None:
+    """The evaluation job's library call on a dataset without pile-up: the posterior mean
+    is a row of the table and of the summary, every method's RMS is also given over it,
+    and the figures are written; a method's records and metrics are untouched by it."""
+    from mlhep.evaluation.regression_report import evaluate_dataset
+    from mlhep.models.pulse import OptimalFilter
+
+    pulses = generate_pulses(DEFAULTS, 2000, np.random.default_rng(9))
+    test = pd.DataFrame(pulses["samples"], columns=COLUMNS)
+    test.insert(0, "event_id", np.arange(2000))
+    for key in ("amplitude", "t0", "pileup"):
+        test[key] = pulses[key]
+    predictions = {}
+    for name, model in (
+        ("template_fit", TemplateFit(DEFAULTS)),
+        ("optimal_filter", OptimalFilter(DEFAULTS)),
+    ):
+        out = pd.DataFrame(
+            model.predict(pulses["samples"]),
+            columns=["amplitude_hat", "t0_hat", "amplitude_sigma", "t0_sigma"],
+        )
+        out.insert(0, "event_id", np.arange(2000))
+        out.insert(0, "split", "test")
+        predictions[name] = out
+    records = [{"model": m, "mlflow_run_id": None} for m in predictions]
+    settings = {"amplitude_bins": [2, 5, 20, 200], "phase_bins": 5, "phase_min_amplitude": 10,
+                "posterior_mean": True, "phase_bias_max_amplitude": 20}  # fmt: skip
+    keys = ("summary", "table", "resolution", "phase", "phase_bias", "phase_bias_table",
+            "pulls", "pileup_threshold", "pulses", "training")  # fmt: skip
+    outputs = {k: tmp_path / (k + (".csv" if "table" in k else ".png")) for k in keys}
+    result = evaluate_dataset(test, predictions, records, DEFAULTS, settings, outputs, "clean")
+    assert result["summary"]["reference"] == regression.REFERENCE
+    assert result["summary"]["order"][-1] == regression.REFERENCE
+    table = pd.read_csv(outputs["table"])
+    low = table[(table["axis"] == "amplitude") & (table["low"] == 2)]
+    ratio = low.set_index(["method", "variable"])["rms_over_bayes"]
+    assert ratio[regression.REFERENCE, "t0"] == 1.0 and ratio["template_fit", "t0"] > 1.2
+    assert len(result["metrics"]) == 2  # the reference is not a trained method
+    assert any(k.endswith("rms_over_bayes_low") for k in result["metrics"][0])
+    bias = pd.read_csv(outputs["phase_bias_table"])
+    assert set(bias["method"]) == {"template_fit", "optimal_filter", regression.REFERENCE}
+    for key in ("resolution", "phase_bias", "pulls", "pileup_threshold"):
+        assert outputs[key].stat().st_size > 5_000, key

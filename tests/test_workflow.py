@@ -1286,7 +1286,19 @@ def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
     assert 0.2 < summary["pileup_fraction"] < 0.4
     assert summary["bound"]["amplitude_rms"] == pytest.approx(0.91, abs=0.01)
     table = pd.read_csv(folder / "resolution.csv")
-    assert set(table["axis"]) == {"all", "amplitude", "phase", "pileup"}
+    assert set(table["axis"]) == {
+        "all",
+        "amplitude",
+        "phase",
+        "pileup",
+        "amplitude_clean",
+        "amplitude_pileup",
+    }
+    # with pile-up there is no Bayes-optimal reference, and the table says so
+    assert summary["reference"] is None and table["rms_over_bayes"].isna().all()
+    # the networks' intervals and the fits' Gaussian ones have a coverage
+    covered = table[(table["axis"] == "all") & table["coverage_68"].notna()]["method"]
+    assert set(covered) == set(methods) - {"peak_sample"}
     # on the pulses without pile-up the template fit and the iterated filter meet the bound
     for method in ("template_fit", "optimal_filter"):
         clean = summary["methods"][method]["amplitude"]["without_pileup"]
@@ -1297,8 +1309,16 @@ def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
         for m in ("template_fit", "template_fit_pileup")
     }
     assert robust["template_fit_pileup"] < robust["template_fit"]
-    for name in ("resolution", "phase", "pulls", "pulses", "training"):
+    for name in ("resolution", "phase", "phase_bias", "pulls", "pileup_threshold", "pulses"):
         assert (folder / f"{name}.png").stat().st_size > 10_000, name
+    assert (folder / "training.png").stat().st_size > 10_000
+    # the pile-up fit's threshold was chosen on validation, among the configured p-values
+    fit = json.loads(
+        (tiny / "results/models/pulse/template_fit_pileup/samples/train.json").read_text()
+    )
+    scan = pd.DataFrame(fit["threshold_scan"])
+    assert fit["p_value_chosen"] == scan.loc[scan["total"].idxmin(), "p_value"]
+    assert fit["settings"]["p_value"] is None
     # every regressor's MLflow run has its metrics against the bound
     client = MlflowClient(
         json.loads((tiny / "results/mlflow/experiments.json").read_text())["tracking_uri"]
