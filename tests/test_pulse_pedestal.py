@@ -120,9 +120,17 @@ def test_a_network_trained_on_pulses_with_a_pedestal_learns_to_remove_it() -> No
         frames[split] = pd.DataFrame(pulses["samples"], columns=columns).assign(
             amplitude=pulses["amplitude"], t0=pulses["t0"]
         )
-    settings = {"width": 32, "layers": 2, "learning_rate": 3e-3, "weight_decay": 0.0,
-                "batch_size": 256, "epochs": 15, "min_epochs": 15, "patience": 15,
-                "components": 3}  # fmt: skip
+    settings = {
+        "width": 32,
+        "layers": 2,
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "batch_size": 256,
+        "epochs": 15,
+        "min_epochs": 15,
+        "patience": 15,
+        "components": 3,
+    }
     net, _ = train(frames, columns, "mlp", settings, torch.device("cpu"), 1, 0)
     test = frames["test"]
     out = predict(net, test[columns].to_numpy())

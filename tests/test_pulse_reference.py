@@ -218,13 +218,28 @@ def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
         for key in ("amplitude", "t0", "pileup"):
             frame[key] = pulses[key]
         frames[split] = frame
-    net_settings = {"width": 32, "layers": 2, "learning_rate": 3e-3, "weight_decay": 0.0,
-                    "batch_size": 256, "epochs": 12, "min_epochs": 12, "patience": 12}  # fmt: skip
+    net_settings = {
+        "width": 32,
+        "layers": 2,
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "batch_size": 256,
+        "epochs": 12,
+        "min_epochs": 12,
+        "patience": 12,
+    }
     x = frames["test"][COLUMNS].to_numpy()
     coverage = {}
     for components in (1, 3):
-        net, _ = train(frames, COLUMNS, "mlp", {**net_settings, "components": components},
-                       torch.device("cpu"), 1, 0)  # fmt: skip
+        net, _ = train(
+            frames,
+            COLUMNS,
+            "mlp",
+            {**net_settings, "components": components},
+            torch.device("cpu"),
+            1,
+            0,
+        )
         out, bounds = predict(net, x), intervals(net, x)
         for k, variable in enumerate(("amplitude", "t0")):
             lo68, hi68 = bounds[f"{variable}_lo68"], bounds[f"{variable}_hi68"]
@@ -271,10 +286,25 @@ def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> 
         out.insert(0, "split", "test")
         predictions[name] = out
     records = [{"model": m, "mlflow_run_id": None} for m in predictions]
-    settings = {"amplitude_bins": [2, 5, 20, 200], "phase_bins": 5, "phase_min_amplitude": 10,
-                "posterior_mean": True, "phase_bias_max_amplitude": 20}  # fmt: skip
-    keys = ("summary", "table", "resolution", "phase", "phase_bias", "phase_bias_table",
-            "pulls", "pileup_threshold", "pulses", "training")  # fmt: skip
+    settings = {
+        "amplitude_bins": [2, 5, 20, 200],
+        "phase_bins": 5,
+        "phase_min_amplitude": 10,
+        "posterior_mean": True,
+        "phase_bias_max_amplitude": 20,
+    }
+    keys = (
+        "summary",
+        "table",
+        "resolution",
+        "phase",
+        "phase_bias",
+        "phase_bias_table",
+        "pulls",
+        "pileup_threshold",
+        "pulses",
+        "training",
+    )
     outputs = {k: tmp_path / (k + (".csv" if "table" in k else ".png")) for k in keys}
     result = evaluate_dataset(test, predictions, records, DEFAULTS, settings, outputs, "clean")
     assert result["summary"]["reference"] == regression.REFERENCE

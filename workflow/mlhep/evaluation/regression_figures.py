@@ -317,26 +317,48 @@ def threshold_figure(scan: Mapping[str, Sequence[float]], chosen: float, title: 
     fig, (left, right) = new_figure(1, 2, figsize=(15, 6.5), layout="tight")
     left.plot(frame["false_detections"], frame["missed_pileup"], "o-", color=colour(0), lw=1.8)
     for _, row in frame.iterrows():
-        left.annotate(f"{row['p_value']:.0e}", (row["false_detections"], row["missed_pileup"]),
-                      textcoords="offset points", xytext=(5, 4), fontsize=9)  # fmt: skip
+        left.annotate(
+            f"{row['p_value']:.0e}",
+            (row["false_detections"], row["missed_pileup"]),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=9,
+        )
     best = frame.loc[(frame["p_value"] - chosen).abs().idxmin()]
     for ax, x, y in (
         (left, best["false_detections"], best["missed_pileup"]),
         (right, best["p_value"], best["total"]),
     ):
         ax.plot([x], [y], "o", ms=16, mfc="none", mec="k", mew=2, label=f"chosen: p = {chosen:.0e}")
-    left.set(xscale="symlog", xlabel="false detections (fraction of clean pulses)",
-             ylabel="missed pile-up (fraction of piled-up pulses)")  # fmt: skip
+    left.set(
+        xscale="symlog",
+        xlabel="false detections (fraction of clean pulses)",
+        ylabel="missed pile-up (fraction of piled-up pulses)",
+    )
     left.set_xscale("symlog", linthresh=1e-4)
     right.plot(
         frame["p_value"], frame["total"], "o-", color="k", lw=2, label="total (mean of squares)"
     )
-    right.plot(frame["p_value"], frame["amplitude_rms_ratio"] ** 2, "s--", color=colour(1),
-               label=r"(RMS of $A$ / bound)$^2$")  # fmt: skip
-    right.plot(frame["p_value"], frame["t0_rms_ratio"] ** 2, "^--", color=colour(2),
-               label=r"(RMS of $t_0$ / bound)$^2$")  # fmt: skip
-    right.set(xscale="log", yscale="log", xlabel="p-value of the pile-up test",
-              ylabel="mean squared error / bound$^2$ (validation)")  # fmt: skip
+    right.plot(
+        frame["p_value"],
+        frame["amplitude_rms_ratio"] ** 2,
+        "s--",
+        color=colour(1),
+        label=r"(RMS of $A$ / bound)$^2$",
+    )
+    right.plot(
+        frame["p_value"],
+        frame["t0_rms_ratio"] ** 2,
+        "^--",
+        color=colour(2),
+        label=r"(RMS of $t_0$ / bound)$^2$",
+    )
+    right.set(
+        xscale="log",
+        yscale="log",
+        xlabel="p-value of the pile-up test",
+        ylabel="mean squared error / bound$^2$ (validation)",
+    )
     left.legend(loc="upper right", fontsize=11)
     right.legend(loc="best", fontsize=11)
     if title:
