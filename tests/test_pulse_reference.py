@@ -319,3 +319,83 @@ def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> 
     assert set(bias["method"]) == {"template_fit", "optimal_filter", regression.REFERENCE}
     for key in ("resolution", "phase_bias", "pulls", "pileup_threshold"):
         assert outputs[key].stat().st_size > 5_000, key
+
+
+PILEUP = {**DEFAULTS, "pileup_probability": 0.3}
+PILEUP_PRIOR = (0.3, (-2, -1, 1, 2), (5.0, 200.0))
+
+
+def brute_force_pileup(samples: np.ndarray) -> tuple[float, float, float]:
+    """Posterior mean of A and t0 and the probability of pile-up of one pulse by the
+    trapezoid rule on plain grids over (t0, log A, log B) for each hypothesis."""
+    from scipy.special import logsumexp
+
+    p, crossings, (b_lo, b_hi) = PILEUP_PRIOR
+    t0 = np.linspace(0.0, 25.0, 151)
+    a = np.exp(np.linspace(np.log(2.0), np.log(200.0), 200))
+    b = np.exp(np.linspace(np.log(b_lo), np.log(b_hi), 200))
+    du_a, du_b = np.log(a[1] / a[0]), np.log(b[1] / b[0])
+
+    def trapezoid(n: int) -> np.ndarray:
+        return np.log(np.r_[0.5, np.ones(n - 2), 0.5])
+
+    precision = READOUT.precision
+    g1 = READOUT.template(t0)
+    b1, q11 = g1 @ precision @ samples, np.einsum("tn,nm,tm->t", g1, precision, g1)
+    clean = a * b1[:, None] - 0.5 * q11[:, None] * a**2 + trapezoid(151)[:, None]
+    clean += trapezoid(200)
+    weights = [logsumexp(clean) + np.log(1 - p) + np.log(du_a)]
+    means = [
+        (np.exp(clean - logsumexp(clean)).sum(1) @ t0, np.exp(clean - logsumexp(clean)).sum(0) @ a)
+    ]
+    for crossing in crossings:
+        g2 = READOUT.template(t0 + 25.0 * crossing)
+        b2 = g2 @ precision @ samples
+        q12 = np.einsum("tn,nm,tm->t", g1, precision, g2)
+        q22 = np.einsum("tn,nm,tm->t", g2, precision, g2)
+        aa, bb = a[None, :, None], b[None, None, :]
+        log_p = (
+            aa * b1[:, None, None]
+            + bb * b2[:, None, None]
+            - 0.5 * q11[:, None, None] * aa**2
+            - q12[:, None, None] * aa * bb
+            - 0.5 * q22[:, None, None] * bb**2
+            + trapezoid(151)[:, None, None]
+            + trapezoid(200)[:, None]
+            + trapezoid(200)
+        )
+        z = logsumexp(log_p)
+        weights.append(z + np.log(p / 4) + np.log(du_a * du_b) - np.log(np.log(b_hi / b_lo)))
+        post = np.exp(log_p - z)
+        means.append((post.sum((1, 2)) @ t0, post.sum((0, 2)) @ a))
+    w = np.exp(np.array(weights) - logsumexp(weights))
+    t_mean, a_mean = (w @ np.array(means)).tolist()
+    return a_mean, t_mean, 1.0 - w[0]
+
+
+def test_pileup_posterior_agrees_with_a_brute_force_grid_and_with_the_clean_one() -> None:
+    from mlhep.data.pulse.posterior import pileup_posterior_moments
+
+    pulses = generate_pulses(PILEUP, 400, np.random.default_rng(3))
+    low = np.flatnonzero(pulses["amplitude"] < 15)
+    # a clean pulse, and the piled-up one with the smallest pile-up pulse (whose presence the
+    # posterior is least sure of; a large one needs a finer grid than the brute force has)
+    piled = low[pulses["pileup"][low]]
+    chosen = [
+        low[np.flatnonzero(~pulses["pileup"][low])[0]],
+        piled[np.argmin(pulses["pileup_amplitude"][piled])],
+    ]
+    ours = pileup_posterior_moments(pulses["samples"][chosen], READOUT, *PRIOR, *PILEUP_PRIOR)
+    for row, i in enumerate(chosen):
+        a_mean, t_mean, p_pileup = brute_force_pileup(pulses["samples"][i])
+        assert abs(ours["amplitude_hat"][row] - a_mean) < 0.02 * ours["amplitude_sigma"][row]
+        assert abs(ours["t0_hat"][row] - t_mean) < 0.02 * ours["t0_sigma"][row]
+        assert ours["pileup_probability"][row] == pytest.approx(p_pileup, abs=1e-3)
+    # with no pile-up in the prior it is the clean posterior
+    clean = pulses["samples"][low[~pulses["pileup"][low]][:5]]
+    none = pileup_posterior_moments(clean, READOUT, *PRIOR, 0.0, (-2, -1, 1, 2), (5.0, 200.0))
+    reference = posterior_moments(clean, READOUT, *PRIOR)
+    for k, variable in enumerate(("amplitude", "t0")):  # within 1% of the posterior sd
+        sd = reference.iloc[:, 2 + k].to_numpy()
+        assert (np.abs(none.iloc[:, k] - reference.iloc[:, k]) < 0.01 * sd).all(), variable
+        np.testing.assert_allclose(none.iloc[:, 2 + k], sd, rtol=0.01)

@@ -148,3 +148,174 @@ def _moments(
     spread_t = (p_t0 * (t0 - mean_t[:, None]) ** 2).sum(axis=1)
     sd_a = np.sqrt(np.maximum(mean_a2 - mean_a**2, 0.0))
     return np.column_stack([mean_a, mean_t, sd_a, np.sqrt(spread_t)])
+
+
+def pileup_posterior_moments(
+    samples: np.ndarray,
+    readout: Readout,
+    amplitude_range: Sequence[float],
+    t0_range: Sequence[float],
+    pileup_probability: float,
+    crossings: Sequence[int],
+    pileup_amplitude_range: Sequence[float],
+    *,
+    t0_points: int = 201,
+    nodes: int = 16,
+    width: float = 8.0,
+    chunk: int = 16,
+) -> pd.DataFrame:
+    """The posterior mean and standard deviation of A and t0 under the prior of a dataset
+    with pile-up: no second pulse with probability 1 - ``pileup_probability``, else one at
+    a crossing drawn uniformly from ``crossings`` (the same phase, ``t0 + c`` clock periods
+    later) with an amplitude B log-uniform over ``pileup_amplitude_range``; columns
+    :data:`COLUMNS`, and ``pileup_probability`` (the posterior probability of a second
+    pulse).
+
+    Each hypothesis is integrated apart and they are weighed by their evidence. t0 runs over
+    its whole range on ``t0_points`` points, then again on the window where that found the
+    posterior's mass (a large pile-up pulse pins the phase far more tightly than the in-time
+    pulse); with a second pulse, B by ``nodes`` Gauss-Legendre nodes around its conditional
+    mean and, for each, A likewise: ``2 x crossings x t0_points x nodes^2`` terms a pulse,
+    a few hundred times the clean case (a measurement on a sample, not run on every test
+    pulse).
+    """
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    settings = {
+        "readout": readout,
+        "amplitude_range": (float(amplitude_range[0]), float(amplitude_range[1])),
+        "pileup_probability": float(pileup_probability),
+        "crossings": tuple(crossings),
+        "pileup_amplitude_range": (
+            float(pileup_amplitude_range[0]),
+            float(pileup_amplitude_range[1]),
+        ),
+        "t0_points": t0_points,
+        "nodes": nodes,
+        "width": width,
+    }
+    out = np.empty((len(samples), 5))
+    for start in range(0, len(samples), chunk):
+        x = samples[start : start + chunk]
+        lo = np.full(len(x), float(t0_range[0]))
+        hi = np.full(len(x), float(t0_range[1]))
+        for _ in range(2):
+            moments, p_t0, t0 = _pileup_chunk(x, lo, hi, **settings)
+            inside = p_t0 > 1e-14 * p_t0.max(axis=1, keepdims=True)
+            first = inside.argmax(axis=1)
+            last = t0_points - 1 - inside[:, ::-1].argmax(axis=1)
+            rows = np.arange(len(x))
+            lo = t0[rows, np.maximum(first - 1, 0)]
+            hi = t0[rows, np.minimum(last + 1, t0_points - 1)]
+        out[start : start + chunk] = moments
+    return pd.DataFrame(out, columns=[*COLUMNS, "pileup_probability"])
+
+
+def _pileup_chunk(
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    readout: Readout,
+    amplitude_range: tuple[float, float],
+    pileup_probability: float,
+    crossings: tuple[int, ...],
+    pileup_amplitude_range: tuple[float, float],
+    t0_points: int,
+    nodes: int,
+    width: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pileup_posterior_moments` of a chunk on each pulse's t0 grid from ``lo`` to
+    ``hi``: the moments (c, 5), the posterior of t0 on the grid (c, T) and the grid."""
+    t0 = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, t0_points)  # (c, T)
+    # the step differs between pulses, not between hypotheses: it cancels
+    log_trapezoid = np.log(np.r_[0.5, np.ones(t0_points - 2), 0.5])
+    gl_nodes, gl_weights = np.polynomial.legendre.leggauss(nodes)
+    log_gl = np.log(gl_weights)
+    precision = readout.precision
+    g1 = readout.template(t0)  # (c, T, n)
+    w1 = g1 @ precision
+    q11 = (w1 * g1).sum(axis=-1)  # (c, T)
+    b1 = np.einsum("ctn,cn->ct", w1, x)
+    sigma_a = 1.0 / np.sqrt(q11)
+    # the clean hypothesis: A by nodes around b1 / q11
+    a, log_a = _nodes(b1 / q11, sigma_a, amplitude_range, gl_nodes, log_gl, width)
+    log_density = a * b1[..., None] - 0.5 * q11[..., None] * a**2
+    log_density += log_a - np.log(a) + log_trapezoid[:, None]
+    b_lo, b_hi = pileup_amplitude_range
+    with np.errstate(divide="ignore"):  # a probability of 0 or 1: a hypothesis of weight 0
+        clean_weight = float(np.log1p(-pileup_probability))
+        pileup_weight = np.log(pileup_probability / len(crossings)) - np.log(np.log(b_hi / b_lo))
+    hypotheses = [_summary(log_density, a, t0, clean_weight)]
+    for crossing in crossings:
+        g2 = readout.template(t0 + crossing * readout.clock_period)
+        w2 = g2 @ precision
+        q12, q22 = (w1 * g2).sum(axis=-1), (w2 * g2).sum(axis=-1)
+        b2 = np.einsum("ctn,cn->ct", w2, x)
+        schur = np.maximum(q22 - q12**2 / q11, 1e-12)
+        mu_b = (b2 - b1 * q12 / q11) / schur
+        b, log_b = _nodes(
+            mu_b, 1.0 / np.sqrt(schur), pileup_amplitude_range, gl_nodes, log_gl, width
+        )  # (c, T, K)
+        mu_a = (b1[..., None] - b * q12[..., None]) / q11[..., None]  # A given B
+        a, log_a = _nodes(mu_a, sigma_a[..., None], amplitude_range, gl_nodes, log_gl, width)
+        bb = b[..., None]  # (c, T, K, 1) against a's (c, T, K, K)
+        log_density = a * b1[..., None, None] + bb * b2[..., None, None]
+        log_density -= 0.5 * q11[..., None, None] * a**2 + q12[..., None, None] * a * bb
+        log_density -= 0.5 * q22[..., None, None] * bb**2
+        log_density += log_a + log_b[..., None] - np.log(a) - np.log(bb)
+        log_density += log_trapezoid[:, None, None]
+        hypotheses.append(_summary(log_density, a, t0, pileup_weight))
+    evidence = np.stack([h[0] for h in hypotheses], axis=1)  # (c, H)
+    probability = np.exp(evidence - logsumexp(evidence, axis=1, keepdims=True))
+    moments = np.einsum("ch,hcm->cm", probability, np.stack([h[1] for h in hypotheses]))
+    p_t0 = np.einsum("ch,hct->ct", probability, np.stack([h[2] for h in hypotheses]))
+    mean_a, mean_a2, mean_t, mean_t2 = moments.T
+    out = np.column_stack(
+        [
+            mean_a,
+            mean_t,
+            np.sqrt(np.maximum(mean_a2 - mean_a**2, 0.0)),
+            np.sqrt(np.maximum(mean_t2 - mean_t**2, 0.0)),
+            1.0 - probability[:, 0],
+        ]
+    )
+    return out, p_t0, t0
+
+
+def _nodes(
+    mean: np.ndarray,
+    sigma: np.ndarray,
+    bounds: tuple[float, float],
+    gl_nodes: np.ndarray,
+    log_gl: np.ndarray,
+    width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes (a new last axis) over mean +- ``width`` sigma within ``bounds``
+    (a mean outside: the edge), and the log of their weights times the half-interval."""
+    lo_bound, hi_bound = bounds
+    centre = np.clip(mean, lo_bound, hi_bound)
+    lo = np.maximum(lo_bound, centre - width * sigma)
+    hi = np.minimum(hi_bound, centre + width * sigma)
+    half = 0.5 * (hi - lo)
+    values = (0.5 * (hi + lo))[..., None] + half[..., None] * gl_nodes
+    return values, np.log(half)[..., None] + log_gl
+
+
+def _summary(
+    log_density: np.ndarray, amplitude: np.ndarray, t0: np.ndarray, log_prior: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One hypothesis: its log evidence (c,), its (E[A], E[A^2], E[t0], E[t0^2]) (c, 4) and
+    its posterior of t0 on the grid (c, T), from its log density over (c, T, nodes...)."""
+    axes = tuple(range(1, log_density.ndim))
+    log_z = logsumexp(log_density, axis=axes)
+    p = np.exp(log_density - log_z.reshape(-1, *([1] * len(axes))))
+    p_t0 = p.sum(axis=axes[1:])
+    moments = np.column_stack(
+        [
+            (p * amplitude).sum(axis=axes),
+            (p * amplitude**2).sum(axis=axes),
+            (p_t0 * t0).sum(axis=1),
+            (p_t0 * t0**2).sum(axis=1),
+        ]
+    )
+    return log_z + log_prior, moments, p_t0

@@ -1,0 +1,89 @@
+"""The Bayes-optimal reference under pile-up, on a sample of a finished run's test pulses
+(prints; not a test): in each low A/sigma bin, the RMS over the Cramer-Rao bound of the
+posterior mean under the dataset's prior with pile-up (``mlhep.data.pulse.posterior.
+pileup_posterior_moments``, about 30 ms a pulse, too slow for every test pulse of the
+evaluation job) against the pile-up fit and the networks on the same pulses, the posterior's
+pull widths, and its time a pulse.
+
+Usage: python benchmarks/pulse_posterior_pileup.py [--results results] [--dataset
+pulse_pileup] [--per-bin 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlhep.data.pulse.bound import cramer_rao
+from mlhep.data.pulse.posterior import pileup_posterior_moments
+from mlhep.data.pulse.readout import SETTINGS_SCHEMA, Readout, sample_columns
+
+METHODS = ("template_fit_pileup", "pulse_mlp", "pulse_cnn")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--dataset", default="pulse_pileup")
+    parser.add_argument("--per-bin", type=int, default=600)
+    parser.add_argument("--bins", type=float, nargs="+", default=[2, 5, 10, 20])
+    args = parser.parse_args()
+    generation = json.loads((args.results / f"data/{args.dataset}/generation.json").read_text())
+    settings = {**{k: v["default"] for k, v in SETTINGS_SCHEMA.items()}, **generation["readout"]}
+    readout = Readout.from_settings(settings)
+    test = pd.read_parquet(args.results / f"splits/{args.dataset}/test.parquet")
+    predictions = {}
+    for method in METHODS:
+        path = args.results / f"models/{args.dataset}/{method}/samples/predictions.parquet"
+        if path.exists():
+            frame = pd.read_parquet(path)
+            frame = frame[frame["split"] == "test"].set_index("event_id")
+            predictions[method] = frame.reindex(test["event_id"].to_numpy())
+    amplitude, t0 = test["amplitude"].to_numpy(), test["t0"].to_numpy()
+    rng = np.random.default_rng(0)
+    print(f"{args.dataset}: RMS over the bound (A, t0) on {args.per_bin} test pulses a bin")
+    for lo, hi in zip(args.bins[:-1], args.bins[1:], strict=True):
+        rows = np.flatnonzero((amplitude >= lo) & (amplitude < hi))
+        rows = np.sort(rng.choice(rows, min(args.per_bin, len(rows)), replace=False))
+        start = time.perf_counter()
+        posterior = pileup_posterior_moments(
+            test[sample_columns(readout.n_samples)].to_numpy()[rows],
+            readout,
+            settings["amplitude_range"],
+            settings["t0_range"],
+            settings["pileup_probability"],
+            settings["pileup_crossings"],
+            settings["pileup_amplitude_range"],
+        )
+        seconds = (time.perf_counter() - start) / len(rows)
+        bound_a, bound_t0 = cramer_rao(amplitude[rows], t0[rows], readout)
+        estimates = {
+            "posterior mean": posterior,
+            **{m: f.iloc[rows] for m, f in predictions.items()},
+        }
+        print(f"A/sigma {lo:g}-{hi:g} ({1000 * seconds:.0f} ms a pulse):")
+        for name, frame in estimates.items():
+            error_a = frame["amplitude_hat"].to_numpy() - amplitude[rows]
+            error_t0 = frame["t0_hat"].to_numpy() - t0[rows]
+            rms = [
+                np.sqrt(np.mean((e / b) ** 2))
+                for e, b in ((error_a, bound_a), (error_t0, bound_t0))
+            ]
+            print(f"  {name:22s} {rms[0]:7.3f} {rms[1]:7.3f}")
+        pulls = [
+            np.std(e / posterior[c].to_numpy())
+            for e, c in (
+                (posterior["amplitude_hat"].to_numpy() - amplitude[rows], "amplitude_sigma"),
+                (posterior["t0_hat"].to_numpy() - t0[rows], "t0_sigma"),
+            )
+        ]
+        print(f"  posterior pull widths   {pulls[0]:7.3f} {pulls[1]:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
