@@ -1004,6 +1004,9 @@ PULSE_EVALUATION = {
     f"results/evaluation/pulse/regression/{f}"
     for f in (
         "phase.png",
+        "phase_bias.csv",
+        "phase_bias.png",
+        "pileup_threshold.png",
         "pulls.png",
         "pulses.png",
         "resolution.csv",
