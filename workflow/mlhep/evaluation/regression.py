@@ -303,6 +303,21 @@ def phase_bias_table(
     return pd.DataFrame(rows)
 
 
+#: The statistics the summary keeps of each slice (with and without pile-up) ...
+SUMMARY_KEYS = (
+    "rms_ratio",
+    "bias_ratio",
+    "robust_ratio",
+    "pull_width",
+    "pull_robust",
+    "coverage_68",
+    "coverage_95",
+    "n",
+)
+#: ... and, of the low, medium and high A/sigma bins, these besides.
+BIN_KEYS = ("rms", "bias", "bound", "rms_over_bayes")
+
+
 def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, Any]:
     """Per method and variable: the ratios to the bound (and biases) over all pulses and at
     low, medium and high A/sigma (the first, middle and last bins), and the pull widths;
@@ -321,41 +336,11 @@ def summary(table: pd.DataFrame, amplitude_bins: Sequence[float]) -> dict[str, A
         for name, i in names.items():
             if i < len(binned):
                 row = binned.iloc[i]
-                entry[name] = {
-                    k: row[k]
-                    for k in (
-                        "rms_ratio",
-                        "bias_ratio",
-                        "robust_ratio",
-                        "rms",
-                        "bias",
-                        "bound",
-                        "rms_over_bayes",
-                        "pull_width",
-                        "pull_robust",
-                        "coverage_68",
-                        "coverage_95",
-                        "n",
-                    )
-                    if k in row
-                }
+                entry[name] = {k: row[k] for k in (*SUMMARY_KEYS, *BIN_KEYS) if k in row}
         pileup = part[part["axis"] == "pileup"]
         for _, row in pileup.iterrows():
             key = "with_pileup" if row["low"] == 1 else "without_pileup"
-            entry[key] = {
-                k: row[k]
-                for k in (
-                    "rms_ratio",
-                    "bias_ratio",
-                    "robust_ratio",
-                    "pull_width",
-                    "pull_robust",
-                    "coverage_68",
-                    "coverage_95",
-                    "n",
-                )
-                if k in row
-            }
+            entry[key] = {k: row[k] for k in SUMMARY_KEYS if k in row}
         out["methods"].setdefault(method, {})[variable] = entry
     return out
 
