@@ -2,8 +2,8 @@
 (prints; not a test): in each low A/sigma bin, the RMS over the Cramer-Rao bound of the
 posterior mean under the dataset's prior with pile-up (``mlhep.data.pulse.posterior.
 pileup_posterior_moments``, about 30 ms a pulse, too slow for every test pulse of the
-evaluation job) against the pile-up fit and the networks on the same pulses, the posterior's
-pull widths, and its time a pulse.
+evaluation job) and of every trained regressor on the same pulses, each also over the
+posterior mean's, the posterior's pull widths, and its time a pulse.
 
 Usage: python benchmarks/pulse_posterior_pileup.py [--results results] [--dataset
 pulse_pileup] [--per-bin 600]
@@ -23,8 +23,6 @@ from mlhep.data.pulse.bound import cramer_rao
 from mlhep.data.pulse.posterior import pileup_posterior_moments
 from mlhep.data.pulse.readout import SETTINGS_SCHEMA, Readout, sample_columns
 
-METHODS = ("template_fit_pileup", "pulse_mlp", "pulse_cnn")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,15 +36,16 @@ def main() -> None:
     readout = Readout.from_settings(settings)
     test = pd.read_parquet(args.results / f"splits/{args.dataset}/test.parquet")
     predictions = {}
-    for method in METHODS:
-        path = args.results / f"models/{args.dataset}/{method}/samples/predictions.parquet"
-        if path.exists():
-            frame = pd.read_parquet(path)
-            frame = frame[frame["split"] == "test"].set_index("event_id")
-            predictions[method] = frame.reindex(test["event_id"].to_numpy())
+    for path in sorted((args.results / f"models/{args.dataset}").glob("*/*/predictions.parquet")):
+        frame = pd.read_parquet(path)
+        frame = frame[frame["split"] == "test"].set_index("event_id")
+        predictions[path.parent.parent.name] = frame.reindex(test["event_id"].to_numpy())
     amplitude, t0 = test["amplitude"].to_numpy(), test["t0"].to_numpy()
     rng = np.random.default_rng(0)
-    print(f"{args.dataset}: RMS over the bound (A, t0) on {args.per_bin} test pulses a bin")
+    print(
+        f"{args.dataset}: RMS over the bound (A, t0), and over the posterior mean's, on "
+        f"{args.per_bin} test pulses a bin"
+    )
     for lo, hi in zip(args.bins[:-1], args.bins[1:], strict=True):
         rows = np.flatnonzero((amplitude >= lo) & (amplitude < hi))
         rows = np.sort(rng.choice(rows, min(args.per_bin, len(rows)), replace=False))
@@ -67,14 +66,19 @@ def main() -> None:
             **{m: f.iloc[rows] for m, f in predictions.items()},
         }
         print(f"A/sigma {lo:g}-{hi:g} ({1000 * seconds:.0f} ms a pulse):")
+        reference = None  # the posterior mean's RMS: the first row
         for name, frame in estimates.items():
             error_a = frame["amplitude_hat"].to_numpy() - amplitude[rows]
             error_t0 = frame["t0_hat"].to_numpy() - t0[rows]
-            rms = [
-                np.sqrt(np.mean((e / b) ** 2))
-                for e, b in ((error_a, bound_a), (error_t0, bound_t0))
-            ]
-            print(f"  {name:22s} {rms[0]:7.3f} {rms[1]:7.3f}")
+            rms = np.array(
+                [
+                    np.sqrt(np.mean((e / b) ** 2))
+                    for e, b in ((error_a, bound_a), (error_t0, bound_t0))
+                ]
+            )
+            reference = rms if reference is None else reference
+            over = rms / reference
+            print(f"  {name:22s} {rms[0]:7.3f} {rms[1]:7.3f}   / {over[0]:6.2f} {over[1]:6.2f}")
         pulls = [
             np.std(e / posterior[c].to_numpy())
             for e, c in (

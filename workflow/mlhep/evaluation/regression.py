@@ -40,7 +40,7 @@ ONE_SIGMA = (0.15865525393145707, 0.8413447460685429)
 
 #: The central intervals whose coverage is measured: (probability content, column suffix);
 #: a method's own interval columns (``amplitude_lo68`` ...) where it gives them, else
-#: +- 1 and 1.96... predicted sigmas (a Gaussian's intervals).
+#: +- 1 and 2 predicted sigmas (a Gaussian's intervals of that content).
 COVERAGE = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
 
 
@@ -176,9 +176,12 @@ def slices(
     bins (pulses above ``phase_min_amplitude``); with and without pile-up where any."""
     yield "all", float("nan"), float("nan"), np.ones(len(truth), bool)
     a = truth["a_over_sigma"].to_numpy()
-    for lo, hi in pairwise(amplitude_bins):
-        last = hi == amplitude_bins[-1]
-        yield "amplitude", float(lo), float(hi), (a >= lo) & ((a <= hi) if last else (a < hi))
+    in_bins = [
+        (float(lo), float(hi), (a >= lo) & ((a <= hi) if hi == amplitude_bins[-1] else (a < hi)))
+        for lo, hi in pairwise(amplitude_bins)
+    ]
+    for lo, hi, inside in in_bins:
+        yield "amplitude", lo, hi, inside
     edges = np.linspace(t0_range[0], t0_range[1], phase_bins + 1)
     t0 = truth["t0"].to_numpy()
     for i, (lo, hi) in enumerate(pairwise(edges)):
@@ -190,10 +193,8 @@ def slices(
             yield "pileup", float(flag), float(flag), piled == bool(flag)
         # the A/sigma bins again, clean pulses and piled-up ones apart
         for axis, flag in (("amplitude_clean", False), ("amplitude_pileup", True)):
-            for lo, hi in pairwise(amplitude_bins):
-                last = hi == amplitude_bins[-1]
-                inside = (a >= lo) & ((a <= hi) if last else (a < hi))
-                yield axis, float(lo), float(hi), inside & (piled == flag)
+            for lo, hi, inside in in_bins:
+                yield axis, lo, hi, inside & (piled == flag)
 
 
 def resolution_table(

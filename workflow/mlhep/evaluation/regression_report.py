@@ -125,7 +125,7 @@ def bayes_reference(
     """The posterior mean and standard deviation of every test pulse under the dataset's
     prior, indexed by event id, or None where it is off or the dataset has pile-up (whose
     prior this quadrature does not hold), or a pedestal."""
-    if not settings.get("posterior_mean", True):
+    if not settings["posterior_mean"]:
         return None
     if readout_settings.get("pileup_probability", 0.0) > 0 or readout.pedestal:
         return None

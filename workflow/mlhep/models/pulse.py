@@ -30,7 +30,6 @@ import pandas as pd
 from scipy.stats import chi2
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from mlhep.data.pulse.bound import fisher_terms
 from mlhep.data.pulse.readout import Readout
 from mlhep.models.base import FitContext, Fitted, Trainer, features_of, regression_frame
 
@@ -91,19 +90,14 @@ def filter_weights(readout: Readout, phase: np.ndarray) -> tuple[np.ndarray, np.
     """The optimal-filter weights a and b (``(len(phase), n)`` each) built at each phase:
     the least-noise weights with a.g = 1, a.h = 0, b.g = 0, b.h = -1 and, with a pedestal,
     a.1 = b.1 = 0 (w = R^-1 M (M'R^-1 M)^-1 e for the constraint matrix M = [g, h(, 1)])."""
-    g, h, p = readout.template(phase), readout.slope(phase), readout.precision
-    if not readout.pedestal:
-        q1, q2, q3 = fisher_terms(g, h, p)
-        det = (q1 * q2 - q3**2)[:, None]
-        pg, ph = g @ p, h @ p
-        a = (q2[:, None] * pg - q3[:, None] * ph) / det
-        b = (q3[:, None] * pg - q1[:, None] * ph) / det
-        return a, b
-    constraints = np.stack([g, h, np.ones_like(g)], axis=-1)  # (phases, n, 3)
-    pm = np.einsum("nm,gmk->gnk", p, constraints)
+    g, h = readout.template(phase), readout.slope(phase)
+    columns = [g, h, np.ones_like(g)] if readout.pedestal else [g, h]
+    constraints = np.stack(columns, axis=-1)  # (phases, n, k)
+    pm = np.einsum("nm,gmk->gnk", readout.precision, constraints)
     gram = np.einsum("gnk,gnl->gkl", constraints, pm)
-    targets = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]).T  # columns: a's and b's
-    coefficients = np.linalg.solve(gram, np.broadcast_to(targets, (len(gram), 3, 2)))
+    targets = np.zeros((len(columns), 2))  # columns: what a and b give on g, h (and 1)
+    targets[0, 0], targets[1, 1] = 1.0, -1.0
+    coefficients = np.linalg.solve(gram, np.broadcast_to(targets, (len(gram), *targets.shape)))
     weights = np.einsum("gnk,gkj->gjn", pm, coefficients)
     return weights[:, 0], weights[:, 1]
 
@@ -206,7 +200,7 @@ class TemplateFit(PulseEstimator):
             margin = min(margin, max(0.0, 0.5 * (self.readout_.clock_period - span)))
         return phase_grid(self.t0_range, margin, self.step)
 
-    def _designs(self, t0: np.ndarray, offset: float | None) -> np.ndarray:
+    def _designs(self, t0: np.ndarray, offset: float | np.ndarray | None) -> np.ndarray:
         """Unit pulses at ``t0`` (and at ``t0 + offset``), and a column of ones where the
         readout has a pedestal: ``(len(t0), n, k)``, the pedestal last."""
         readout = self.readout_
@@ -254,14 +248,10 @@ class TemplateFit(PulseEstimator):
         lo, hi = self.grid(pileup=offset is not None)[[0, -1]]
         amplitudes = amplitudes.copy()
         for _ in range(self.polish):
-            shapes = [readout.template(t0)]
+            design = self._designs(t0, offset)  # (c, n, k)
             slope = amplitudes[:, :1] * readout.slope(t0)
             if offset is not None:
-                shapes.append(readout.template(t0 + offset))
                 slope = slope + amplitudes[:, 1:2] * readout.slope(t0 + offset)
-            if readout.pedestal:
-                shapes.append(np.ones_like(shapes[0]))
-            design = np.stack(shapes, axis=-1)  # (c, n, k)
             residual = x - np.einsum("cnk,ck->cn", design, amplitudes)
             jacobian = np.concatenate([design, -slope[..., None]], axis=-1)  # (c, n, k + 1)
             jp = np.einsum("cnk,nm->ckm", jacobian, p)
@@ -277,12 +267,10 @@ class TemplateFit(PulseEstimator):
     def predict(self, x: Any) -> np.ndarray:
         """A, t0 and their Cramer-Rao uncertainties at the estimate."""
         candidates = self.candidates(x)
+        keep = False  # without pile-up crossings there is nothing to keep
         if self.pileup_crossings:
             keep = candidates.improvement > self.threshold(self.p_value)
-            amplitude = np.where(keep, candidates.pileup_amplitude, candidates.amplitude)
-            t0 = np.where(keep, candidates.pileup_t0, candidates.t0)
-        else:
-            amplitude, t0 = candidates.amplitude, candidates.t0
+        amplitude, t0 = candidates.select(keep)
         return np.column_stack([amplitude, t0, self.uncertainties(amplitude, t0)])
 
     def threshold(self, p_value: float) -> float:
@@ -340,10 +328,8 @@ class TemplateFit(PulseEstimator):
         rows = []
         for p_value in p_values:
             keep = candidates.improvement > self.threshold(p_value)
-            ratio_a = (
-                np.where(keep, candidates.pileup_amplitude, candidates.amplitude) - a
-            ) / bound_a
-            ratio_t0 = (np.where(keep, candidates.pileup_t0, candidates.t0) - t0) / bound_t0
+            amplitude, time = candidates.select(keep)
+            ratio_a, ratio_t0 = (amplitude - a) / bound_a, (time - t0) / bound_t0
             ms_a, ms_t0 = float(np.mean(ratio_a**2)), float(np.mean(ratio_t0**2))
             rows.append(
                 {
@@ -369,6 +355,13 @@ class FitCandidates:
     pileup_amplitude: np.ndarray
     pileup_t0: np.ndarray
     improvement: np.ndarray
+
+    def select(self, keep: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
+        """A and t0 of each pulse: with its pile-up pulse where ``keep``, else alone."""
+        return (
+            np.where(keep, self.pileup_amplitude, self.amplitude),
+            np.where(keep, self.pileup_t0, self.t0),
+        )
 
 
 class PulseTrainer(Trainer):

@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Bounds on the predicted log standard deviation (relative units), for a stable loss.
 LOG_SIGMA_RANGE = (-9.0, 4.0)
-#: The central intervals :func:`intervals` gives (probability content, column suffix).
-INTERVALS = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
 
 
 class PulseNet(nn.Module):
@@ -170,10 +168,11 @@ def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
 
 @torch.no_grad()
 def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
-    """The central intervals of :data:`INTERVALS` of each pulse's mixtures of A and t0:
+    """The central intervals whose coverage the evaluation measures (``regression.
+    COVERAGE``) of each pulse's mixtures of A and t0:
     columns ``amplitude_lo68``, ``amplitude_hi68``, ... ``t0_hi95`` (the mixtures'
     quantiles, by bisection)."""
-    from mlhep.evaluation.regression import mixture_quantiles
+    from mlhep.evaluation.regression import COVERAGE, mixture_quantiles
 
     net.eval()
     device = next(net.parameters()).device
@@ -183,12 +182,12 @@ def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
         mixtures = net.physical_mixtures(values[i : i + batch])
         for name, mixture in zip(("amplitude", "t0"), mixtures, strict=True):
             weights, means, sigmas = (m.double().cpu().numpy() for m in mixture)
-            for content, suffix in INTERVALS:
+            for content, suffix in COVERAGE:
                 tail = 0.5 * (1.0 - content)
                 lo, hi = mixture_quantiles(weights, means, sigmas, (tail, 1.0 - tail))
                 columns.setdefault(f"{name}_lo{suffix}", []).append(lo)
                 columns.setdefault(f"{name}_hi{suffix}", []).append(hi)
-    order = [f"{v}_{e}{s}" for v in ("amplitude", "t0") for _, s in INTERVALS for e in ("lo", "hi")]
+    order = [f"{v}_{e}{s}" for v in ("amplitude", "t0") for _, s in COVERAGE for e in ("lo", "hi")]
     return pd.DataFrame({c: np.concatenate(columns[c]) if c in columns else [] for c in order})
 
 

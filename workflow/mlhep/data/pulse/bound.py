@@ -24,27 +24,17 @@ import numpy as np
 from mlhep.data.pulse.readout import Readout
 
 
-def fisher_terms(
-    g: np.ndarray, h: np.ndarray, precision: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Q1 = g'R^-1 g, Q2 = h'R^-1 h and Q3 = g'R^-1 h over the last axis."""
-    wg, wh = g @ precision, h @ precision
-    return (wg * g).sum(-1), (wh * h).sum(-1), (wg * h).sum(-1)
-
-
 def cramer_rao(
     amplitude: np.ndarray | float, t0: np.ndarray | float, readout: Readout
 ) -> tuple[np.ndarray, np.ndarray]:
     """The bounds sigma_A and sigma_t0 (ns) for pulses of true ``amplitude`` and ``t0``
-    (the pedestal a nuisance parameter where the readout has one)."""
+    (the pedestal a nuisance parameter where the readout has one): the diagonal of the
+    inverse Fisher matrix of (A, t0[, pedestal])."""
     amplitude = np.asarray(amplitude, dtype=float)
     g, h = readout.template(t0), readout.slope(t0)
-    if readout.pedestal:
-        # unit amplitude; d/d t0 = -A h scales the t0 row and column by A, done at the end
-        jacobian = np.stack([g, -h, np.ones_like(g)], axis=-1)  # (..., n, 3)
-        fisher = np.einsum("...nk,nm,...ml->...kl", jacobian, readout.precision, jacobian)
-        covariance = np.linalg.inv(fisher)
-        return np.sqrt(covariance[..., 0, 0]), np.sqrt(covariance[..., 1, 1]) / np.abs(amplitude)
-    q1, q2, q3 = fisher_terms(g, h, readout.precision)
-    det = q1 * q2 - q3**2
-    return np.sqrt(q2 / det), np.sqrt(q1 / det) / np.abs(amplitude)
+    # at unit amplitude; d/d t0 = -A h scales the t0 row and column by A, done at the end
+    columns = [g, -h, np.ones_like(g)] if readout.pedestal else [g, -h]
+    jacobian = np.stack(columns, axis=-1)  # (..., n, k)
+    fisher = np.einsum("...nk,nm,...ml->...kl", jacobian, readout.precision, jacobian)
+    covariance = np.linalg.inv(fisher)
+    return np.sqrt(covariance[..., 0, 0]), np.sqrt(covariance[..., 1, 1]) / np.abs(amplitude)

@@ -1,5 +1,5 @@
-"""The Bayes-optimal estimates of a clean pulse: the posterior mean and standard deviation
-of its amplitude A and arrival time t0 under the dataset's own prior, by quadrature.
+"""The Bayes-optimal estimates of a pulse: the posterior mean and standard deviation of its
+amplitude A and arrival time t0 under the dataset's own prior, by quadrature.
 
 The prior is the generator's: A log-uniform over ``amplitude_range`` (density 1/A), t0
 uniform over ``t0_range``. With samples s = A g(t0) + n, Gaussian noise of precision P,
@@ -15,8 +15,10 @@ ch. 10): it is the reference for any estimator trained on pulses drawn from that
 where the Cramer-Rao bound, which holds for unbiased estimators only, is not (at low A/sigma
 the posterior mean shrinks towards the typical pulse and beats the bound).
 
-Pile-up is not in this prior: for a dataset with pile-up, these are the estimates of an
-observer who ignores it.
+:func:`posterior_moments` holds the prior of a dataset without pile-up (for one with
+pile-up, it is the estimate of an observer who ignores it);
+:func:`pileup_posterior_moments` adds the pile-up hypotheses, at a few hundred times the
+cost.
 """
 
 from __future__ import annotations
@@ -124,30 +126,45 @@ def _moments(
     width: float,
 ) -> np.ndarray:
     """(mean A, mean t0, sd A, sd t0) per pulse from its t0 grid (``(c, T)``, equally
-    spaced) and b, Q there."""
-    a_lo, a_hi = amplitude_range
-    mu = b / q
-    tau = 1.0 / np.sqrt(q)
-    centre = np.clip(mu, a_lo, a_hi)  # mu outside the prior: its mass sits at the edge
-    lo = np.maximum(a_lo, centre - width * tau)
-    hi = np.minimum(a_hi, centre + width * tau)
-    half = 0.5 * (hi - lo)
-    amplitude = (0.5 * (hi + lo))[..., None] + half[..., None] * nodes  # (c, T, K)
-    log_density = (
-        -0.5 * q[..., None] * (amplitude - mu[..., None]) ** 2
-        - np.log(amplitude)  # the log-uniform prior
-        + log_node_weights
-        + (np.log(half) + 0.5 * b**2 / q + log_trapezoid)[..., None]
-    )  # the t0 step is the same along a pulse's grid: it cancels in the normalisation
-    log_density -= logsumexp(log_density, axis=(1, 2), keepdims=True)
-    p = np.exp(log_density)
-    p_t0 = p.sum(axis=2)  # (c, T)
-    mean_a = (p * amplitude).sum(axis=(1, 2))
-    mean_a2 = (p * amplitude**2).sum(axis=(1, 2))
-    mean_t = (p_t0 * t0).sum(axis=1)
-    spread_t = (p_t0 * (t0 - mean_t[:, None]) ** 2).sum(axis=1)
-    sd_a = np.sqrt(np.maximum(mean_a2 - mean_a**2, 0.0))
-    return np.column_stack([mean_a, mean_t, sd_a, np.sqrt(spread_t)])
+    spaced: the step cancels in the normalisation) and b, Q there."""
+    log_density, amplitude = _clean_density(
+        b, q, log_trapezoid, nodes, log_node_weights, amplitude_range, width
+    )
+    _, moments, _ = _summary(log_density, amplitude, t0, 0.0)
+    return _mean_and_sd(moments)
+
+
+def _clean_density(
+    b: np.ndarray,
+    q: np.ndarray,
+    log_trapezoid: np.ndarray,
+    nodes: np.ndarray,
+    log_node_weights: np.ndarray,
+    amplitude_range: tuple[float, float],
+    width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unnormalised log posterior density of one pulse alone, A b - Q A^2 / 2 - log A
+    plus the quadrature weights, at Gauss-Legendre nodes in A around b / Q at each t0
+    point; and those nodes (``(c, T, K)`` both)."""
+    amplitude, log_a = _nodes(
+        b / q, 1.0 / np.sqrt(q), amplitude_range, nodes, log_node_weights, width
+    )
+    log_density = amplitude * b[..., None] - 0.5 * q[..., None] * amplitude**2
+    log_density += log_a - np.log(amplitude) + log_trapezoid[:, None]  # 1/A: the prior
+    return log_density, amplitude
+
+
+def _mean_and_sd(moments: np.ndarray) -> np.ndarray:
+    """(E[A], E[A^2], E[t0], E[t0^2]) per row -> (mean A, mean t0, sd A, sd t0)."""
+    mean_a, mean_a2, mean_t, mean_t2 = moments.T
+    return np.column_stack(
+        [
+            mean_a,
+            mean_t,
+            np.sqrt(np.maximum(mean_a2 - mean_a**2, 0.0)),
+            np.sqrt(np.maximum(mean_t2 - mean_t**2, 0.0)),
+        ]
+    )
 
 
 def pileup_posterior_moments(
@@ -237,10 +254,9 @@ def _pileup_chunk(
     q11 = (w1 * g1).sum(axis=-1)  # (c, T)
     b1 = np.einsum("ctn,cn->ct", w1, x)
     sigma_a = 1.0 / np.sqrt(q11)
-    # the clean hypothesis: A by nodes around b1 / q11
-    a, log_a = _nodes(b1 / q11, sigma_a, amplitude_range, gl_nodes, log_gl, width)
-    log_density = a * b1[..., None] - 0.5 * q11[..., None] * a**2
-    log_density += log_a - np.log(a) + log_trapezoid[:, None]
+    log_density, a = _clean_density(
+        b1, q11, log_trapezoid, gl_nodes, log_gl, amplitude_range, width
+    )
     b_lo, b_hi = pileup_amplitude_range
     with np.errstate(divide="ignore"):  # a probability of 0 or 1: a hypothesis of weight 0
         clean_weight = float(np.log1p(-pileup_probability))
@@ -269,17 +285,7 @@ def _pileup_chunk(
     probability = np.exp(evidence - logsumexp(evidence, axis=1, keepdims=True))
     moments = np.einsum("ch,hcm->cm", probability, np.stack([h[1] for h in hypotheses]))
     p_t0 = np.einsum("ch,hct->ct", probability, np.stack([h[2] for h in hypotheses]))
-    mean_a, mean_a2, mean_t, mean_t2 = moments.T
-    out = np.column_stack(
-        [
-            mean_a,
-            mean_t,
-            np.sqrt(np.maximum(mean_a2 - mean_a**2, 0.0)),
-            np.sqrt(np.maximum(mean_t2 - mean_t**2, 0.0)),
-            1.0 - probability[:, 0],
-        ]
-    )
-    return out, p_t0, t0
+    return np.column_stack([_mean_and_sd(moments), 1.0 - probability[:, 0]]), p_t0, t0
 
 
 def _nodes(
