@@ -20,10 +20,12 @@ def snakemake(
     *args: str,
     timeout: int | None = None,
     env: dict[str, str] | None = None,
+    launcher: tuple[str, ...] = ("-m", "snakemake"),
 ) -> subprocess.CompletedProcess:
     """Run the real Snakemake CLI on the repository's Snakefile in ``workdir`` (``env``:
-    variables set on top of the test's environment)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
+    variables set on top of the test's environment; ``launcher``: what the interpreter
+    runs, a script that calls Snakemake's CLI in place of ``-m snakemake``)."""
+    cmd = [sys.executable, *launcher, "--snakefile", str(repo / "Snakefile")]
     cmd += ["--directory", str(workdir), *args]
     return subprocess.run(
         cmd,

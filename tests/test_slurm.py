@@ -5,7 +5,8 @@ slurmd and munged on this machine (``tests/slurmcluster.py``; root and Debian's 
 needed), runs ``config/test-tiny.yaml`` with three of its models (every kind of job)
 through ``profiles/slurm`` plus the test cluster's site profile (``tests/slurm/profile``),
 and checks the scheduler's view of every job, the GPU requests, and that the outputs equal
-a local run's.
+a local run's. Its controller (``tests/slurm/controller.py``) is Snakemake's CLI with the
+plugin's status checks kept at the profile's 2 s, where the plugin backs off by 10 s a check.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mlhep.runlog import job_environment
 
 GPU_RULES = {"train_gpu", "ensemble", "generalization_point_gpu", "tune_worker", "tune_best"}
 TEST_PROFILE = Path(__file__).resolve().parent / "slurm" / "profile"
+CONTROLLER = TEST_PROFILE.parent / "controller.py"
 
 
 def _profile_args(repo: Path, site: Path) -> list[str]:
@@ -107,10 +109,10 @@ def _rule_of(comment: str) -> str:
 @pytest.mark.slurm
 def test_tiny_workflow_on_slurm_equals_local_run(
     repo: Path,
-    tiny: Path,
     slurm_cluster: slurmcluster.LocalSlurm,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     # the controller runs outside any SLURM job and sees no GPU of its own
     for name in list(os.environ):
@@ -131,6 +133,7 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         str(config_file),
         "--verbose",  # the plugin prints each sbatch call
         timeout=1200,
+        launcher=(str(CONTROLLER),),  # Snakemake's CLI, polling every 2 s without back-off
     )
     wall = time.monotonic() - start
     output = proc.stdout + proc.stderr
@@ -172,7 +175,9 @@ def test_tiny_workflow_on_slurm_equals_local_run(
         seen[job_id] = rule
     assert set(seen.values()) >= GPU_RULES
 
-    # 4. the same results as the local run of the same config
+    # 4. the same results as the local run of the same config (asked for only now: another
+    # worker makes it meanwhile)
+    tiny = request.getfixturevalue("tiny")
     for split in ("train", "validation", "test"):
         rel = f"results/splits/dimuon/{split}.parquet"
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / rel), pd.read_parquet(tiny / rel))

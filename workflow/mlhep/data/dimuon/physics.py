@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import integrate, special, stats
 
 Array = NDArray[np.float64]
 
@@ -93,6 +92,8 @@ class Latent:
 @functools.cache
 def _voigt_norm() -> float:
     """Integral of the Voigt profile over the mass range (truncation normalisation)."""
+    from scipy import integrate, special  # here, not at import: the parse needs no SciPy
+
     value, _ = integrate.quad(
         lambda m: special.voigt_profile(m - M_PEAK, RES_SIGMA, BW_GAMMA),
         M_LOW,
@@ -117,6 +118,8 @@ def log_pdf_m(m: Array, signal: bool) -> Array:
     inside = (m >= M_LOW) & (m <= M_HIGH)
     with np.errstate(divide="ignore"):
         if signal:
+            from scipy import special
+
             dens = special.voigt_profile(m - M_PEAK, RES_SIGMA, BW_GAMMA) / _voigt_norm()
             out = np.log(dens)
         else:
@@ -137,6 +140,8 @@ def cdf_m(m: Array, signal: bool) -> Array:
 @functools.cache
 def _voigt_cdf_grid(n: int = 50_001) -> tuple[Array, Array]:
     """Tabulated CDF of the truncated Voigt density (Simpson accuracy, about 1e-12)."""
+    from scipy import integrate, special
+
     x = np.linspace(M_LOW, M_HIGH, n)
     pdf = special.voigt_profile(x - M_PEAK, RES_SIGMA, BW_GAMMA)
     cdf = integrate.cumulative_simpson(pdf, x=x, initial=0.0)
@@ -158,6 +163,8 @@ def log_pdf_latent(name: str, values: Array, signal: bool) -> Array:
 
     ``name`` is one of :data:`INFORMATIVE_LATENTS`; n_jets gets its log probability mass.
     """
+    from scipy import stats
+
     v = np.asarray(values)
     if name == "m":
         return log_pdf_m(v, signal)

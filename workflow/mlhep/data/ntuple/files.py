@@ -10,8 +10,10 @@ import os
 import struct
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uproot
+if TYPE_CHECKING:
+    import uproot
 
 #: Prefix of a file shipped in the scikit-hep-testdata package (read from local disk only).
 TESTDATA_PREFIX = "skhep_testdata:"
@@ -91,6 +93,8 @@ def check_root_header(path: str) -> None:
 
 def open_tree(path: str, tree: str, key: str) -> uproot.TTree:
     """The TTree ``tree`` of a checked file (the caller closes ``tree.file``)."""
+    import uproot  # here, not at import: the workflow's parse opens no file
+
     check_root_header(path)
     try:
         file = uproot.open(path)

@@ -23,7 +23,6 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import pandas as pd
-import uproot
 from tqdm import tqdm
 
 from mlhep import io
@@ -798,6 +797,8 @@ def build_features(events_path: str | os.PathLike[str]) -> pd.DataFrame:
     """The feature table: every branch of the selected events tree, bookkeeping first, in
     event-id order (so that the splits, and what is trained on them, do not depend on the
     order of the files or of signal and background)."""
+    import uproot  # here, not at import: the workflow's parse reads no file
+
     with uproot.open(events_path) as file:
         arrays = file[io.TREE_NAME].arrays(library="np")
     names = [*META_COLUMNS, *(n for n in arrays if n not in META_COLUMNS)]

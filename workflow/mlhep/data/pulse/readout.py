@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import uproot
 
 from mlhep import io
 from mlhep.data import DatasetKind, Task
@@ -352,6 +351,8 @@ def build_features(events_path: str | os.PathLike[str]) -> pd.DataFrame:
     the splits then depend on the event ids alone, so that datasets differing only in their
     pile-up share their test pulses), the samples as ``s0 ... s<n-1>``, the truth and the
     ``pileup`` flag."""
+    import uproot  # here, not at import: the workflow's parse reads no file
+
     with uproot.open(events_path) as file:
         if io.TREE_NAME not in file:
             raise KeyError(f"{events_path}: no tree {io.TREE_NAME!r}")
