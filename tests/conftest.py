@@ -87,10 +87,13 @@ def group_of(nodeid: str) -> str:
     return shared[0] if shared else module
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """pytest-xdist hands out whole groups (see :func:`group_of`): a module's fixtures are
-    built once, and the tests that share a run run in turn on one worker, while the other
-    worker takes the rest (the long SLURM run first)."""
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With ``--dist=loadscope`` (the default here), pytest-xdist hands out whole groups
+    (see :func:`group_of`): a module's fixtures are built once, and the tests that share a
+    run run in turn on one worker, while the other worker takes the rest (the long SLURM
+    run first). Another ``--dist`` is left to pytest-xdist."""
+    if config.getvalue("dist") != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):

@@ -201,8 +201,10 @@ def test_parsing_the_workflow_imports_no_heavy_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
     assert "mlhep" in loaded  # the probe ran
-    heavy = {"torch", "mlflow", "xgboost", "sklearn", "matplotlib", "mplhep", "shap"}
-    heavy |= {"scipy", "uproot"}
+    heavy = {
+        *("torch", "mlflow", "xgboost", "sklearn", "matplotlib", "mplhep", "shap"),
+        *("scipy", "uproot"),
+    }
     assert not loaded & heavy, sorted(loaded & heavy)
 
 
