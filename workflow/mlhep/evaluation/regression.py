@@ -44,17 +44,28 @@ ONE_SIGMA = (0.15865525393145707, 0.8413447460685429)
 COVERAGE = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
 
 
+def mixture_cdf(
+    weights: np.ndarray, means: np.ndarray, sigmas: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Each row's mixture of Gaussians (``(n, k)`` weights summing to 1, means, standard
+    deviations) evaluated as a CDF at that row's value: at the truth, the probability
+    integral transform, uniform where the mixture is calibrated."""
+    from scipy.special import ndtr
+
+    values = np.asarray(values, dtype=float)[:, None]
+    return (np.asarray(weights) * ndtr((values - means) / sigmas)).sum(axis=1)
+
+
 def mixture_quantiles(
     weights: np.ndarray,
     means: np.ndarray,
     sigmas: np.ndarray,
-    probabilities: Sequence[float],
+    probabilities: Sequence[float | np.ndarray],
     iterations: int = 60,
 ) -> list[np.ndarray]:
-    """The quantiles at ``probabilities`` of each row's mixture of Gaussians (``(n, k)``
-    weights summing to 1, means, standard deviations), by bisection on the CDF."""
-    from scipy.special import ndtr
-
+    """The quantiles at ``probabilities`` (each one number, or one per row) of each row's
+    mixture of Gaussians (``(n, k)`` weights summing to 1, means, standard deviations), by
+    bisection on the CDF."""
     weights, means, sigmas = (np.asarray(a, dtype=float) for a in (weights, means, sigmas))
     low = (means - 10 * sigmas).min(axis=1)
     high = (means + 10 * sigmas).max(axis=1)
@@ -63,8 +74,7 @@ def mixture_quantiles(
         lo, hi = low.copy(), high.copy()
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
-            cdf = (weights * ndtr((mid[:, None] - means) / sigmas)).sum(axis=1)
-            below = cdf < probability
+            below = mixture_cdf(weights, means, sigmas, mid) < probability
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         out.append(0.5 * (lo + hi))
     return out

@@ -14,6 +14,14 @@ saved network takes raw samples and gives A, t0 (the mixtures' means) and sigma_
 sigma_t0 (their standard deviations) in physical units; :func:`intervals` gives the
 mixtures' central 68% and 95% intervals, whose coverage the evaluation checks.
 
+The intervals are recalibrated on the validation split (``calibration_cells``): in cells of
+the predicted amplitude (equal counts), the mixture's CDF at the truth (its probability
+integral transform, PIT) should be uniform; where it is not, an interval's tails are taken
+at the PIT's own quantiles there, so that its coverage on validation is nominal in every
+cell (quantile recalibration: V. Kuleshov, N. Fenner and S. Ermon, ICML 2018, per cell as in
+Mondrian split-conformal prediction, V. Vovk et al., 2005). The cells are of the
+prediction, not of the truth, which no interval can see.
+
 Training: AdamW with a cosine schedule, early stopping on the validation loss with the
 best weights kept (the loop of :mod:`mlhep.models.torch_loop`); on CPU bit-identical for a
 fixed seed.
@@ -39,12 +47,20 @@ log = logging.getLogger(__name__)
 
 #: Bounds on the predicted log standard deviation (relative units), for a stable loss.
 LOG_SIGMA_RANGE = (-9.0, 4.0)
+#: The probabilities at which each calibration cell keeps the quantiles of the PIT (the
+#: recalibrated CDF's inverse, interpolated linearly between them).
+CALIBRATION_GRID = np.linspace(0.0, 1.0, 201)
+#: The fewest validation pulses a calibration cell takes (fewer pulses: fewer cells).
+CALIBRATION_MIN_PULSES = 200
 
 
 class PulseNet(nn.Module):
     """Scale by the largest sample, a body (``mlp`` or ``cnn``), a mixture of
     ``components`` Gaussians for each of A and t0, and four outputs in physical units: A,
-    t0, sigma_A, sigma_t0 (each mixture's mean and standard deviation)."""
+    t0, sigma_A, sigma_t0 (each mixture's mean and standard deviation). The buffers
+    ``calibration_edges`` (log predicted A between the ``calibration_cells`` cells) and
+    ``calibration_levels`` (per target and cell, the PIT's quantiles at
+    :data:`CALIBRATION_GRID`) recalibrate the intervals; as built they are the identity."""
 
     def __init__(
         self,
@@ -54,10 +70,17 @@ class PulseNet(nn.Module):
         layers: int = 3,
         channels: int = 16,
         components: int = 1,
+        calibration_cells: int = 0,
     ) -> None:
         super().__init__()
         self.body = body
         self.components = components
+        cells = max(calibration_cells, 1)
+        self.register_buffer(
+            "calibration_edges", torch.full((cells - 1,), math.inf, dtype=torch.float64)
+        )
+        identity = torch.as_tensor(CALIBRATION_GRID, dtype=torch.float64)
+        self.register_buffer("calibration_levels", identity.repeat(2, cells, 1))
         outputs = 2 * 3 * components  # per target: weights, means, log sigmas
         self.register_buffer("floor", torch.tensor(1.0))
         self.register_buffer("t0_mean", torch.tensor(0.0))
@@ -153,6 +176,7 @@ def build(n_samples: int, body: str, settings: Mapping[str, Any]) -> PulseNet:
         settings["layers"],
         settings.get("channels", 16),
         settings.get("components", 1),
+        settings.get("calibration_cells", 0),
     )
 
 
@@ -167,28 +191,89 @@ def predict(net: PulseNet, x: np.ndarray, batch: int = 65536) -> np.ndarray:
 
 
 @torch.no_grad()
-def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
-    """The central intervals whose coverage the evaluation measures (``regression.
-    COVERAGE``) of each pulse's mixtures of A and t0:
-    columns ``amplitude_lo68``, ``amplitude_hi68``, ... ``t0_hi95`` (the mixtures'
-    quantiles, by bisection)."""
-    from mlhep.evaluation.regression import COVERAGE, mixture_quantiles
-
+def _numpy_mixtures(
+    net: PulseNet, x: np.ndarray, batch: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The mixtures of A and t0 of every pulse in physical units (weights, means, standard
+    deviations, ``(n, components)`` each, float64), batched, in evaluation mode."""
     net.eval()
     device = next(net.parameters()).device
     values = torch.as_tensor(np.array(x, dtype=np.float32), device=device)
-    columns: dict[str, list[np.ndarray]] = {}
+    parts: list[list[list[np.ndarray]]] = [[[], [], []], [[], [], []]]
     for i in range(0, len(values), batch):
-        mixtures = net.physical_mixtures(values[i : i + batch])
-        for name, mixture in zip(("amplitude", "t0"), mixtures, strict=True):
-            weights, means, sigmas = (m.double().cpu().numpy() for m in mixture)
-            for content, suffix in COVERAGE:
-                tail = 0.5 * (1.0 - content)
-                lo, hi = mixture_quantiles(weights, means, sigmas, (tail, 1.0 - tail))
-                columns.setdefault(f"{name}_lo{suffix}", []).append(lo)
-                columns.setdefault(f"{name}_hi{suffix}", []).append(hi)
-    order = [f"{v}_{e}{s}" for v in ("amplitude", "t0") for _, s in COVERAGE for e in ("lo", "hi")]
-    return pd.DataFrame({c: np.concatenate(columns[c]) if c in columns else [] for c in order})
+        for target, mixture in enumerate(net.physical_mixtures(values[i : i + batch])):
+            for part, array in zip(parts[target], mixture, strict=True):
+                part.append(array.double().cpu().numpy())
+    k = net.components
+    return [
+        tuple(np.concatenate(p) if p else np.empty((0, k)) for p in target)  # type: ignore[misc]
+        for target in parts
+    ]
+
+
+def _log_amplitude(amplitude_mixture: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """The log of each pulse's predicted A (its mixture's mean; clipped above 0): the
+    variable whose cells the calibration is made in."""
+    weights, means, _ = amplitude_mixture
+    return np.log(np.clip((weights * means).sum(axis=1), 1e-9, None))
+
+
+@torch.no_grad()
+def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -> dict[str, Any]:
+    """Fill the network's calibration buffers from pulses it was not trained on (``x``, the
+    truth ``y`` = (A, t0)): cells of equal counts in the predicted A (as many as it has, at
+    least :data:`CALIBRATION_MIN_PULSES` pulses each) and, in each, the quantiles of the
+    PIT of A and of t0 (one cell below that many pulses). Returns the cells' edges in A and the raw intervals' coverage per
+    cell (what the calibration corrects)."""
+    from mlhep.evaluation.regression import COVERAGE, mixture_cdf
+
+    if len(x) == 0:
+        raise ValueError("calibrating the intervals needs validation pulses; there are none")
+    cells = max(1, min(net.calibration_levels.shape[1], len(x) // CALIBRATION_MIN_PULSES))
+    mixtures = _numpy_mixtures(net, x, batch)
+    log_a = _log_amplitude(mixtures[0])
+    edges = np.quantile(log_a, np.linspace(0.0, 1.0, cells + 1)[1:-1])
+    cell = np.digitize(log_a, edges)
+    padded = np.full(net.calibration_edges.shape, np.inf)
+    padded[: len(edges)] = edges
+    levels = np.tile(CALIBRATION_GRID, (*net.calibration_levels.shape[:2], 1))
+    raw_coverage: dict[str, list[float]] = {}
+    for target, (name, mixture) in enumerate(zip(("amplitude", "t0"), mixtures, strict=True)):
+        pit = mixture_cdf(*mixture, np.asarray(y, dtype=float)[:, target])
+        for c in range(cells):
+            levels[target, c] = np.quantile(pit[cell == c], CALIBRATION_GRID)
+        for content, suffix in COVERAGE:
+            inside = np.abs(pit - 0.5) <= 0.5 * content
+            raw_coverage[f"{name}_{suffix}"] = [
+                float(inside[cell == c].mean()) for c in range(cells)
+            ]
+    net.calibration_edges.copy_(torch.as_tensor(padded))
+    net.calibration_levels.copy_(torch.as_tensor(levels))
+    return {"edges": np.exp(edges).tolist(), "raw_coverage": raw_coverage}
+
+
+def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
+    """The central intervals whose coverage the evaluation measures (``regression.
+    COVERAGE``) of each pulse's mixtures of A and t0, recalibrated by the network's
+    calibration (the identity if none was made): columns ``amplitude_lo68``,
+    ``amplitude_hi68``, ... ``t0_hi95`` (the mixtures' quantiles, by bisection)."""
+    from mlhep.evaluation.regression import COVERAGE, mixture_quantiles
+
+    mixtures = _numpy_mixtures(net, x, batch)
+    cell = np.digitize(_log_amplitude(mixtures[0]), net.calibration_edges.cpu().numpy())
+    levels = net.calibration_levels.cpu().numpy()
+    columns = {}
+    for target, (name, mixture) in enumerate(zip(("amplitude", "t0"), mixtures, strict=True)):
+        for content, suffix in COVERAGE:
+            tails = [0.5 * (1.0 - content), 0.5 * (1.0 + content)]
+            # the nominal tail probabilities through each pulse's cell's recalibration
+            probabilities = [
+                np.array([np.interp(tail, CALIBRATION_GRID, row) for row in levels[target]])[cell]
+                for tail in tails
+            ]
+            lo, hi = mixture_quantiles(*mixture, probabilities)
+            columns[f"{name}_lo{suffix}"], columns[f"{name}_hi{suffix}"] = lo, hi
+    return pd.DataFrame(columns)
 
 
 def train(
@@ -203,8 +288,9 @@ def train(
 ) -> tuple[PulseNet, dict[str, Any]]:
     """Train a :class:`PulseNet` on ``frames["train"]`` (targets ``amplitude``, ``t0``)
     with early stopping on ``frames["validation"]`` (the loop of
-    :mod:`mlhep.models.torch_loop`); return it with the best weights and its per-epoch
-    losses."""
+    :mod:`mlhep.models.torch_loop`), then calibrate its intervals there (:func:`calibrate`,
+    where ``calibration_cells`` asks); return it with the best weights and its per-epoch
+    losses (and the calibration's cells and raw coverage)."""
     loop = TorchLoop(device, threads, seed)
 
     def tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,6 +336,12 @@ def train(
         **result.info(),
         "pulses_per_second": len(x) * result.epochs_run / result.seconds,
     }
+    if settings.get("calibration_cells", 0):
+        info["calibration"] = calibrate(
+            net,
+            frames["validation"][list(columns)].to_numpy(),
+            frames["validation"][["amplitude", "t0"]].to_numpy(),
+        )
     return net, info
 
 
