@@ -3,7 +3,9 @@
 posterior mean under the dataset's prior with pile-up (``mlhep.data.pulse.posterior.
 pileup_posterior_moments``, about 30 ms a pulse, too slow for every test pulse of the
 evaluation job) and of every trained regressor on the same pulses, each also over the
-posterior mean's, the posterior's pull widths, and its time a pulse.
+posterior mean's, the posterior's pull widths, the coverage of the t0 intervals of the
+posterior and of every regressor that gives them (the posterior's own: what calibrated
+intervals can reach in a bin of the true A/sigma), and its time a pulse.
 
 Usage: python benchmarks/pulse_posterior_pileup.py [--results results] [--dataset
 pulse_pileup] [--per-bin 600]
@@ -22,6 +24,7 @@ import pandas as pd
 from mlhep.data.pulse.bound import cramer_rao
 from mlhep.data.pulse.posterior import pileup_posterior_moments
 from mlhep.data.pulse.readout import SETTINGS_SCHEMA, Readout, sample_columns
+from mlhep.evaluation.regression import COVERAGE, interval_hits
 
 
 def main() -> None:
@@ -58,6 +61,7 @@ def main() -> None:
             settings["pileup_probability"],
             settings["pileup_crossings"],
             settings["pileup_amplitude_range"],
+            t0_intervals=COVERAGE,
         )
         seconds = (time.perf_counter() - start) / len(rows)
         bound_a, bound_t0 = cramer_rao(amplitude[rows], t0[rows], readout)
@@ -87,6 +91,14 @@ def main() -> None:
             )
         ]
         print(f"  posterior pull widths   {pulls[0]:7.3f} {pulls[1]:7.3f}")
+        for name, frame in estimates.items():  # the posterior's own t0 intervals first
+            hits = interval_hits(frame, "t0", t0[rows])
+            if hits:
+                cover = "  ".join(
+                    f"{suffix}%: {100 * h.mean():5.1f} +- {100 * h.std() / np.sqrt(len(h)):.1f}"
+                    for suffix, h in hits.items()
+                )
+                print(f"  t0 coverage {name:22s} {cover}")
 
 
 if __name__ == "__main__":

@@ -345,11 +345,14 @@ def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> 
 
 PILEUP = {**DEFAULTS, "pileup_probability": 0.3}
 PILEUP_PRIOR = (0.3, (-2, -1, 1, 2), (5.0, 200.0))
+#: The tails of the central t0 intervals of :data:`regression.COVERAGE`, lower and upper.
+T0_TAILS = [t for c, _ in regression.COVERAGE for t in (0.5 * (1 - c), 0.5 * (1 + c))]
 
 
-def brute_force_pileup(samples: np.ndarray) -> tuple[float, float, float]:
-    """Posterior mean of A and t0 and the probability of pile-up of one pulse by the
-    trapezoid rule on plain grids over (t0, log A, log B) for each hypothesis."""
+def brute_force_pileup(samples: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """Posterior mean of A and t0, the probability of pile-up and the quantiles of t0 at
+    :data:`T0_TAILS` of one pulse by the trapezoid rule on plain grids over (t0, log A,
+    log B) for each hypothesis."""
     from scipy.special import logsumexp
 
     p, crossings, (b_lo, b_hi) = PILEUP_PRIOR
@@ -370,6 +373,7 @@ def brute_force_pileup(samples: np.ndarray) -> tuple[float, float, float]:
     means = [
         (np.exp(clean - logsumexp(clean)).sum(1) @ t0, np.exp(clean - logsumexp(clean)).sum(0) @ a)
     ]
+    marginals = [np.exp(clean - logsumexp(clean)).sum(1)]
     for crossing in crossings:
         g2 = READOUT.template(t0 + 25.0 * crossing)
         b2 = g2 @ precision @ samples
@@ -390,9 +394,13 @@ def brute_force_pileup(samples: np.ndarray) -> tuple[float, float, float]:
         weights.append(z + np.log(p / 4) + np.log(du_a * du_b) - np.log(np.log(b_hi / b_lo)))
         post = np.exp(log_p - z)
         means.append((post.sum((1, 2)) @ t0, post.sum((0, 2)) @ a))
+        marginals.append(post.sum((1, 2)))
     w = np.exp(np.array(weights) - logsumexp(weights))
     t_mean, a_mean = (w @ np.array(means)).tolist()
-    return a_mean, t_mean, 1.0 - w[0]
+    # the t0 marginal's CDF by the trapezoid rule between the grid points
+    density = w @ np.array(marginals) / np.exp(trapezoid(151))
+    cdf = np.r_[0.0, np.cumsum(0.5 * (density[1:] + density[:-1]))]
+    return a_mean, t_mean, 1.0 - w[0], np.interp(T0_TAILS, cdf / cdf[-1], t0)
 
 
 def test_pileup_posterior_agrees_with_a_brute_force_grid_and_with_the_clean_one() -> None:
@@ -407,12 +415,21 @@ def test_pileup_posterior_agrees_with_a_brute_force_grid_and_with_the_clean_one(
         low[np.flatnonzero(~pulses["pileup"][low])[0]],
         piled[np.argmin(pulses["pileup_amplitude"][piled])],
     ]
-    ours = pileup_posterior_moments(pulses["samples"][chosen], READOUT, *PRIOR, *PILEUP_PRIOR)
+    ours = pileup_posterior_moments(
+        pulses["samples"][chosen],
+        READOUT,
+        *PRIOR,
+        *PILEUP_PRIOR,
+        t0_intervals=regression.COVERAGE,
+    )
     for row, i in enumerate(chosen):
-        a_mean, t_mean, p_pileup = brute_force_pileup(pulses["samples"][i])
+        a_mean, t_mean, p_pileup, t0_tails = brute_force_pileup(pulses["samples"][i])
         assert abs(ours["amplitude_hat"][row] - a_mean) < 0.02 * ours["amplitude_sigma"][row]
         assert abs(ours["t0_hat"][row] - t_mean) < 0.02 * ours["t0_sigma"][row]
         assert ours["pileup_probability"][row] == pytest.approx(p_pileup, abs=1e-3)
+        # the central t0 intervals, lo68 hi68 lo95 hi95: within 0.5% of the posterior sd
+        interval = ours.loc[row, ["t0_lo68", "t0_hi68", "t0_lo95", "t0_hi95"]].to_numpy(float)
+        np.testing.assert_allclose(interval, t0_tails, atol=0.005 * ours["t0_sigma"][row])
     # with no pile-up in the prior it is the clean posterior
     clean = pulses["samples"][low[~pulses["pileup"][low]][:5]]
     none = pileup_posterior_moments(clean, READOUT, *PRIOR, 0.0, (-2, -1, 1, 2), (5.0, 200.0))

@@ -222,9 +222,9 @@ def _log_amplitude(amplitude_mixture: tuple[np.ndarray, np.ndarray, np.ndarray])
 def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -> dict[str, Any]:
     """Fill the network's calibration buffers from pulses it was not trained on (``x``, the
     truth ``y`` = (A, t0)): cells of equal counts in the predicted A (as many as it has, at
-    least :data:`CALIBRATION_MIN_PULSES` pulses each) and, in each, the quantiles of the
-    PIT of A and of t0 (one cell below that many pulses). Returns the cells' edges in A and the raw intervals' coverage per
-    cell (what the calibration corrects)."""
+    least :data:`CALIBRATION_MIN_PULSES` pulses each, else one) and, in each, the quantiles
+    of the PIT of A and of t0. Returns the cells' edges in A and the raw intervals'
+    coverage per cell (what the calibration corrects)."""
     from mlhep.evaluation.regression import COVERAGE, mixture_cdf
 
     if len(x) == 0:

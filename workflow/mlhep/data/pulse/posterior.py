@@ -180,13 +180,17 @@ def pileup_posterior_moments(
     nodes: int = 16,
     width: float = 8.0,
     chunk: int = 16,
+    t0_intervals: Sequence[tuple[float, str]] = (),
 ) -> pd.DataFrame:
     """The posterior mean and standard deviation of A and t0 under the prior of a dataset
     with pile-up: no second pulse with probability 1 - ``pileup_probability``, else one at
     a crossing drawn uniformly from ``crossings`` (the same phase, ``t0 + c`` clock periods
     later) with an amplitude B log-uniform over ``pileup_amplitude_range``; columns
-    :data:`COLUMNS`, and ``pileup_probability`` (the posterior probability of a second
-    pulse).
+    :data:`COLUMNS`, ``pileup_probability`` (the posterior probability of a second
+    pulse) and, for each (content, suffix) of ``t0_intervals``, the central interval of
+    the posterior of t0 of that content (``t0_lo<suffix>``, ``t0_hi<suffix>``: its
+    quantiles, from the CDF on the t0 grid), whose coverage measures what a network's
+    intervals can reach.
 
     Each hypothesis is integrated apart and they are weighed by their evidence. t0 runs over
     its whole range on ``t0_points`` points, then again on the window where that found the
@@ -210,7 +214,8 @@ def pileup_posterior_moments(
         "nodes": nodes,
         "width": width,
     }
-    out = np.empty((len(samples), 5))
+    tails = [p for content, _ in t0_intervals for p in (0.5 * (1 - content), 0.5 * (1 + content))]
+    out = np.empty((len(samples), 5 + len(tails)))
     for start in range(0, len(samples), chunk):
         x = samples[start : start + chunk]
         lo = np.full(len(x), float(t0_range[0]))
@@ -223,8 +228,26 @@ def pileup_posterior_moments(
             rows = np.arange(len(x))
             lo = t0[rows, np.maximum(first - 1, 0)]
             hi = t0[rows, np.minimum(last + 1, t0_points - 1)]
-        out[start : start + chunk] = moments
-    return pd.DataFrame(out, columns=[*COLUMNS, "pileup_probability"])
+        out[start : start + chunk, :5] = moments
+        out[start : start + chunk, 5:] = _grid_quantiles(p_t0, t0, tails)
+    names = [f"t0_{end}{suffix}" for _, suffix in t0_intervals for end in ("lo", "hi")]
+    return pd.DataFrame(out, columns=[*COLUMNS, "pileup_probability", *names])
+
+
+def _grid_quantiles(
+    density: np.ndarray, grid: np.ndarray, probabilities: Sequence[float]
+) -> np.ndarray:
+    """Quantiles (``(c, len(probabilities))``) of each row's distribution given by its
+    masses ``density`` at the points ``grid`` (``(c, T)``), each mass centred on its point
+    and the CDF interpolated linearly between them."""
+    out = np.empty((len(density), len(probabilities)))
+    if not len(probabilities):
+        return out
+    cdf = np.cumsum(density, axis=1) - 0.5 * density
+    cdf /= density.sum(axis=1, keepdims=True)
+    for row in range(len(density)):
+        out[row] = np.interp(probabilities, cdf[row], grid[row])
+    return out
 
 
 def _pileup_chunk(
