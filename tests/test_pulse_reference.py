@@ -323,6 +323,7 @@ def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> 
         "phase_bias",
         "phase_bias_table",
         "pulls",
+        "coverage",
         "pileup_threshold",
         "pulses",
         "training",
@@ -339,7 +340,7 @@ def test_evaluation_of_a_clean_dataset_carries_the_reference(tmp_path: Path) -> 
     assert any(k.endswith("rms_over_bayes_low") for k in result["metrics"][0])
     bias = pd.read_csv(outputs["phase_bias_table"])
     assert set(bias["method"]) == {"template_fit", "optimal_filter", regression.REFERENCE}
-    for key in ("resolution", "phase_bias", "pulls", "pileup_threshold"):
+    for key in ("resolution", "phase_bias", "pulls", "coverage", "pileup_threshold"):
         assert outputs[key].stat().st_size > 5_000, key
 
 

@@ -1006,6 +1006,7 @@ GENERATIVE_SUMMARY = {f"results/generative/{f}" for f in ("fidelity.csv", "mass.
 PULSE_EVALUATION = {
     f"results/evaluation/pulse/regression/{f}"
     for f in (
+        "coverage.png",
         "phase.png",
         "phase_bias.csv",
         "phase_bias.png",
@@ -1315,7 +1316,15 @@ def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
         for m in ("template_fit", "template_fit_pileup")
     }
     assert robust["template_fit_pileup"] < robust["template_fit"]
-    for name in ("resolution", "phase", "phase_bias", "pulls", "pileup_threshold", "pulses"):
+    for name in (
+        "resolution",
+        "phase",
+        "phase_bias",
+        "pulls",
+        "coverage",
+        "pileup_threshold",
+        "pulses",
+    ):
         assert (folder / f"{name}.png").stat().st_size > 10_000, name
     assert (folder / "training.png").stat().st_size > 10_000
     # the pile-up fit's threshold was chosen on validation, among the configured p-values

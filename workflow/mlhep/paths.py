@@ -68,6 +68,7 @@ REGRESSION_FILES = {
     "resolution": f"{REGRESSION}/resolution.png",
     "phase": f"{REGRESSION}/phase.png",
     "pulls": f"{REGRESSION}/pulls.png",
+    "coverage": f"{REGRESSION}/coverage.png",
     "phase_bias": f"{REGRESSION}/phase_bias.png",
     "phase_bias_table": f"{REGRESSION}/phase_bias.csv",
     "pileup_threshold": f"{REGRESSION}/pileup_threshold.png",

@@ -37,6 +37,13 @@ rule evaluate_regression:
             subcategory="{dataset}",
             labels={"figure": "pulls", "dataset": "{dataset}"},
         ),
+        coverage=report(
+            paths.REGRESSION_FILES["coverage"],
+            caption="../report/regression_coverage.rst",
+            category="Pulse regression",
+            subcategory="{dataset}",
+            labels={"figure": "interval coverage", "dataset": "{dataset}"},
+        ),
         phase_bias=report(
             paths.REGRESSION_FILES["phase_bias"],
             caption="../report/regression_phase_bias.rst",

@@ -1,5 +1,6 @@
 """Figures of the pulse regression: resolution and bias relative to the Cramer-Rao bound
-against A/sigma and against the phase, pull distributions, and example pulses. Each
+against A/sigma and against the phase, pull distributions, the coverage of the predicted
+intervals, and example pulses. Each
 drawing function takes an ``ax`` and returns its artists (hist's convention); the ``*_figure``
 functions lay them out and return the figure, for :func:`mlhep.plotting.save_figure`."""
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mlhep.data.pulse.readout import Readout
-from mlhep.evaluation.regression import REFERENCE, VARIABLES
+from mlhep.evaluation.regression import COVERAGE, REFERENCE, VARIABLES
 from mlhep.plotting import CURVE_COLOURS, new_figure, styled
 
 if TYPE_CHECKING:
@@ -221,6 +222,92 @@ def pulls_figure(
                 pulls[method] = error[usable] / width[usable]
         colours = {method: line_style(i, method)["color"] for i, method in enumerate(predictions)}
         draw_pulls(ax, pulls, f"pull of {'$A$' if variable == 'amplitude' else '$t_0$'}", colours)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+#: How far from nominal a coverage may be and still count as calibrated (shaded band).
+COVERAGE_TOLERANCE = 0.02
+#: The coverage axis spans nominal +- this many points (at most 100%); a method outside is
+#: drawn at the edge with an arrow-head marker pointing where it is.
+COVERAGE_SPAN = 12.0
+
+
+@styled
+def draw_coverage(
+    ax: Axes,
+    table: pd.DataFrame,
+    variable: str,
+    content: float,
+    suffix: str,
+    methods: Sequence[str],
+) -> list[Any]:
+    """The coverage in percent of each method's ``suffix`` intervals against A/sigma, with
+    its binomial standard error, the nominal ``content`` and a band of
+    +-:data:`COVERAGE_TOLERANCE`; the axis spans nominal +-:data:`COVERAGE_SPAN` points,
+    values beyond it drawn at the edge as triangles pointing out."""
+    column = f"coverage_{suffix}"
+    nominal = 100 * content
+    low, high = nominal - COVERAGE_SPAN, min(100.0, nominal + COVERAGE_SPAN)
+    artists: list[Any] = [
+        ax.axhspan(
+            nominal - 100 * COVERAGE_TOLERANCE,
+            nominal + 100 * COVERAGE_TOLERANCE,
+            color="0.88",
+            zorder=0,
+        ),
+        ax.axhline(nominal, color="grey", lw=1),
+    ]
+    ax.set_ylim(low, high)
+    if column not in table:
+        return artists
+    margin = 0.02 * (high - low)
+    for i, method in enumerate(methods):
+        rows = table[
+            (table["method"] == method)
+            & (table["variable"] == variable)
+            & (table["axis"] == "amplitude")
+            & (table["n"] > 0)
+        ].dropna(subset=[column])
+        if rows.empty:
+            continue
+        centre = np.sqrt(rows["low"].to_numpy() * rows["high"].to_numpy())
+        p = rows[column].to_numpy()
+        error = 100 * np.sqrt(p * (1 - p) / rows["n"].to_numpy())
+        shown = np.clip(100 * p, low + margin, high - margin)
+        style = line_style(i, method)
+        artists.append(
+            ax.errorbar(centre, shown, yerr=error, ms=6, capsize=3, label=method, **style)
+        )
+        for outside, marker in ((100 * p < low, "v"), (100 * p > high, "^")):
+            if outside.any():
+                artists += ax.plot(
+                    centre[outside],
+                    shown[outside],
+                    ls="",
+                    marker=marker,
+                    ms=11,
+                    color=style["color"],
+                )
+    return artists
+
+
+@styled
+def coverage_figure(table: pd.DataFrame, methods: Sequence[str], title: str = "") -> Figure:
+    """The coverage (percent of test pulses whose truth lies inside) of the 68% (left) and
+    95% (right) intervals of A (top) and t0 (bottom) against A/sigma, every method that
+    gives intervals or an uncertainty (a Gaussian's: +-1 and 2 sigma)."""
+    fig, axes = new_figure(2, 2, figsize=(15, 11), sharex=True, layout="tight")
+    for row, variable in enumerate(VARIABLES):
+        for col, (content, suffix) in enumerate(COVERAGE):
+            ax = axes[row, col]
+            draw_coverage(ax, table, variable, content, suffix, methods)
+            symbol = "$A$" if variable == "amplitude" else "$t_0$"
+            ax.set(xscale="log", ylabel=f"coverage of the {suffix}% intervals of {symbol} (%)")
+            if row == 1:
+                ax.set_xlabel(r"$A/\sigma$")
+    axes[0, 0].legend(loc="upper left", fontsize=11, ncol=3)
     if title:
         fig.suptitle(title)
     return fig

@@ -84,6 +84,7 @@ def evaluate_dataset(
     phase_title = f"{title}; A/sigma >= {settings['phase_min_amplitude']:g}"
     save(regression_figures.ratio_figure(table, "phase", methods, phase_title), outputs["phase"])
     save(regression_figures.pulls_figure(truth, tests, title), outputs["pulls"])
+    save(regression_figures.coverage_figure(table, methods, title), outputs["coverage"])
     save(regression_figures.phase_bias_figure(phase_bias, methods, title), outputs["phase_bias"])
     # the fit drawn on the example pulses: the pile-up-aware one where there is pile-up
     fit = "template_fit_pileup" if summary["pileup_fraction"] > 0 else "template_fit"
