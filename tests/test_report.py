@@ -229,9 +229,9 @@ def test_tiny_report_holds_every_section_and_every_image_decodes(repo: Path, tin
         expected += len(entry["trained"]) + len(entry["training"]) + studies
     generalization = len(manifest["generalization"]["studies"])
     assert generalization == len(plan.stage("generalization").studies()) == 11  # one figure each
-    # seven figures per pulse dataset: resolution, phase, phase bias, pulls, pile-up
-    # threshold, pulses, training
-    regression = 7 * len(manifest["regression"])
+    # eight figures per pulse dataset: resolution, phase, phase bias, pulls, coverage,
+    # pile-up threshold, pulses, training
+    regression = 8 * len(manifest["regression"])
     z_peak = 2  # the fit with its pulls, the goodness of fit
     generative = 2 + 2 * len(
         manifest["generative"]["generators"]
