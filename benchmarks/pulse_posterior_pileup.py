@@ -4,8 +4,9 @@ posterior mean under the dataset's prior with pile-up (``mlhep.data.pulse.poster
 pileup_posterior_moments``, about 30 ms a pulse, too slow for every test pulse of the
 evaluation job) and of every trained regressor on the same pulses, each also over the
 posterior mean's, the posterior's pull widths, the coverage of the t0 intervals of the
-posterior and of every regressor that gives them (the posterior's own: what calibrated
-intervals can reach in a bin of the true A/sigma), and its time a pulse.
+posterior and of every regressor that gives them, on all pulses and on the clean and
+piled-up ones apart (the posterior's own: what calibrated intervals can reach in a bin of
+the true A/sigma), and its time a pulse.
 
 Usage: python benchmarks/pulse_posterior_pileup.py [--results results] [--dataset
 pulse_pileup] [--per-bin 600]
@@ -94,8 +95,10 @@ def main() -> None:
         for name, frame in estimates.items():  # the posterior's own t0 intervals first
             hits = interval_hits(frame, "t0", t0[rows])
             if hits:
+                piled = test["pileup"].to_numpy()[rows].astype(bool)
                 cover = "  ".join(
                     f"{suffix}%: {100 * h.mean():5.1f} +- {100 * h.std() / np.sqrt(len(h)):.1f}"
+                    f" (clean {100 * h[~piled].mean():5.1f}, piled-up {100 * h[piled].mean():5.1f})"
                     for suffix, h in hits.items()
                 )
                 print(f"  t0 coverage {name:22s} {cover}")
