@@ -439,3 +439,25 @@ def test_pileup_posterior_agrees_with_a_brute_force_grid_and_with_the_clean_one(
         sd = reference.iloc[:, 2 + k].to_numpy()
         assert (np.abs(none.iloc[:, k] - reference.iloc[:, k]) < 0.01 * sd).all(), variable
         np.testing.assert_allclose(none.iloc[:, 2 + k], sd, rtol=0.01)
+
+
+def test_calibration_survives_tied_predictions() -> None:
+    """A network whose predicted amplitudes tie (here: all of them, an untrained net with
+    zero weights) calibrates without error: the empty cells keep the identity."""
+    import torch
+
+    from mlhep.models.pulse_nn import build, calibrate, intervals
+
+    net = build(
+        len(COLUMNS), "mlp", {"width": 8, "layers": 1, "components": 2, "calibration_cells": 4}
+    )
+    for parameter in net.parameters():
+        torch.nn.init.zeros_(parameter)
+    pulses = generate_pulses(DEFAULTS, 1000, np.random.default_rng(4))
+    truth = np.column_stack([pulses["amplitude"], pulses["t0"]])
+    result = calibrate(net, pulses["samples"], truth)
+    assert len(result["edges"]) == 3 and len(set(result["edges"])) == 1
+    coverage = result["raw_coverage"]["t0_68"]
+    assert sum(np.isfinite(coverage)) == 1, coverage  # every pulse in one cell
+    bounds = intervals(net, pulses["samples"])
+    assert np.isfinite(bounds.to_numpy()).all() and (bounds["t0_lo68"] < bounds["t0_hi68"]).all()

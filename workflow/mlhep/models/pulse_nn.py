@@ -240,12 +240,15 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     raw_coverage: dict[str, list[float]] = {}
     for target, (name, mixture) in enumerate(zip(("amplitude", "t0"), mixtures, strict=True)):
         pit = mixture_cdf(*mixture, np.asarray(y, dtype=float)[:, target])
-        for c in range(cells):
+        # a cell left empty by tied predictions (e.g. many clipped at 0) keeps the identity
+        occupied = [c for c in range(cells) if (cell == c).any()]
+        for c in occupied:
             levels[target, c] = np.quantile(pit[cell == c], CALIBRATION_GRID)
         for content, suffix in COVERAGE:
             inside = np.abs(pit - 0.5) <= 0.5 * content
             raw_coverage[f"{name}_{suffix}"] = [
-                float(inside[cell == c].mean()) for c in range(cells)
+                float(inside[cell == c].mean()) if c in occupied else float("nan")
+                for c in range(cells)
             ]
     net.calibration_edges.copy_(torch.as_tensor(padded))
     net.calibration_levels.copy_(torch.as_tensor(levels))
