@@ -270,9 +270,16 @@ def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
             c68, c95 = coverage(bounds[cell == c], validation[cell == c], variable)
             assert abs(c68 - 0.683) < 0.01 and abs(c95 - 0.954) < 0.01, (c, variable, c68, c95)
     # the calibration is part of the saved network
-    again = build(len(COLUMNS), "mlp", {**net_settings, "components": 1, "calibration_cells": 5})
+    head = {**net_settings, "components": 1, "calibration_cells": 5}
+    again = build(len(COLUMNS), "mlp", head)
     again.load_state_dict(net.state_dict())
     pd.testing.assert_frame_equal(intervals(again, x), intervals(net, x))
+    # a network saved before the calibration existed loads with the identity (its own
+    # intervals: mean +- 1 and 2 sigma with one component)
+    old = build(len(COLUMNS), "mlp", head)
+    old.load_state_dict({k: v for k, v in net.state_dict().items() if "calibration" not in k})
+    own, moments = intervals(old, x), predict(old, x)
+    np.testing.assert_allclose((own["t0_hi68"] - moments[:, 1]) / moments[:, 3], 1.0, atol=1e-3)
     # on held-out pulses: three components, and one recalibrated, within 4 points of 68.3%
     # and 2.5 of 95.4% on 6000 pulses (binomial standard errors 0.6 and 0.3 points;
     # measured 66-71% and 95-97%); one alone is not (82-84%: it over-covers the core)
@@ -453,11 +460,11 @@ def test_calibration_survives_tied_predictions() -> None:
     )
     for parameter in net.parameters():
         torch.nn.init.zeros_(parameter)
-    pulses = generate_pulses(DEFAULTS, 1000, np.random.default_rng(4))
+    pulses = generate_pulses(DEFAULTS, 2000, np.random.default_rng(4))
     truth = np.column_stack([pulses["amplitude"], pulses["t0"]])
     result = calibrate(net, pulses["samples"], truth)
     assert len(result["edges"]) == 3 and len(set(result["edges"])) == 1
     coverage = result["raw_coverage"]["t0_68"]
-    assert sum(np.isfinite(coverage)) == 1, coverage  # every pulse in one cell
+    assert sum(c is not None for c in coverage) == 1, coverage  # every pulse in one cell
     bounds = intervals(net, pulses["samples"])
     assert np.isfinite(bounds.to_numpy()).all() and (bounds["t0_lo68"] < bounds["t0_hi68"]).all()

@@ -45,15 +45,22 @@ COVERAGE = ((0.6826894921370859, "68"), (0.9544997361036416, "95"))
 
 
 def mixture_cdf(
-    weights: np.ndarray, means: np.ndarray, sigmas: np.ndarray, values: np.ndarray
+    weights: np.ndarray,
+    means: np.ndarray,
+    sigmas: np.ndarray,
+    values: np.ndarray,
+    upper: bool | np.ndarray = False,
 ) -> np.ndarray:
     """Each row's mixture of Gaussians (``(n, k)`` weights summing to 1, means, standard
     deviations) evaluated as a CDF at that row's value: at the truth, the probability
-    integral transform, uniform where the mixture is calibrated."""
+    integral transform, uniform where the mixture is calibrated. With ``upper`` (for all
+    rows, or a row mask) the survival function 1 - CDF instead, exact far in the upper
+    tail where the CDF rounds to 1."""
     from scipy.special import ndtr
 
-    values = np.asarray(values, dtype=float)[:, None]
-    return (np.asarray(weights) * ndtr((values - means) / sigmas)).sum(axis=1)
+    z = (np.asarray(values, dtype=float)[:, None] - means) / sigmas
+    z = np.where(np.asarray(upper)[..., None] if np.ndim(upper) else upper, -z, z)
+    return (np.asarray(weights) * ndtr(z)).sum(axis=1)
 
 
 def mixture_quantiles(
@@ -65,16 +72,22 @@ def mixture_quantiles(
 ) -> list[np.ndarray]:
     """The quantiles at ``probabilities`` (each one number, or one per row) of each row's
     mixture of Gaussians (``(n, k)`` weights summing to 1, means, standard deviations), by
-    bisection on the CDF."""
+    bisection within the components' +-40 sigma; above the median on the survival
+    function, so that a tail probability far beyond what the CDF resolves (a recalibrated
+    interval of a badly trained network) is still found."""
     weights, means, sigmas = (np.asarray(a, dtype=float) for a in (weights, means, sigmas))
-    low = (means - 10 * sigmas).min(axis=1)
-    high = (means + 10 * sigmas).max(axis=1)
+    low = (means - 40 * sigmas).min(axis=1)
+    high = (means + 40 * sigmas).max(axis=1)
     out = []
     for probability in probabilities:
+        probability = np.broadcast_to(np.asarray(probability, dtype=float), low.shape)
+        upper = probability > 0.5
+        target = np.where(upper, 1.0 - probability, probability)
         lo, hi = low.copy(), high.copy()
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
-            below = mixture_cdf(weights, means, sigmas, mid) < probability
+            tail = mixture_cdf(weights, means, sigmas, mid, upper)
+            below = np.where(upper, tail > target, tail < target)
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         out.append(0.5 * (lo + hi))
     return out

@@ -50,8 +50,9 @@ LOG_SIGMA_RANGE = (-9.0, 4.0)
 #: The probabilities at which each calibration cell keeps the quantiles of the PIT (the
 #: recalibrated CDF's inverse, interpolated linearly between them).
 CALIBRATION_GRID = np.linspace(0.0, 1.0, 201)
-#: The fewest validation pulses a calibration cell takes (fewer pulses: fewer cells).
-CALIBRATION_MIN_PULSES = 200
+#: The fewest validation pulses a calibration cell takes (fewer pulses: fewer cells): a
+#: 95% interval's tails then rest on a dozen pulses each.
+CALIBRATION_MIN_PULSES = 500
 
 
 class PulseNet(nn.Module):
@@ -81,6 +82,7 @@ class PulseNet(nn.Module):
         )
         identity = torch.as_tensor(CALIBRATION_GRID, dtype=torch.float64)
         self.register_buffer("calibration_levels", identity.repeat(2, cells, 1))
+        self._register_load_state_dict_pre_hook(self._without_calibration)
         outputs = 2 * 3 * components  # per target: weights, means, log sigmas
         self.register_buffer("floor", torch.tensor(1.0))
         self.register_buffer("t0_mean", torch.tensor(0.0))
@@ -106,6 +108,12 @@ class PulseNet(nn.Module):
             self.head = nn.Sequential(*blocks, nn.Linear(width, outputs))
         else:
             raise ValueError(f"unknown body {body!r} (mlp or cnn)")
+
+    def _without_calibration(self, state: dict[str, torch.Tensor], prefix: str, *_: Any) -> None:
+        """Load a network saved before its intervals were recalibrated (no calibration
+        buffers) with the identity calibration: its mixtures' own intervals."""
+        for name in ("calibration_edges", "calibration_levels"):
+            state.setdefault(prefix + name, getattr(self, name).clone())
 
     def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The scale of each pulse and the network's outputs in relative units."""
@@ -176,7 +184,7 @@ def build(n_samples: int, body: str, settings: Mapping[str, Any]) -> PulseNet:
         settings["layers"],
         settings.get("channels", 16),
         settings.get("components", 1),
-        settings.get("calibration_cells", 0),
+        settings.get("calibration_cells", 0),  # absent (a direct call): no calibration
     )
 
 
@@ -223,23 +231,29 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     """Fill the network's calibration buffers from pulses it was not trained on (``x``, the
     truth ``y`` = (A, t0)): cells of equal counts in the predicted A (as many as it has, at
     least :data:`CALIBRATION_MIN_PULSES` pulses each, else one) and, in each, the quantiles
-    of the PIT of A and of t0. Returns the cells' edges in A and the raw intervals'
-    coverage per cell (what the calibration corrects)."""
+    of the PIT of A and of t0 (pulses with a non-finite prediction left out). Returns the
+    cells' edges in A, the raw intervals' coverage per cell (what the calibration
+    corrects; None for a cell left empty) and the count left out."""
     from mlhep.evaluation.regression import COVERAGE, mixture_cdf
 
     if len(x) == 0:
         raise ValueError("calibrating the intervals needs validation pulses; there are none")
     cells = max(1, min(net.calibration_levels.shape[1], len(x) // CALIBRATION_MIN_PULSES))
     mixtures = _numpy_mixtures(net, x, batch)
+    y = np.asarray(y, dtype=float)
+    pits = [mixture_cdf(*mixture, y[:, target]) for target, mixture in enumerate(mixtures)]
     log_a = _log_amplitude(mixtures[0])
+    usable = np.isfinite(log_a) & np.isfinite(pits[0]) & np.isfinite(pits[1])
+    if not usable.any():
+        raise ValueError("calibrating the intervals: no validation pulse has a finite prediction")
+    log_a, pits = log_a[usable], [pit[usable] for pit in pits]
     edges = np.quantile(log_a, np.linspace(0.0, 1.0, cells + 1)[1:-1])
     cell = np.digitize(log_a, edges)
     padded = np.full(net.calibration_edges.shape, np.inf)
     padded[: len(edges)] = edges
     levels = np.tile(CALIBRATION_GRID, (*net.calibration_levels.shape[:2], 1))
-    raw_coverage: dict[str, list[float]] = {}
-    for target, (name, mixture) in enumerate(zip(("amplitude", "t0"), mixtures, strict=True)):
-        pit = mixture_cdf(*mixture, np.asarray(y, dtype=float)[:, target])
+    raw_coverage: dict[str, list[float | None]] = {}
+    for target, (name, pit) in enumerate(zip(("amplitude", "t0"), pits, strict=True)):
         # a cell left empty by tied predictions (e.g. many clipped at 0) keeps the identity
         occupied = [c for c in range(cells) if (cell == c).any()]
         for c in occupied:
@@ -247,12 +261,15 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
         for content, suffix in COVERAGE:
             inside = np.abs(pit - 0.5) <= 0.5 * content
             raw_coverage[f"{name}_{suffix}"] = [
-                float(inside[cell == c].mean()) if c in occupied else float("nan")
-                for c in range(cells)
+                float(inside[cell == c].mean()) if c in occupied else None for c in range(cells)
             ]
     net.calibration_edges.copy_(torch.as_tensor(padded))
     net.calibration_levels.copy_(torch.as_tensor(levels))
-    return {"edges": np.exp(edges).tolist(), "raw_coverage": raw_coverage}
+    return {
+        "edges": np.exp(edges).tolist(),
+        "raw_coverage": raw_coverage,
+        "non_finite": int((~usable).sum()),
+    }
 
 
 def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
