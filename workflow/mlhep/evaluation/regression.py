@@ -59,7 +59,7 @@ def mixture_cdf(
     from scipy.special import ndtr
 
     z = (np.asarray(values, dtype=float)[:, None] - means) / sigmas
-    z = np.where(np.asarray(upper)[..., None] if np.ndim(upper) else upper, -z, z)
+    z = np.where(np.asarray(upper)[..., None], -z, z)
     return (np.asarray(weights) * ndtr(z)).sum(axis=1)
 
 

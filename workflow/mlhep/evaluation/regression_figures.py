@@ -42,6 +42,23 @@ def line_style(i: int, method: str) -> dict[str, Any]:
     return {"color": colour(i), "marker": MARKERS[i % len(MARKERS)], "lw": 1.8}
 
 
+def method_rows(
+    table: pd.DataFrame, method: str, variable: str, axis: str, column: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One method's non-empty rows of ``variable`` along ``axis`` (those with a ``column``
+    value, if given) and their bins' centres: geometric in A/sigma, arithmetic in phase."""
+    rows = table[
+        (table["method"] == method)
+        & (table["variable"] == variable)
+        & (table["axis"] == axis)
+        & (table["n"] > 0)
+    ]
+    if column is not None:
+        rows = rows.dropna(subset=[column])
+    lo, hi = rows["low"].to_numpy(), rows["high"].to_numpy()
+    return rows, np.sqrt(lo * hi) if axis == "amplitude" else 0.5 * (lo + hi)
+
+
 @styled
 def draw_ratio(
     ax: Axes,
@@ -56,16 +73,9 @@ def draw_ratio(
     ``robust``, the robust width's ratio dotted beside the RMS's)."""
     artists = []
     for i, method in enumerate(methods):
-        rows = table[
-            (table["method"] == method)
-            & (table["variable"] == variable)
-            & (table["axis"] == axis)
-            & (table["n"] > 0)
-        ]
+        rows, centre = method_rows(table, method, variable, axis)
         if rows.empty:
             continue
-        lo, hi = rows["low"].to_numpy(), rows["high"].to_numpy()
-        centre = np.sqrt(lo * hi) if axis == "amplitude" else 0.5 * (lo + hi)
         style = line_style(i, method)
         artists += ax.plot(centre, rows[statistic], ms=6, label=method, **style)
         if statistic == "rms_ratio" and robust and method != REFERENCE:
@@ -264,15 +274,9 @@ def draw_coverage(
         return artists
     margin = 0.02 * (high - low)
     for i, method in enumerate(methods):
-        rows = table[
-            (table["method"] == method)
-            & (table["variable"] == variable)
-            & (table["axis"] == "amplitude")
-            & (table["n"] > 0)
-        ].dropna(subset=[column])
+        rows, centre = method_rows(table, method, variable, "amplitude", column)
         if rows.empty:
             continue
-        centre = np.sqrt(rows["low"].to_numpy() * rows["high"].to_numpy())
         p = rows[column].to_numpy()
         error = 100 * np.sqrt(p * (1 - p) / rows["n"].to_numpy())
         shown = np.clip(100 * p, low + margin, high - margin)

@@ -253,9 +253,9 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     padded[: len(edges)] = edges
     levels = np.tile(CALIBRATION_GRID, (*net.calibration_levels.shape[:2], 1))
     raw_coverage: dict[str, list[float | None]] = {}
+    # a cell left empty by tied predictions (e.g. many clipped at 0) keeps the identity
+    occupied = [c for c in range(cells) if (cell == c).any()]
     for target, (name, pit) in enumerate(zip(("amplitude", "t0"), pits, strict=True)):
-        # a cell left empty by tied predictions (e.g. many clipped at 0) keeps the identity
-        occupied = [c for c in range(cells) if (cell == c).any()]
         for c in occupied:
             levels[target, c] = np.quantile(pit[cell == c], CALIBRATION_GRID)
         for content, suffix in COVERAGE:
