@@ -197,6 +197,16 @@ def test_mixture_quantiles_invert_the_mixture_cdf() -> None:
                 return float((weights[row] * norm.cdf(x, means[row], sigmas[row])).sum()) - level
 
             assert value[row] == pytest.approx(brentq(cdf, -50, 50, xtol=1e-12), abs=1e-9)
+    # a level that depends on the value (a confidence belt's): F(x) = level(x) at the end
+    for level in (lambda x: 0.1 + 0.05 * np.tanh(x), lambda x: 0.9 - 0.02 * x):
+        ours = regression.mixture_quantiles(weights, means, sigmas, [level])[0]
+        for row in range(3):
+
+            def gap(x: float, row: int = row, level=level) -> float:
+                cdf = float((weights[row] * norm.cdf(x, means[row], sigmas[row])).sum())
+                return cdf - float(level(np.array(x)))
+
+            assert ours[row] == pytest.approx(brentq(gap, -50, 50, xtol=1e-12), abs=1e-9)
 
 
 def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
@@ -257,23 +267,35 @@ def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
                 np.testing.assert_allclose((hi68 - out[:, k]) / sigma, 1.0, atol=1e-3)
                 np.testing.assert_allclose((out[:, k] - lo95) / sigma, 2.0, atol=1e-3)
             covered[components, cells, variable] = coverage(bounds, frames["test"], variable)
-    # the calibration's own pulses: nominal in each of its 5 cells of 600 pulses, to within
-    # the PIT's discreteness and the grid's interpolation
-    assert len(info["calibration"]["edges"]) == 4
+    # the calibration's own pulses: nominal in each of its 5 cells of the true A (600
+    # pulses each) to within 3 points (measured 66-71% and 92.7-95.5%): the PIT's
+    # discreteness, the far tails t0's solve cannot make up in the middle cell, and A's
+    # belt interpolated between the cells' centres (alone the mixture covers 82-84%)
+    calibration = info["calibration"]
+    assert len(calibration["edges"]) == len(calibration["centres"]) - 1 == 4
+    assert calibration["t0_deviation"] < 0.03
     validation = frames["validation"]
-    cell = np.digitize(
-        predict(net, validation[COLUMNS].to_numpy())[:, 0], info["calibration"]["edges"]
+    true_cell = np.digitize(
+        validation["amplitude"], np.quantile(validation["amplitude"], [0.2, 0.4, 0.6, 0.8])
     )
     bounds = intervals(net, validation[COLUMNS].to_numpy())
     for c in range(5):
         for variable in ("amplitude", "t0"):
-            c68, c95 = coverage(bounds[cell == c], validation[cell == c], variable)
-            assert abs(c68 - 0.683) < 0.01 and abs(c95 - 0.954) < 0.01, (c, variable, c68, c95)
+            c68, c95 = coverage(bounds[true_cell == c], validation[true_cell == c], variable)
+            assert abs(c68 - 0.683) < 0.03 and abs(c95 - 0.954) < 0.03, (c, variable, c68, c95)
     # the calibration is part of the saved network
     head = {**net_settings, "components": 1, "calibration_cells": 5}
     again = build(len(COLUMNS), "mlp", head)
     again.load_state_dict(net.state_dict())
     pd.testing.assert_frame_equal(intervals(again, x), intervals(net, x))
+    # one saved when A's levels were per cell of the predicted A (no centres) keeps its t0
+    # intervals and falls back to the mixture's own for A (mean +- 1 sigma)
+    older = build(len(COLUMNS), "mlp", head)
+    older.load_state_dict({k: v for k, v in net.state_dict().items() if "centres" not in k})
+    own, moments = intervals(older, x), predict(older, x)
+    pd.testing.assert_frame_equal(own.filter(like="t0_"), intervals(net, x).filter(like="t0_"))
+    spread = (own["amplitude_hi68"] - moments[:, 0]) / moments[:, 2]
+    np.testing.assert_allclose(spread, 1.0, atol=1e-3)
     # a network saved before the calibration existed loads with the identity (its own
     # intervals: mean +- 1 and 2 sigma with one component)
     old = build(len(COLUMNS), "mlp", head)
@@ -464,7 +486,9 @@ def test_calibration_survives_tied_predictions() -> None:
     truth = np.column_stack([pulses["amplitude"], pulses["t0"]])
     result = calibrate(net, pulses["samples"], truth)
     assert len(result["edges"]) == 3 and len(set(result["edges"])) == 1
-    coverage = result["raw_coverage"]["t0_68"]
-    assert sum(c is not None for c in coverage) == 1, coverage  # every pulse in one cell
+    # every pulse is in one cell of the prediction, spread over the 4 of the truth: only
+    # one of those can be solved for t0 (the deviation says how far the rest are)
+    assert all(len(c) == 4 for c in result["raw_coverage"].values())
+    assert 0.05 < result["t0_deviation"] < 1.0
     bounds = intervals(net, pulses["samples"])
     assert np.isfinite(bounds.to_numpy()).all() and (bounds["t0_lo68"] < bounds["t0_hi68"]).all()

@@ -17,7 +17,7 @@ bias phase bin by phase bin in each low A/sigma bin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -67,10 +67,11 @@ def mixture_quantiles(
     weights: np.ndarray,
     means: np.ndarray,
     sigmas: np.ndarray,
-    probabilities: Sequence[float | np.ndarray],
+    probabilities: Sequence[float | np.ndarray | Callable[[np.ndarray], np.ndarray]],
     iterations: int = 60,
 ) -> list[np.ndarray]:
-    """The quantiles at ``probabilities`` (each one number, or one per row) of each row's
+    """The quantiles at ``probabilities`` (each one number, one per row, or a function of
+    the value: then the value x where the CDF equals that function at x) of each row's
     mixture of Gaussians (``(n, k)`` weights summing to 1, means, standard deviations), by
     bisection within the components' +-40 sigma; above the median on the survival
     function, so that a tail probability far beyond what the CDF resolves (a recalibrated
@@ -80,14 +81,14 @@ def mixture_quantiles(
     high = (means + 40 * sigmas).max(axis=1)
     out = []
     for probability in probabilities:
-        probability = np.broadcast_to(np.asarray(probability, dtype=float), low.shape)
-        upper = probability > 0.5
-        target = np.where(upper, 1.0 - probability, probability)
         lo, hi = low.copy(), high.copy()
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
+            level = probability(mid) if callable(probability) else probability
+            level = np.broadcast_to(np.asarray(level, dtype=float), low.shape)
+            upper = level > 0.5
             tail = mixture_cdf(weights, means, sigmas, mid, upper)
-            below = np.where(upper, tail > target, tail < target)
+            below = np.where(upper, tail > 1.0 - level, tail < level)
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         out.append(0.5 * (lo + hi))
     return out

@@ -14,13 +14,12 @@ saved network takes raw samples and gives A, t0 (the mixtures' means) and sigma_
 sigma_t0 (their standard deviations) in physical units; :func:`intervals` gives the
 mixtures' central 68% and 95% intervals, whose coverage the evaluation checks.
 
-The intervals are recalibrated on the validation split (``calibration_cells``): in cells of
-the predicted amplitude (equal counts), the mixture's CDF at the truth (its probability
-integral transform, PIT) should be uniform; where it is not, an interval's tails are taken
-at the PIT's own quantiles there, so that its coverage on validation is nominal in every
-cell (quantile recalibration: V. Kuleshov, N. Fenner and S. Ermon, ICML 2018, per cell as in
-Mondrian split-conformal prediction, V. Vovk et al., 2005). The cells are of the
-prediction, not of the truth, which no interval can see.
+The intervals are recalibrated on the validation split (``calibration_cells``) so that
+they hold their nominal coverage in every cell of the true amplitude (equal counts), as
+confidence intervals should, not only on average (:mod:`mlhep.models.interval_calibration`):
+the amplitude's by a confidence belt ordered by the mixture's CDF at the truth (its PIT),
+with the PIT's quantiles per cell of the true amplitude; t0's by levels per cell of the
+predicted amplitude, solved so that every cell of the true amplitude is nominal.
 
 Training: AdamW with a cosine schedule, early stopping on the validation loss with the
 best weights kept (the loop of :mod:`mlhep.models.torch_loop`); on CPU bit-identical for a
@@ -32,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +39,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mlhep.models import interval_calibration as calibration
 from mlhep.models.base import FitContext, Fitted, Trainer, regression_frame
 from mlhep.models.torch_loop import Stopping, TorchLoop
 
@@ -47,21 +47,17 @@ log = logging.getLogger(__name__)
 
 #: Bounds on the predicted log standard deviation (relative units), for a stable loss.
 LOG_SIGMA_RANGE = (-9.0, 4.0)
-#: The probabilities at which each calibration cell keeps the quantiles of the PIT (the
-#: recalibrated CDF's inverse, interpolated linearly between them).
-CALIBRATION_GRID = np.linspace(0.0, 1.0, 201)
-#: The fewest validation pulses a calibration cell takes (fewer pulses: fewer cells): a
-#: 95% interval's tails then rest on a dozen pulses each.
-CALIBRATION_MIN_PULSES = 500
 
 
 class PulseNet(nn.Module):
     """Scale by the largest sample, a body (``mlp`` or ``cnn``), a mixture of
     ``components`` Gaussians for each of A and t0, and four outputs in physical units: A,
     t0, sigma_A, sigma_t0 (each mixture's mean and standard deviation). The buffers
-    ``calibration_edges`` (log predicted A between the ``calibration_cells`` cells) and
-    ``calibration_levels`` (per target and cell, the PIT's quantiles at
-    :data:`CALIBRATION_GRID`) recalibrate the intervals; as built they are the identity."""
+    recalibrate the intervals (:func:`calibrate`; as built, the identity):
+    ``calibration_levels`` (per target and cell, the levels at
+    :data:`interval_calibration.GRID`), for A per cell of the true A, whose log centres are
+    ``calibration_centres``, for t0 per cell of the predicted A, whose log edges are
+    ``calibration_edges``."""
 
     def __init__(
         self,
@@ -80,7 +76,8 @@ class PulseNet(nn.Module):
         self.register_buffer(
             "calibration_edges", torch.full((cells - 1,), math.inf, dtype=torch.float64)
         )
-        identity = torch.as_tensor(CALIBRATION_GRID, dtype=torch.float64)
+        self.register_buffer("calibration_centres", torch.arange(cells, dtype=torch.float64))
+        identity = torch.as_tensor(calibration.GRID, dtype=torch.float64)
         self.register_buffer("calibration_levels", identity.repeat(2, cells, 1))
         self._register_load_state_dict_pre_hook(self._without_calibration)
         outputs = 2 * 3 * components  # per target: weights, means, log sigmas
@@ -111,8 +108,15 @@ class PulseNet(nn.Module):
 
     def _without_calibration(self, state: dict[str, torch.Tensor], prefix: str, *_: Any) -> None:
         """Load a network saved before its intervals were recalibrated (no calibration
-        buffers) with the identity calibration: its mixtures' own intervals."""
-        for name in ("calibration_edges", "calibration_levels"):
+        buffers) with the identity calibration: its mixtures' own intervals. One saved when
+        A's levels were per cell of the predicted A (no ``calibration_centres``) keeps its
+        t0 levels and the identity for A, which those levels do not fit."""
+        levels = prefix + "calibration_levels"
+        if levels in state and prefix + "calibration_centres" not in state:
+            log.warning("a network calibrated per predicted A: its A intervals are uncalibrated")
+            state[levels] = state[levels].clone()
+            state[levels][0] = self.calibration_levels[0]
+        for name in ("calibration_edges", "calibration_centres", "calibration_levels"):
             state.setdefault(prefix + name, getattr(self, name).clone())
 
     def raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,55 +223,74 @@ def _numpy_mixtures(
     ]
 
 
-def _log_amplitude(amplitude_mixture: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    """The log of each pulse's predicted A (its mixture's mean; clipped above 0): the
-    variable whose cells the calibration is made in."""
+def _amplitude(amplitude_mixture: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Each pulse's predicted A: its mixture's mean."""
     weights, means, _ = amplitude_mixture
-    return np.log(np.clip((weights * means).sum(axis=1), 1e-9, None))
+    return (weights * means).sum(axis=1)
+
+
+def _log(values: np.ndarray) -> np.ndarray:
+    """The log of positive values (clipped above 0), in which the calibration's cells are."""
+    return np.log(np.clip(values, 1e-9, None))
 
 
 @torch.no_grad()
 def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -> dict[str, Any]:
     """Fill the network's calibration buffers from pulses it was not trained on (``x``, the
-    truth ``y`` = (A, t0)): cells of equal counts in the predicted A (as many as it has, at
-    least :data:`CALIBRATION_MIN_PULSES` pulses each, else one) and, in each, the quantiles
-    of the PIT of A and of t0 (pulses with a non-finite prediction left out). Returns the
-    cells' edges in A, the raw intervals' coverage per cell (what the calibration
-    corrects; None for a cell left empty) and the count left out."""
+    truth ``y`` = (A, t0)), in cells of equal counts (as many as it has, at least
+    :data:`interval_calibration.MIN_PULSES` pulses each, else one; pulses with a
+    non-finite prediction left out): for A the PIT's quantiles per cell of the true A, for
+    t0 the levels per cell of the predicted A that make every cell of the true A nominal
+    (:func:`interval_calibration.solve_levels`). Returns the predicted A's edges, the true
+    A's centres, the raw intervals' coverage per cell of the true A (what the calibration
+    corrects), t0's remaining deviation on validation and the count left out."""
     from mlhep.evaluation.regression import COVERAGE, mixture_cdf
 
     if len(x) == 0:
         raise ValueError("calibrating the intervals needs validation pulses; there are none")
-    cells = max(1, min(net.calibration_levels.shape[1], len(x) // CALIBRATION_MIN_PULSES))
+    size = net.calibration_levels.shape[1]
+    cells = max(1, min(size, len(x) // calibration.MIN_PULSES))
     mixtures = _numpy_mixtures(net, x, batch)
     y = np.asarray(y, dtype=float)
     pits = [mixture_cdf(*mixture, y[:, target]) for target, mixture in enumerate(mixtures)]
-    log_a = _log_amplitude(mixtures[0])
-    usable = np.isfinite(log_a) & np.isfinite(pits[0]) & np.isfinite(pits[1])
+    predicted = _log(_amplitude(mixtures[0]))
+    usable = np.isfinite(predicted) & np.isfinite(pits[0]) & np.isfinite(pits[1])
     if not usable.any():
         raise ValueError("calibrating the intervals: no validation pulse has a finite prediction")
-    log_a, pits = log_a[usable], [pit[usable] for pit in pits]
-    edges = np.quantile(log_a, np.linspace(0.0, 1.0, cells + 1)[1:-1])
-    cell = np.digitize(log_a, edges)
-    padded = np.full(net.calibration_edges.shape, np.inf)
-    padded[: len(edges)] = edges
-    levels = np.tile(CALIBRATION_GRID, (*net.calibration_levels.shape[:2], 1))
-    raw_coverage: dict[str, list[float | None]] = {}
-    # a cell left empty by tied predictions (e.g. many clipped at 0) keeps the identity
-    occupied = [c for c in range(cells) if (cell == c).any()]
-    for target, (name, pit) in enumerate(zip(("amplitude", "t0"), pits, strict=True)):
-        for c in occupied:
-            levels[target, c] = np.quantile(pit[cell == c], CALIBRATION_GRID)
-        for content, suffix in COVERAGE:
-            inside = np.abs(pit - 0.5) <= 0.5 * content
-            raw_coverage[f"{name}_{suffix}"] = [
-                float(inside[cell == c].mean()) if c in occupied else None for c in range(cells)
-            ]
-    net.calibration_edges.copy_(torch.as_tensor(padded))
-    net.calibration_levels.copy_(torch.as_tensor(levels))
+    predicted, true, pits = predicted[usable], _log(y[usable, 0]), [p[usable] for p in pits]
+    edges = calibration.equal_count_edges(predicted, cells)
+    truth_cell = np.digitize(true, calibration.equal_count_edges(true, cells))
+    centres = np.quantile(true, (np.arange(cells) + 0.5) / cells)
+    amplitude_levels = calibration.cell_levels(pits[0], truth_cell, cells)
+    t0_levels, deviation = calibration.solve_levels(
+        pits[1], truth_cell, np.digitize(predicted, edges), cells
+    )
+    # unused cells (fewer pulses than cells): never reached by t0, constant for A
+    padded_edges = np.full(size - 1, np.inf)
+    padded_edges[: cells - 1] = edges
+    padded_centres = np.concatenate([centres, centres[-1] + np.arange(1, size - cells + 1)])
+    levels = np.tile(calibration.GRID, (2, size, 1))
+    levels[0, :cells], levels[0, cells:] = amplitude_levels, amplitude_levels[-1]
+    levels[1, :cells] = t0_levels
+    for buffer, value in (
+        (net.calibration_edges, padded_edges),
+        (net.calibration_centres, padded_centres),
+        (net.calibration_levels, levels),
+    ):
+        buffer.copy_(torch.as_tensor(value))
+    raw_coverage = {
+        f"{name}_{suffix}": [
+            float((np.abs(pit[truth_cell == c] - 0.5) <= 0.5 * content).mean())
+            for c in range(cells)
+        ]
+        for name, pit in zip(("amplitude", "t0"), pits, strict=True)
+        for content, suffix in COVERAGE
+    }
     return {
         "edges": np.exp(edges).tolist(),
+        "centres": np.exp(centres).tolist(),
         "raw_coverage": raw_coverage,
+        "t0_deviation": deviation,
         "non_finite": int((~usable).sum()),
     }
 
@@ -276,22 +299,27 @@ def intervals(net: PulseNet, x: np.ndarray, batch: int = 65536) -> pd.DataFrame:
     """The central intervals whose coverage the evaluation measures (``regression.
     COVERAGE``) of each pulse's mixtures of A and t0, recalibrated by the network's
     calibration (the identity if none was made): columns ``amplitude_lo68``,
-    ``amplitude_hi68``, ... ``t0_hi95`` (the mixtures' quantiles, by bisection)."""
+    ``amplitude_hi68``, ... ``t0_hi95``. A's ends solve F(a) = level(a), the level
+    interpolated in log a between the true-A cells' centres (a confidence belt); t0's are
+    the mixture's quantiles at its predicted-A cell's levels (both by bisection)."""
     from mlhep.evaluation.regression import COVERAGE, mixture_quantiles
 
     mixtures = _numpy_mixtures(net, x, batch)
-    cell = np.digitize(_log_amplitude(mixtures[0]), net.calibration_edges.cpu().numpy())
+    centres = net.calibration_centres.cpu().numpy()
+    cell = np.digitize(_log(_amplitude(mixtures[0])), net.calibration_edges.cpu().numpy())
     levels = net.calibration_levels.cpu().numpy()
+
+    def level(target: int, tail: float) -> np.ndarray | Callable[[np.ndarray], np.ndarray]:
+        by_cell = calibration.level_at(levels[target], tail)
+        if target == 0:  # A: a function of the candidate value (the belt)
+            return lambda a: np.interp(_log(a), centres, by_cell)
+        return by_cell[cell]  # t0: its predicted-A cell's level
+
     columns = {}
     for target, (name, mixture) in enumerate(zip(("amplitude", "t0"), mixtures, strict=True)):
         for content, suffix in COVERAGE:
             tails = [0.5 * (1.0 - content), 0.5 * (1.0 + content)]
-            # the nominal tail probabilities through each pulse's cell's recalibration
-            probabilities = [
-                np.array([np.interp(tail, CALIBRATION_GRID, row) for row in levels[target]])[cell]
-                for tail in tails
-            ]
-            lo, hi = mixture_quantiles(*mixture, probabilities)
+            lo, hi = mixture_quantiles(*mixture, [level(target, tail) for tail in tails])
             columns[f"{name}_lo{suffix}"], columns[f"{name}_hi{suffix}"] = lo, hi
     return pd.DataFrame(columns)
 
