@@ -273,16 +273,22 @@ def test_mixture_head_intervals_and_their_coverage_under_pileup() -> None:
     # belt interpolated between the cells' centres (alone the mixture covers 82-84%)
     calibration = info["calibration"]
     assert len(calibration["edges"]) == len(calibration["centres"]) - 1 == 4
-    assert calibration["t0_deviation"] < 0.03
+    assert calibration["t0_solved"] and calibration["t0_deviation"] < 0.03
     validation = frames["validation"]
     true_cell = np.digitize(
         validation["amplitude"], np.quantile(validation["amplitude"], [0.2, 0.4, 0.6, 0.8])
     )
     bounds = intervals(net, validation[COLUMNS].to_numpy())
+    t0_off = 0.0
     for c in range(5):
         for variable in ("amplitude", "t0"):
             c68, c95 = coverage(bounds[true_cell == c], validation[true_cell == c], variable)
             assert abs(c68 - 0.683) < 0.03 and abs(c95 - 0.954) < 0.03, (c, variable, c68, c95)
+            if variable == "t0":
+                nominal = [content for content, _ in regression.COVERAGE]
+                t0_off = max(t0_off, abs(c68 - nominal[0]), abs(c95 - nominal[1]))
+    # the record's deviation is what the intervals do (to the bisection's precision)
+    assert calibration["t0_deviation"] == pytest.approx(t0_off, abs=1e-3)
     # the calibration is part of the saved network
     head = {**net_settings, "components": 1, "calibration_cells": 5}
     again = build(len(COLUMNS), "mlp", head)
@@ -472,7 +478,9 @@ def test_pileup_posterior_agrees_with_a_brute_force_grid_and_with_the_clean_one(
 
 def test_calibration_survives_tied_predictions() -> None:
     """A network whose predicted amplitudes tie (here: all of them, an untrained net with
-    zero weights) calibrates without error: the empty cells keep the identity."""
+    zero weights) calibrates without error: one cell of the prediction, whose own levels
+    (plain quantile recalibration) t0 keeps; and one calibrated on fewer pulses than its
+    cells uses as many as they fill, the rest padded out of reach."""
     import torch
 
     from mlhep.models.pulse_nn import build, calibrate, intervals
@@ -486,9 +494,25 @@ def test_calibration_survives_tied_predictions() -> None:
     truth = np.column_stack([pulses["amplitude"], pulses["t0"]])
     result = calibrate(net, pulses["samples"], truth)
     assert len(result["edges"]) == 3 and len(set(result["edges"])) == 1
-    # every pulse is in one cell of the prediction, spread over the 4 of the truth: only
-    # one of those can be solved for t0 (the deviation says how far the rest are)
-    assert all(len(c) == 4 for c in result["raw_coverage"].values())
-    assert 0.05 < result["t0_deviation"] < 1.0
+    # every pulse is in one cell of the prediction, spread over the 4 of the truth
+    assert all(len(c) == 4 and None not in c for c in result["raw_coverage"].values())
+    assert 0.0 < result["t0_deviation"] < 1.0
     bounds = intervals(net, pulses["samples"])
     assert np.isfinite(bounds.to_numpy()).all() and (bounds["t0_lo68"] < bounds["t0_hi68"]).all()
+    # 1200 pulses for 10 cells: 2 used; the rest beyond an infinite edge (t0) or at the
+    # last cell's levels (A), so that the intervals are those of 2 cells
+    torch.manual_seed(0)
+    net = build(
+        len(COLUMNS), "mlp", {"width": 8, "layers": 1, "components": 2, "calibration_cells": 10}
+    )
+    result = calibrate(net, pulses["samples"][:1200], truth[:1200])
+    assert len(result["edges"]) == 1 and len(result["centres"]) == 2
+    assert np.isinf(net.calibration_edges[1:].numpy()).all()
+    assert (np.diff(net.calibration_centres.numpy()) > 0).all()
+    amplitude_levels = net.calibration_levels[0].numpy()
+    np.testing.assert_array_equal(
+        amplitude_levels[2:], np.broadcast_to(amplitude_levels[1], (8, 201))
+    )
+    bounds = intervals(net, pulses["samples"])
+    assert np.isfinite(bounds.to_numpy()).all()
+    assert (bounds["amplitude_lo68"] < bounds["amplitude_hi68"]).all()

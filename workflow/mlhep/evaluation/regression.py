@@ -81,11 +81,11 @@ def mixture_quantiles(
     high = (means + 40 * sigmas).max(axis=1)
     out = []
     for probability in probabilities:
+        fixed = None if callable(probability) else np.broadcast_to(probability, low.shape)
         lo, hi = low.copy(), high.copy()
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
-            level = probability(mid) if callable(probability) else probability
-            level = np.broadcast_to(np.asarray(level, dtype=float), low.shape)
+            level = np.asarray(probability(mid) if fixed is None else fixed, dtype=float)
             upper = level > 0.5
             tail = mixture_cdf(weights, means, sigmas, mid, upper)
             below = np.where(upper, tail > 1.0 - level, tail < level)

@@ -13,7 +13,9 @@ predicted CDF at its truth, uniform where the prediction is calibrated. Two cons
   with a level that is a function of the value).
 - **Another variable's truth** (t0 in cells of the true amplitude, which a t0 interval
   cannot see): one level curve per cell of the *prediction*, solved so that every cell of
-  the truth holds nominal coverage on the calibration pulses (:func:`solve_levels`).
+  the truth holds nominal coverage on the calibration pulses (:func:`solve_levels`); where
+  the predictions barely tell the truth's cells apart and the solve leaves them further
+  from nominal, the prediction cells' own levels (:func:`truth_conditional_levels`).
 
 Per-cell quantile recalibration is V. Kuleshov, N. Fenner and S. Ermon, ICML 2018; cells
 as in Mondrian conformal prediction (V. Vovk et al., Algorithmic learning in a random
@@ -21,6 +23,8 @@ world, 2005).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,11 +63,12 @@ def solve_levels(
     of the truth the fraction of PITs below their own cell's level at p is p, for every p
     of :data:`GRID`: per p, ``cells`` equations in ``cells`` unknowns, each count
     increasing in its unknown, solved by Gauss-Seidel sweeps (truth cell c sets
-    prediction cell c's level, the others held). Starts from :func:`cell_levels` of the
+    prediction cell c's level, the others held; well posed where most of a truth cell's
+    pulses are in its own prediction cell). Starts from :func:`cell_levels` of the
     prediction cells; stops when a sweep changes no level by more than ``tolerance``.
-    Returns the levels and the largest remaining deviation of a truth cell's fraction
-    from p (0 where the system is solved; more where a cell's own pulses cannot make up
-    what its neighbours give, or a cell is empty)."""
+    Returns the sweep's levels whose largest deviation of a truth cell's fraction from p
+    is least, and that deviation (0 where the system is solved; more where a cell's own
+    pulses cannot make up what its neighbours give, or its prediction cell is empty)."""
     sorted_pits = {
         (t, p): np.sort(pit[(truth_cell == t) & (prediction_cell == p)])
         for t in range(cells)
@@ -74,7 +79,15 @@ def solve_levels(
     def below(t: int, p: int, level: np.ndarray) -> np.ndarray:
         return np.searchsorted(sorted_pits[t, p], level, side="right")
 
+    def deviation(levels: np.ndarray) -> float:
+        fractions = [
+            sum(below(t, p, levels[p]) for p in range(cells)) / in_truth_cell[t]
+            for t in np.flatnonzero(in_truth_cell)
+        ]
+        return float(np.abs(np.array(fractions) - GRID).max())
+
     levels = cell_levels(pit, prediction_cell, cells)
+    best = (deviation(levels), levels.copy())
     for _ in range(sweeps):
         previous = levels.copy()
         for c in range(cells):
@@ -82,16 +95,60 @@ def solve_levels(
             if len(own) == 0:
                 continue
             others = sum(below(c, p, levels[p]) for p in range(cells) if p != c)
-            wanted = np.clip((GRID * in_truth_cell[c] - others) / len(own), 0.0, 1.0)
-            levels[c] = np.maximum.accumulate(np.quantile(own, wanted))
-            levels[c, [0, -1]] = 0.0, 1.0  # nothing is below a PIT of 0; all is below 1
+            wanted = (GRID * in_truth_cell[c] - others) / len(own)
+            level = np.quantile(own, np.clip(wanted, 0.0, 1.0))
+            # none of its own pulses below, or all: the level leaves them all out or in
+            level = np.where(wanted <= 0.0, 0.0, np.where(wanted >= 1.0, 1.0, level))
+            levels[c] = np.maximum.accumulate(level)
+        best = min(best, (deviation(levels), levels.copy()), key=lambda pair: pair[0])
         if np.abs(levels - previous).max() < tolerance:
             break
-    deviation = 0.0
-    for t in np.flatnonzero(in_truth_cell):
-        fraction = sum(below(t, p, levels[p]) for p in range(cells)) / in_truth_cell[t]
-        deviation = max(deviation, float(np.abs(fraction - GRID).max()))
-    return levels, deviation
+    return best[1], best[0]
+
+
+def central_coverage(
+    pit: np.ndarray,
+    level_cell: np.ndarray,
+    levels: np.ndarray,
+    group: np.ndarray,
+    cells: int,
+    contents: Sequence[float],
+) -> np.ndarray:
+    """Per content (rows) and cell of ``group`` (columns; NaN where empty), the fraction
+    of PITs inside the central interval that their ``level_cell``'s levels give."""
+    out = np.full((len(contents), cells), np.nan)
+    for row, content in enumerate(contents):
+        lo = level_at(levels, 0.5 * (1.0 - content))[level_cell]
+        hi = level_at(levels, 0.5 * (1.0 + content))[level_cell]
+        inside = (pit >= lo) & (pit <= hi)
+        for c in np.unique(group):
+            out[row, c] = inside[group == c].mean()
+    return out
+
+
+def truth_conditional_levels(
+    pit: np.ndarray,
+    truth_cell: np.ndarray,
+    prediction_cell: np.ndarray,
+    cells: int,
+    contents: Sequence[float],
+) -> tuple[np.ndarray, float, bool]:
+    """Levels per cell of the prediction for a target whose coverage is wanted per cell of
+    another variable's truth: :func:`solve_levels`'s, or where they leave a truth cell
+    further from nominal for the central ``contents`` (an ill-posed system: predictions
+    that barely tell the truth cells apart), the prediction cells' own
+    (:func:`cell_levels`). Returns the levels, their largest deviation from nominal
+    coverage in a truth cell for those contents, and whether they are the solved ones."""
+    nominal = np.asarray(contents)[:, None]
+    candidates = []
+    for solved, levels in (
+        (True, solve_levels(pit, truth_cell, prediction_cell, cells)[0]),
+        (False, cell_levels(pit, prediction_cell, cells)),
+    ):
+        coverage = central_coverage(pit, prediction_cell, levels, truth_cell, cells, contents)
+        candidates.append((float(np.nanmax(np.abs(coverage - nominal))), not solved, levels))
+    deviation, unsolved, levels = min(candidates, key=lambda c: c[:2])
+    return levels, deviation, not unsolved
 
 
 def level_at(levels: np.ndarray, probability: float) -> np.ndarray:

@@ -112,10 +112,16 @@ class PulseNet(nn.Module):
         A's levels were per cell of the predicted A (no ``calibration_centres``) keeps its
         t0 levels and the identity for A, which those levels do not fit."""
         levels = prefix + "calibration_levels"
-        if levels in state and prefix + "calibration_centres" not in state:
-            log.warning("a network calibrated per predicted A: its A intervals are uncalibrated")
-            state[levels] = state[levels].clone()
-            state[levels][0] = self.calibration_levels[0]
+        saved = state.get(levels)
+        if (
+            saved is not None
+            and prefix + "calibration_centres" not in state
+            and saved.shape == self.calibration_levels.shape  # else load_state_dict says so
+        ):
+            identity = self.calibration_levels[0]
+            if not torch.equal(saved[0], identity):
+                log.warning("a network calibrated per predicted A: A's intervals uncalibrated")
+            state[levels] = torch.cat([identity[None], saved[1:]])
         for name in ("calibration_edges", "calibration_centres", "calibration_levels"):
             state.setdefault(prefix + name, getattr(self, name).clone())
 
@@ -241,9 +247,11 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     :data:`interval_calibration.MIN_PULSES` pulses each, else one; pulses with a
     non-finite prediction left out): for A the PIT's quantiles per cell of the true A, for
     t0 the levels per cell of the predicted A that make every cell of the true A nominal
-    (:func:`interval_calibration.solve_levels`). Returns the predicted A's edges, the true
-    A's centres, the raw intervals' coverage per cell of the true A (what the calibration
-    corrects), t0's remaining deviation on validation and the count left out."""
+    (:func:`interval_calibration.truth_conditional_levels`). Returns the predicted A's
+    edges, the true A's centres, the raw intervals' coverage per cell of the true A (what
+    the calibration corrects; None where empty), t0's largest remaining deviation from
+    nominal in a cell of the true A on validation (68% and 95%) and whether its levels are
+    the solved ones, and the count left out."""
     from mlhep.evaluation.regression import COVERAGE, mixture_cdf
 
     if len(x) == 0:
@@ -258,13 +266,19 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     if not usable.any():
         raise ValueError("calibrating the intervals: no validation pulse has a finite prediction")
     predicted, true, pits = predicted[usable], _log(y[usable, 0]), [p[usable] for p in pits]
+    contents = [content for content, _ in COVERAGE]
     edges = calibration.equal_count_edges(predicted, cells)
     truth_cell = np.digitize(true, calibration.equal_count_edges(true, cells))
     centres = np.quantile(true, (np.arange(cells) + 0.5) / cells)
-    amplitude_levels = calibration.cell_levels(pits[0], truth_cell, cells)
-    t0_levels, deviation = calibration.solve_levels(
-        pits[1], truth_cell, np.digitize(predicted, edges), cells
+    # a cell left empty by tied truths takes the nearest occupied cell's levels
+    occupied = np.unique(truth_cell)
+    nearest = occupied[np.abs(np.arange(cells)[:, None] - occupied[None, :]).argmin(axis=1)]
+    amplitude_levels = calibration.cell_levels(pits[0], truth_cell, cells)[nearest]
+    t0_levels, deviation, solved = calibration.truth_conditional_levels(
+        pits[1], truth_cell, np.digitize(predicted, edges), cells, contents
     )
+    if deviation > 0.02:
+        log.warning("t0's intervals: a cell of the true A is %.1f points off", 100 * deviation)
     # unused cells (fewer pulses than cells): never reached by t0, constant for A
     padded_edges = np.full(size - 1, np.inf)
     padded_edges[: cells - 1] = edges
@@ -278,19 +292,24 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
         (net.calibration_levels, levels),
     ):
         buffer.copy_(torch.as_tensor(value))
+    identity = calibration.GRID[None, :]
     raw_coverage = {
-        f"{name}_{suffix}": [
-            float((np.abs(pit[truth_cell == c] - 0.5) <= 0.5 * content).mean())
-            for c in range(cells)
-        ]
+        f"{name}_{suffix}": [None if np.isnan(c) else float(c) for c in row]
         for name, pit in zip(("amplitude", "t0"), pits, strict=True)
-        for content, suffix in COVERAGE
+        for (_, suffix), row in zip(
+            COVERAGE,
+            calibration.central_coverage(
+                pit, np.zeros(len(pit), dtype=int), identity, truth_cell, cells, contents
+            ),
+            strict=True,
+        )
     }
     return {
         "edges": np.exp(edges).tolist(),
         "centres": np.exp(centres).tolist(),
         "raw_coverage": raw_coverage,
         "t0_deviation": deviation,
+        "t0_solved": solved,
         "non_finite": int((~usable).sum()),
     }
 
