@@ -6,6 +6,7 @@ fit's threshold chosen on validation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -202,7 +203,7 @@ def test_mixture_quantiles_invert_the_mixture_cdf() -> None:
         ours = regression.mixture_quantiles(weights, means, sigmas, [level])[0]
         for row in range(3):
 
-            def gap(x: float, row: int = row, level=level) -> float:
+            def gap(x: float, row: int = row, level: Callable = level) -> float:
                 cdf = float((weights[row] * norm.cdf(x, means[row], sigmas[row])).sum())
                 return cdf - float(level(np.array(x)))
 

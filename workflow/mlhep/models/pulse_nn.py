@@ -257,7 +257,6 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     if len(x) == 0:
         raise ValueError("calibrating the intervals needs validation pulses; there are none")
     size = net.calibration_levels.shape[1]
-    cells = max(1, min(size, len(x) // calibration.MIN_PULSES))
     mixtures = _numpy_mixtures(net, x, batch)
     y = np.asarray(y, dtype=float)
     pits = [mixture_cdf(*mixture, y[:, target]) for target, mixture in enumerate(mixtures)]
@@ -266,6 +265,7 @@ def calibrate(net: PulseNet, x: np.ndarray, y: np.ndarray, batch: int = 65536) -
     if not usable.any():
         raise ValueError("calibrating the intervals: no validation pulse has a finite prediction")
     predicted, true, pits = predicted[usable], _log(y[usable, 0]), [p[usable] for p in pits]
+    cells = max(1, min(size, len(predicted) // calibration.MIN_PULSES))
     contents = [content for content, _ in COVERAGE]
     edges = calibration.equal_count_edges(predicted, cells)
     truth_cell = np.digitize(true, calibration.equal_count_edges(true, cells))
