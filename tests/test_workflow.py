@@ -1345,7 +1345,6 @@ def test_pulse_regression_in_the_workflow(tiny: Path) -> None:
         assert record["settings"]["calibration_cells"] == 10
         assert len(calibration["edges"]) == 1 and len(calibration["centres"]) == 2
         assert calibration["non_finite"] == 0 and calibration["t0_deviation"] < 0.05
-        assert calibration["t0_solved"] in (True, False)
         assert all(len(v) == 2 for v in calibration["raw_coverage"].values())
     # every regressor's MLflow run has its metrics against the bound
     client = MlflowClient(
